@@ -1,0 +1,59 @@
+/**
+ * The one place that says which bounded context (and so which Lambda) serves which
+ * HTTP route. `infra/api.ts` turns this into API Gateway routes; the local server and
+ * the route-coverage test read it too. Route keys use API Gateway syntax: an exact
+ * route wins over a greedy `{proxy+}` one, so a context may own one path below
+ * another context's prefix (memory owns connector event intake).
+ *
+ * Plain data on purpose: the SST config imports it, so it must not pull in any runtime.
+ */
+export type ContextName = "platform" | "workOrders" | "approvals" | "memory";
+
+export interface ContextRoutes {
+  /** Lambda entry, relative to the repository root, as SST's `handler` expects. */
+  handler: string;
+  routes: string[];
+}
+
+const resource = (path: string) => [`ANY ${path}`, `ANY ${path}/{proxy+}`];
+
+export const contexts: Record<ContextName, ContextRoutes> = {
+  platform: {
+    handler: "functions/platform/handler.handler",
+    routes: [
+      "GET /health",
+      "GET /openapi.json",
+      "GET /docs",
+      ...resource("/v1/workspaces"),
+      ...resource("/v1/members"),
+      ...resource("/v1/api-keys"),
+      ...resource("/v1/connectors"),
+      ...resource("/v1/tools"),
+      ...resource("/v1/capabilities"),
+      ...resource("/v1/schemas"),
+    ],
+  },
+  workOrders: {
+    handler: "functions/work-orders/handler.handler",
+    routes: [
+      ...resource("/v1/work-orders"),
+      ...resource("/v1/work-items"),
+      ...resource("/v1/dead-letters"),
+      ...resource("/v1/workflow-templates"),
+    ],
+  },
+  approvals: {
+    handler: "functions/approvals/handler.handler",
+    routes: [...resource("/v1/approvals"), ...resource("/v1/approval-policies")],
+  },
+  memory: {
+    handler: "functions/memory/handler.handler",
+    routes: [
+      ...resource("/v1/memories"),
+      "POST /v1/memories:batch",
+      ...resource("/v1/events"),
+      ...resource("/v1/conversations"),
+      "POST /v1/connectors/{id}/events",
+    ],
+  },
+};
