@@ -1,0 +1,111 @@
+import type { ExtractTablesWithRelations, SQL } from "drizzle-orm";
+import { sql } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import * as schema from "./schema";
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+export type DriverKind = "pglite" | "neon" | "pg";
+
+/** Who a transaction runs for: the workspace sets RLS, the user is the acting person. */
+export interface Tenant {
+  workspaceId: string;
+  userId?: string | null;
+}
+
+export interface Database {
+  readonly kind: DriverKind;
+  readonly db: Db;
+  /** A transaction as `cairn_app` with the tenant set: row-level security applies. */
+  withTenant<T>(tenant: Tenant, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A transaction as `cairn_app` with extra session settings (e.g. `app.api_key_hash`). */
+  withSettings<T>(settings: Record<string, string>, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** A transaction as `cairn_maintenance`: jobs that span workspaces (see migration 0002). */
+  withMaintenance<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  /** Force a driver; by default it follows the URL (see `driverFor`). */
+  driver?: DriverKind;
+  /** Pool size for server drivers. */
+  max?: number;
+}
+
+export const DEFAULT_PGLITE_DIR = ".cairn/pgdata";
+
+/**
+ * Which driver a URL needs: nothing or `pglite:<dir>` (`pglite:memory` for in-memory) is
+ * the embedded PGlite; a Neon host uses the Neon serverless driver (WebSockets, interactive
+ * transactions); any other postgres:// URL uses node-postgres. `CAIRN_DB_DRIVER` overrides.
+ */
+export function driverFor(url: string | undefined, override = process.env.CAIRN_DB_DRIVER): DriverKind {
+  if (override === "pglite" || override === "neon" || override === "pg") return override;
+  if (!url || url.startsWith("pglite:")) return "pglite";
+  const host = new URL(url).hostname;
+  return host.endsWith(".neon.tech") || host.endsWith(".neon.build") ? "neon" : "pg";
+}
+
+export async function connect(url = process.env.DATABASE_URL, options: ConnectOptions = {}): Promise<Database> {
+  const kind = options.driver ?? driverFor(url);
+  if (kind === "pglite") return connectPglite(url);
+  if (kind === "neon") {
+    const { Pool } = await import("@neondatabase/serverless");
+    const { drizzle } = await import("drizzle-orm/neon-serverless");
+    const pool = new Pool({ connectionString: url, max: options.max ?? 10 });
+    return wrap("neon", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end());
+  }
+  const { default: pg } = await import("pg");
+  const { drizzle } = await import("drizzle-orm/node-postgres");
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+  return wrap("pg", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end());
+}
+
+async function connectPglite(url: string | undefined): Promise<Database> {
+  // Imported lazily: PGlite (WASM) is for the embedded default and tests, never a Lambda bundle.
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { vector } = await import("@electric-sql/pglite-pgvector");
+  const { drizzle } = await import("drizzle-orm/pglite");
+  const target = url?.startsWith("pglite:") ? url.slice("pglite:".length) : DEFAULT_PGLITE_DIR;
+  const dataDir = target === "memory" || target === "" ? undefined : target;
+  if (dataDir) {
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(dataDir, { recursive: true });
+  }
+  const client = await PGlite.create({ dataDir, extensions: { vector } });
+  return wrap("pglite", drizzle({ client, schema }) as unknown as Db, () => client.close());
+}
+
+function wrap(kind: DriverKind, db: Db, end: () => Promise<void>): Database {
+  const run = <T>(setup: SQL, fn: (tx: Tx) => Promise<T>) =>
+    db.transaction(async (tx) => {
+      await tx.execute(setup);
+      return fn(tx as Tx);
+    });
+  return {
+    kind,
+    db,
+    // One round trip sets both the tenant and the role (ARCHITECTURE.md, request flow).
+    withTenant: (tenant, fn) =>
+      run(
+        sql`select set_config('app.workspace_id', ${tenant.workspaceId}, true),
+                   set_config('app.user_id', ${tenant.userId ?? ""}, true),
+                   set_config('role', 'cairn_app', true)`,
+        fn,
+      ),
+    withSettings: (settings, fn) => {
+      const assignments = Object.entries(settings).map(([name, value]) => sql`set_config(${name}, ${value}, true)`);
+      assignments.push(sql`set_config('role', 'cairn_app', true)`);
+      return run(sql`select ${sql.join(assignments, sql`, `)}`, fn);
+    },
+    withMaintenance: (fn) => run(sql`select set_config('role', 'cairn_maintenance', true)`, fn),
+    close: end,
+  };
+}
+
+/** Rows of a raw statement, whichever driver ran it (they all expose `rows`). */
+export async function rows<T>(tx: Tx | Db, query: SQL): Promise<T[]> {
+  const result = (await tx.execute(query)) as unknown as { rows: T[] };
+  return result.rows;
+}

@@ -1,0 +1,182 @@
+import { sql } from "drizzle-orm";
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  real,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+import { anyVector, id, timestamps, tsvector, workspaceId } from "./columns";
+import { memoryTier, memoryType, processingStatus } from "./enums";
+import { connectors } from "./platform";
+
+/** Raw events as received (event sourcing); processed into memories by `processEvents`. */
+export const rawEvents = pgTable(
+  "raw_events",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    source: text("source").notNull(),
+    eventType: text("event_type").notNull(),
+    externalId: text("external_id").notNull(),
+    connectorId: uuid("connector_id").references(() => connectors.id, { onDelete: "set null" }),
+    payload: jsonb("payload").notNull(),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    ingestedAt: timestamp("ingested_at", { withTimezone: true }).notNull().defaultNow(),
+    processedAt: timestamp("processed_at", { withTimezone: true }),
+    processingStatus: processingStatus("processing_status").notNull().default("PENDING"),
+    ...timestamps(),
+  },
+  (t) => [
+    uniqueIndex("raw_events_source_external_key").on(t.workspaceId, t.source, t.externalId),
+    index("raw_events_status_idx").on(t.workspaceId, t.processingStatus, t.ingestedAt.desc()),
+    index("raw_events_type_idx").on(t.workspaceId, t.source, t.eventType),
+  ],
+);
+
+/**
+ * The agents' memory: the reference designs' mem_docs and knowledge_chunks as one table.
+ * `embedding` has no fixed size; `embedding_dims` names its size and selects the partial
+ * HNSW index built for it (custom migration). `search_vector` is generated for full-text search.
+ */
+export const memories = pgTable(
+  "memories",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    content: text("content").notNull(),
+    contentHash: text("content_hash").notNull(),
+    type: memoryType("type").notNull().default("KNOWLEDGE"),
+    sourceType: text("source_type"),
+    sourceEventId: uuid("source_event_id").references(() => rawEvents.id, { onDelete: "set null" }),
+    chunkIndex: integer("chunk_index"),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    importance: real("importance").notNull().default(0.5),
+    tier: memoryTier("tier").notNull().default("hot"),
+    /** When set, the tier is fixed by a person and tiering never moves it. */
+    pinnedTier: memoryTier("pinned_tier"),
+    accessCount: integer("access_count").notNull().default(0),
+    lastAccessedAt: timestamp("last_accessed_at", { withTimezone: true }),
+    embedding: anyVector("embedding"),
+    embeddingDims: smallint("embedding_dims"),
+    embeddingModel: text("embedding_model"),
+    searchVector: tsvector("search_vector").generatedAlwaysAs(sql`to_tsvector('english', content)`),
+    ...timestamps(),
+  },
+  (t) => [
+    uniqueIndex("memories_content_hash_key").on(t.workspaceId, t.contentHash),
+    index("memories_listing_idx").on(t.workspaceId, t.createdAt.desc(), t.id.desc()),
+    index("memories_tier_idx").on(t.workspaceId, t.tier, t.createdAt.desc()),
+    index("memories_source_event_idx").on(t.sourceEventId),
+    index("memories_search_vector_idx").using("gin", t.searchVector),
+    index("memories_metadata_idx").using("gin", t.metadata.op("jsonb_path_ops")),
+    check("memories_importance_check", sql`${t.importance} >= 0 AND ${t.importance} <= 1`),
+    check("memories_access_count_check", sql`${t.accessCount} >= 0`),
+    check(
+      "memories_embedding_dims_check",
+      sql`(${t.embedding} IS NULL AND ${t.embeddingDims} IS NULL) OR (${t.embeddingDims} IN (768, 1536) AND vector_dims(${t.embedding}) = ${t.embeddingDims})`,
+    ),
+  ],
+);
+
+export const processingJobs = pgTable(
+  "processing_jobs",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    jobType: text("job_type").notNull(),
+    eventId: uuid("event_id").references(() => rawEvents.id, { onDelete: "cascade" }),
+    status: processingStatus("status").notNull().default("PENDING"),
+    inputData: jsonb("input_data").notNull().default({}),
+    outputData: jsonb("output_data"),
+    error: text("error"),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(3),
+    availableAt: timestamp("available_at", { withTimezone: true }).notNull().defaultNow(),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    startedAt: timestamp("started_at", { withTimezone: true }),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+    durationMs: integer("duration_ms"),
+    ...timestamps(),
+  },
+  (t) => [
+    index("processing_jobs_claim_idx").on(t.availableAt).where(sql`${t.status} IN ('PENDING', 'PROCESSING')`),
+    index("processing_jobs_status_idx").on(t.workspaceId, t.status, t.createdAt.desc()),
+    index("processing_jobs_event_idx").on(t.eventId),
+    check("processing_jobs_attempts_check", sql`${t.attempts} >= 0 AND ${t.maxAttempts} >= 1`),
+  ],
+);
+
+export const conversations = pgTable(
+  "conversations",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    userRef: text("user_ref"),
+    channel: text("channel").notNull().default("api"),
+    query: text("query").notNull(),
+    response: text("response"),
+    actionsTaken: jsonb("actions_taken").notNull().default([]),
+    modelUsed: text("model_used"),
+    tokensUsed: integer("tokens_used"),
+    latencyMs: integer("latency_ms"),
+    ...timestamps(),
+  },
+  (t) => [
+    index("conversations_listing_idx").on(t.workspaceId, t.createdAt.desc(), t.id.desc()),
+    index("conversations_user_idx").on(t.workspaceId, t.userRef, t.createdAt.desc()),
+    check("conversations_usage_check", sql`coalesce(${t.tokensUsed}, 0) >= 0 AND coalesce(${t.latencyMs}, 0) >= 0`),
+  ],
+);
+
+export const conversationMemories = pgTable(
+  "conversation_memories",
+  {
+    workspaceId: workspaceId(),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    memoryId: uuid("memory_id")
+      .notNull()
+      .references(() => memories.id, { onDelete: "cascade" }),
+    relevanceScore: real("relevance_score"),
+    ...timestamps(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.conversationId, t.memoryId] }),
+    index("conversation_memories_memory_idx").on(t.memoryId),
+    index("conversation_memories_workspace_idx").on(t.workspaceId),
+    check(
+      "conversation_memories_relevance_check",
+      sql`${t.relevanceScore} IS NULL OR (${t.relevanceScore} >= 0 AND ${t.relevanceScore} <= 1)`,
+    ),
+  ],
+);
+
+export const feedback = pgTable(
+  "feedback",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    conversationId: uuid("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    rating: smallint("rating").notNull(),
+    feedbackText: text("feedback_text"),
+    createdBy: uuid("created_by"),
+    ...timestamps(),
+  },
+  (t) => [
+    index("feedback_conversation_idx").on(t.conversationId, t.createdAt),
+    index("feedback_workspace_idx").on(t.workspaceId, t.rating, t.createdAt.desc()),
+    check("feedback_rating_check", sql`${t.rating} BETWEEN 1 AND 5`),
+  ],
+);
+

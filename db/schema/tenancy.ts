@@ -1,0 +1,83 @@
+import { sql } from "drizzle-orm";
+import { index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { id, timestamps, workspaceId } from "./columns";
+import { actorType, memberRole } from "./enums";
+
+/** People (and service principals) across workspaces; not a tenant table. */
+export const users = pgTable("users", {
+  id: id(),
+  email: text("email").notNull().unique(),
+  name: text("name"),
+  ...timestamps(),
+});
+
+export const workspaces = pgTable("workspaces", {
+  id: id(),
+  name: text("name").notNull(),
+  settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default({}),
+  ...timestamps(),
+});
+
+export const workspaceMembers = pgTable(
+  "workspace_members",
+  {
+    workspaceId: workspaceId(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: memberRole("role").notNull().default("MEMBER"),
+    ...timestamps(),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.userId] }), index("workspace_members_user_idx").on(t.userId)],
+);
+
+/**
+ * API keys: only a SHA-256 of the secret is stored; `prefix` is the visible part used to
+ * recognise a key in listings. A key acts as `user_id` in its workspace.
+ */
+export const apiKeys = pgTable(
+  "api_keys",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    name: text("name").notNull(),
+    prefix: text("prefix").notNull(),
+    keyHash: text("key_hash").notNull(),
+    scopes: text("scopes").array().notNull(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
+    lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+    expiresAt: timestamp("expires_at", { withTimezone: true }),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    ...timestamps(),
+  },
+  (t) => [
+    uniqueIndex("api_keys_key_hash_key").on(t.keyHash),
+    uniqueIndex("api_keys_prefix_key").on(t.prefix),
+    index("api_keys_workspace_idx").on(t.workspaceId, t.createdAt),
+  ],
+);
+
+/** Every state change, written in the same transaction as the change. */
+export const activityLog = pgTable(
+  "activity_log",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    actorType: actorType("actor_type").notNull(),
+    actorId: text("actor_id"),
+    action: text("action").notNull(),
+    entityType: text("entity_type").notNull(),
+    entityId: uuid("entity_id").notNull(),
+    before: jsonb("before"),
+    after: jsonb("after"),
+    at: timestamp("at", { withTimezone: true }).notNull().default(sql`now()`),
+    ...timestamps(),
+  },
+  (t) => [
+    index("activity_log_workspace_at_idx").on(t.workspaceId, t.at.desc()),
+    index("activity_log_entity_idx").on(t.workspaceId, t.entityType, t.entityId),
+  ],
+);

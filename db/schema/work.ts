@@ -1,0 +1,226 @@
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgSequence,
+  pgTable,
+  real,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+import { id, timestamps, workspaceId } from "./columns";
+import {
+
+  attemptStatus,
+  deadLetterSource,
+  deadLetterStatus,
+  priority,
+  workItemStatus,
+  workOrderStatus,
+} from "./enums";
+import { rawEvents } from "./memory";
+import { users } from "./tenancy";
+
+/** Fencing tokens increase across all claims, so a newer claim always has a larger token. */
+export const fencingTokens = pgSequence("fencing_tokens", { startWith: 1 });
+
+/** One approval gate's settings as a template step or an item carries them. */
+export interface ApprovalRequirement {
+  gate: "BEFORE" | "AFTER";
+  requiredApprovals?: number;
+  approverRoles?: string[];
+  approverUserIds?: string[];
+  timeoutSeconds?: number;
+  timeoutAction?: "APPROVE" | "REJECT" | "ESCALATE";
+  escalateToRoles?: string[];
+  escalationTimeoutSeconds?: number;
+  onReject?: "FAIL" | "REWORK";
+}
+
+export interface TemplateStep {
+  type: string;
+  payloadDefaults?: Record<string, unknown>;
+  maxAttempts?: number;
+  approval?: ApprovalRequirement;
+}
+
+export const workflowTemplates = pgTable(
+  "workflow_templates",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    name: text("name").notNull(),
+    description: text("description"),
+    version: integer("version").notNull().default(1),
+    steps: jsonb("steps").$type<TemplateStep[]>().notNull(),
+    retryBaseMs: integer("retry_base_ms"),
+    retryCapMs: integer("retry_cap_ms"),
+    isActive: boolean("is_active").notNull().default(true),
+    ...timestamps(),
+  },
+  (t) => [
+    uniqueIndex("workflow_templates_name_version_key").on(t.workspaceId, t.name, t.version),
+    check("workflow_templates_version_check", sql`${t.version} >= 1`),
+  ],
+);
+
+export const workOrders = pgTable(
+  "work_orders",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    title: text("title").notNull(),
+    description: text("description"),
+    status: workOrderStatus("status").notNull().default("PENDING"),
+    priority: priority("priority").notNull().default("MEDIUM"),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    templateId: uuid("template_id").references(() => workflowTemplates.id, { onDelete: "set null" }),
+    requestedBy: uuid("requested_by").references(() => users.id, { onDelete: "set null" }),
+    idempotencyKey: text("idempotency_key"),
+    requestHash: text("request_hash"),
+    retryBaseMs: integer("retry_base_ms").notNull().default(1000),
+    retryCapMs: integer("retry_cap_ms").notNull().default(300000),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+    ...timestamps(),
+  },
+  (t) => [
+    uniqueIndex("work_orders_idempotency_key").on(t.workspaceId, t.idempotencyKey),
+    index("work_orders_listing_idx").on(t.workspaceId, t.createdAt.desc(), t.id.desc()),
+    index("work_orders_status_idx").on(t.workspaceId, t.status, t.createdAt.desc()),
+    index("work_orders_template_idx").on(t.templateId),
+    check("work_orders_retry_check", sql`${t.retryBaseMs} > 0 AND ${t.retryCapMs} >= ${t.retryBaseMs}`),
+  ],
+);
+
+export const workItems = pgTable(
+  "work_items",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    workOrderId: uuid("work_order_id")
+      .notNull()
+      .references(() => workOrders.id, { onDelete: "cascade" }),
+    sequence: integer("sequence").notNull().default(0),
+    type: text("type").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull().default({}),
+    status: workItemStatus("status").notNull().default("QUEUED"),
+    /** Copied from the order so the claim index can order by it without a join. */
+    priority: priority("priority").notNull().default("MEDIUM"),
+    maxAttempts: integer("max_attempts").notNull().default(3),
+    attemptCount: integer("attempt_count").notNull().default(0),
+    availableAt: timestamp("available_at", { withTimezone: true }).notNull().defaultNow(),
+    leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true }),
+    lockedBy: text("locked_by"),
+    currentAttemptId: uuid("current_attempt_id"),
+    fencingToken: bigint("fencing_token", { mode: "bigint" }),
+    approval: jsonb("approval").$type<ApprovalRequirement | null>(),
+    result: jsonb("result"),
+    lastError: text("last_error"),
+    completedAt: timestamp("completed_at", { withTimezone: true }),
+    ...timestamps(),
+  },
+  (t) => [
+    // The claim path: queued items of a workspace, highest priority first, then oldest.
+    index("work_items_claim_idx")
+      .on(t.workspaceId, t.priority.desc(), t.createdAt, t.id)
+      .where(sql`${t.status} = 'QUEUED'`),
+    // The lease reaper: in-flight items by lease expiry.
+    index("work_items_lease_idx").on(t.leaseExpiresAt).where(sql`${t.status} = 'PROCESSING'`),
+    index("work_items_order_idx").on(t.workOrderId, t.sequence),
+    index("work_items_status_idx").on(t.workspaceId, t.status, t.createdAt.desc()),
+    check("work_items_attempts_check", sql`${t.maxAttempts} BETWEEN 1 AND 100 AND ${t.attemptCount} >= 0`),
+  ],
+);
+
+export const attempts = pgTable(
+  "attempts",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    workItemId: uuid("work_item_id")
+      .notNull()
+      .references(() => workItems.id, { onDelete: "cascade" }),
+    attemptNumber: integer("attempt_number").notNull(),
+    workerId: text("worker_id").notNull(),
+    status: attemptStatus("status").notNull().default("STARTED"),
+    fencingToken: bigint("fencing_token", { mode: "bigint" }).notNull(),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    heartbeatAt: timestamp("heartbeat_at", { withTimezone: true }),
+    leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true }).notNull(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+    error: text("error"),
+    result: jsonb("result"),
+    ...timestamps(),
+  },
+  (t) => [
+    index("attempts_item_idx").on(t.workItemId, t.attemptNumber),
+    index("attempts_workspace_idx").on(t.workspaceId, t.createdAt.desc()),
+  ],
+);
+
+/**
+ * Failures kept for inspection and redrive; never deleted by the API. Written in the
+ * same transaction as the failure that causes them.
+ */
+export const deadLetters = pgTable(
+  "dead_letters",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    source: deadLetterSource("source").notNull(),
+    status: deadLetterStatus("status").notNull().default("OPEN"),
+    workItemId: uuid("work_item_id").references(() => workItems.id, { onDelete: "set null" }),
+    rawEventId: uuid("raw_event_id").references(() => rawEvents.id, { onDelete: "set null" }),
+    reason: text("reason").notNull(),
+    payload: jsonb("payload").notNull().default({}),
+    /** Every attempt's error, oldest first: `[{ attempt, error, at }]`. */
+    errors: jsonb("errors").$type<Array<Record<string, unknown>>>().notNull().default([]),
+    autoRetry: boolean("auto_retry").notNull().default(false),
+    nextRetryAt: timestamp("next_retry_at", { withTimezone: true }),
+    redriveCount: integer("redrive_count").notNull().default(0),
+    maxRedrives: integer("max_redrives").notNull().default(3),
+    redrivenAt: timestamp("redriven_at", { withTimezone: true }),
+    redrivenBy: text("redriven_by"),
+    discardedAt: timestamp("discarded_at", { withTimezone: true }),
+    discardedBy: text("discarded_by"),
+    discardReason: text("discard_reason"),
+    ...timestamps(),
+  },
+  (t) => [
+    index("dead_letters_listing_idx").on(t.workspaceId, t.status, t.createdAt.desc()),
+    index("dead_letters_item_idx").on(t.workItemId),
+    index("dead_letters_event_idx").on(t.rawEventId),
+    index("dead_letters_retry_idx")
+      .on(t.nextRetryAt)
+      .where(sql`${t.autoRetry} AND ${t.status} = 'OPEN'`),
+    check("dead_letters_redrive_check", sql`${t.redriveCount} >= 0 AND ${t.maxRedrives} >= 0`),
+  ],
+);
+
+export const evalResults = pgTable(
+  "eval_results",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    workItemId: uuid("work_item_id")
+      .notNull()
+      .references(() => workItems.id, { onDelete: "cascade" }),
+    evaluator: text("evaluator").notNull(),
+    score: real("score").notNull(),
+    passed: boolean("passed").notNull(),
+    details: jsonb("details").notNull().default({}),
+    ...timestamps(),
+  },
+  (t) => [
+    index("eval_results_item_idx").on(t.workItemId, t.createdAt),
+    index("eval_results_workspace_idx").on(t.workspaceId, t.createdAt.desc()),
+    check("eval_results_score_check", sql`${t.score} >= 0 AND ${t.score} <= 1`),
+  ],
+);
+
