@@ -1,0 +1,88 @@
+import { and, desc, eq } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import type { Tx } from "../../db/client";
+import { apiKeys, workspaceMembers } from "../../db/schema";
+import { generateApiKey, Scope, type Actor } from "../shared/auth";
+import { recordActivity } from "../shared/activity";
+import { Invalid, NotFound } from "../shared/errors";
+
+export const CreateApiKeyInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    scopes: z.array(Scope).min(1).max(20),
+    /** The member the key acts as (defaults to the caller's user). */
+    userId: z.string().uuid().optional(),
+    expiresAt: z.coerce.date().optional(),
+  })
+  .openapi("CreateApiKeyInput");
+
+/** What listings show: never the hash, never the secret. */
+const publicColumns = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  prefix: apiKeys.prefix,
+  scopes: apiKeys.scopes,
+  userId: apiKeys.userId,
+  createdBy: apiKeys.createdBy,
+  lastUsedAt: apiKeys.lastUsedAt,
+  expiresAt: apiKeys.expiresAt,
+  revokedAt: apiKeys.revokedAt,
+  createdAt: apiKeys.createdAt,
+};
+
+export function listApiKeys(tx: Tx, actor: Actor) {
+  return tx.select(publicColumns).from(apiKeys).where(eq(apiKeys.workspaceId, actor.workspaceId)).orderBy(desc(apiKeys.createdAt));
+}
+
+/** Creates a key; the plaintext is in the result and nowhere else, ever. */
+export async function createApiKey(tx: Tx, actor: Actor, raw: z.input<typeof CreateApiKeyInput>, now = new Date()) {
+  const input = CreateApiKeyInput.parse(raw);
+  if (input.expiresAt && input.expiresAt <= now) throw new Invalid("expiresAt must be in the future");
+  const userId = input.userId ?? actor.userId;
+  const [member] = await tx
+    .select({ userId: workspaceMembers.userId })
+    .from(workspaceMembers)
+    .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
+  if (!member) throw new Invalid("userId must be a member of this workspace");
+  const generated = generateApiKey();
+  const [key] = await tx
+    .insert(apiKeys)
+    .values({
+      workspaceId: actor.workspaceId,
+      name: input.name,
+      prefix: generated.prefix,
+      keyHash: generated.hash,
+      scopes: [...new Set(input.scopes)],
+      userId,
+      createdBy: actor.userId,
+      expiresAt: input.expiresAt ?? null,
+    })
+    .returning(publicColumns);
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "api_key.created",
+    entityType: "api_key",
+    entityId: key!.id,
+    after: { name: input.name, scopes: key!.scopes },
+  });
+  return { ...key!, key: generated.key };
+}
+
+export async function revokeApiKey(tx: Tx, actor: Actor, id: string, now = new Date()) {
+  const [existing] = await tx
+    .select(publicColumns)
+    .from(apiKeys)
+    .where(and(eq(apiKeys.workspaceId, actor.workspaceId), eq(apiKeys.id, id)));
+  if (!existing) throw new NotFound("API key", id);
+  if (existing.revokedAt) return existing;
+  const [revoked] = await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning(publicColumns);
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "api_key.revoked",
+    entityType: "api_key",
+    entityId: id,
+  });
+  return revoked!;
+}

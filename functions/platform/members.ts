@@ -1,0 +1,114 @@
+import { and, desc, eq, sql } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import { rows, type Tx } from "../../db/client";
+import { memberRole, users, workspaceMembers } from "../../db/schema";
+import type { Actor } from "../shared/auth";
+import { recordActivity } from "../shared/activity";
+import { Conflict, NotFound } from "../shared/errors";
+import { ensureUser } from "./workspaces";
+
+export const MemberRole = z.enum(memberRole.enumValues).openapi("MemberRole");
+
+export const AddMemberInput = z
+  .strictObject({
+    email: z.string().trim().email().max(320),
+    name: z.string().trim().max(200).optional(),
+    role: MemberRole.default("MEMBER"),
+  })
+  .openapi("AddMemberInput");
+
+export const UpdateMemberInput = z.strictObject({ role: MemberRole }).openapi("UpdateMemberInput");
+
+const memberColumns = {
+  userId: workspaceMembers.userId,
+  email: users.email,
+  name: users.name,
+  role: workspaceMembers.role,
+  createdAt: workspaceMembers.createdAt,
+};
+
+export function listMembers(tx: Tx, actor: Actor) {
+  return tx
+    .select(memberColumns)
+    .from(workspaceMembers)
+    .innerJoin(users, eq(users.id, workspaceMembers.userId))
+    .where(eq(workspaceMembers.workspaceId, actor.workspaceId))
+    .orderBy(desc(workspaceMembers.createdAt));
+}
+
+async function getMember(tx: Tx, actor: Actor, userId: string) {
+  const [member] = await tx
+    .select(memberColumns)
+    .from(workspaceMembers)
+    .innerJoin(users, eq(users.id, workspaceMembers.userId))
+    .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
+  if (!member) throw new NotFound("Member", userId);
+  return member;
+}
+
+export async function addMember(tx: Tx, actor: Actor, raw: z.input<typeof AddMemberInput>) {
+  const input = AddMemberInput.parse(raw);
+  const userId = await ensureUser(tx, input.email, input.name);
+  const [inserted] = await tx
+    .insert(workspaceMembers)
+    .values({ workspaceId: actor.workspaceId, userId, role: input.role })
+    .onConflictDoNothing()
+    .returning({ userId: workspaceMembers.userId });
+  if (!inserted) throw new Conflict(`${input.email} is already a member of this workspace`);
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "member.added",
+    entityType: "user",
+    entityId: userId,
+    after: { role: input.role },
+  });
+  return getMember(tx, actor, userId);
+}
+
+/** The last OWNER cannot be demoted or removed: a workspace always has one. */
+async function assertNotLastOwner(tx: Tx, actor: Actor, userId: string) {
+  const [row] = await rows<{ owners: number; is_owner: boolean }>(
+    tx,
+    sql`select count(*) filter (where role = 'OWNER')::int as owners,
+               bool_or(user_id = ${userId} and role = 'OWNER') as is_owner
+        from workspace_members where workspace_id = ${actor.workspaceId}`,
+  );
+  if (row?.is_owner && row.owners <= 1) throw new Conflict("A workspace must keep at least one OWNER");
+}
+
+export async function updateMember(tx: Tx, actor: Actor, userId: string, raw: z.input<typeof UpdateMemberInput>) {
+  const input = UpdateMemberInput.parse(raw);
+  const before = await getMember(tx, actor, userId);
+  if (input.role !== "OWNER") await assertNotLastOwner(tx, actor, userId);
+  await tx
+    .update(workspaceMembers)
+    .set({ role: input.role })
+    .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "member.role_changed",
+    entityType: "user",
+    entityId: userId,
+    before: { role: before.role },
+    after: { role: input.role },
+  });
+  return getMember(tx, actor, userId);
+}
+
+export async function removeMember(tx: Tx, actor: Actor, userId: string) {
+  const before = await getMember(tx, actor, userId);
+  await assertNotLastOwner(tx, actor, userId);
+  await tx
+    .delete(workspaceMembers)
+    .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "member.removed",
+    entityType: "user",
+    entityId: userId,
+    before: { role: before.role },
+  });
+}

@@ -1,0 +1,30 @@
+import type { Tx } from "../../db/client";
+import { activityLog } from "../../db/schema";
+
+export interface ActivityEntry {
+  workspaceId: string;
+  actor: { type: "USER" | "API_KEY" | "SYSTEM"; id?: string | null };
+  action: string;
+  entityType: string;
+  entityId: string;
+  before?: unknown;
+  after?: unknown;
+}
+
+/** Writes activity rows in the caller's transaction, so they commit with the change. One INSERT for many. */
+export async function recordActivity(tx: Tx, entries: ActivityEntry | ActivityEntry[]): Promise<void> {
+  const list = Array.isArray(entries) ? entries : [entries];
+  if (list.length === 0) return;
+  await tx.insert(activityLog).values(
+    list.map((entry) => ({
+      workspaceId: entry.workspaceId,
+      actorType: entry.actor.type,
+      actorId: entry.actor.id ?? null,
+      action: entry.action,
+      entityType: entry.entityType,
+      entityId: entry.entityId,
+      before: entry.before ?? null,
+      after: entry.after ?? null,
+    })),
+  );
+}

@@ -1,0 +1,126 @@
+import { OpenAPIHono, type Hook } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
+import { sql } from "drizzle-orm";
+import type { Database, Tx } from "../../db/client";
+import { authenticate } from "./auth";
+import type { AppEnv } from "./env";
+import { AppError, BadRequest, fromDatabaseError, PayloadTooLarge } from "./errors";
+import { logger } from "./logger";
+import { renderDocsPage } from "./openapi";
+
+export type Router = OpenAPIHono<AppEnv>;
+
+/** Schema validation failures are 400s with the zod issues as details (path, message). */
+const validationHook: Hook<any, AppEnv, any, any> = (result, c) => {
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
+    const error = new BadRequest(`The request ${result.target} is not valid`, issues);
+    return c.json({ error: { code: "validation_failed", message: error.message, details: issues } }, 400);
+  }
+};
+
+/** A context's sub-app; `createApp` mounts it with the shared middleware. */
+export const createRouter = (): Router => new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+/** Runs `fn` in one transaction as the request's tenant (RLS applies). */
+export function inTenant<T>(c: Context<AppEnv>, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const { workspaceId, userId } = c.var.actor;
+  return c.var.database.withTenant({ workspaceId, userId }, fn);
+}
+
+const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** Bulk endpoints take up to Lambda's 6 MB payload limit. */
+const BULK_BODY_LIMIT = 6 * 1024 * 1024;
+const BULK_PATHS = new Set(["/v1/memories:batch", "/v1/events"]);
+/** Routes authenticated by a signature instead of an API key (connector event intake). */
+const SIGNED_ROUTE = /^\/v1\/connectors\/[^/]+\/events$/;
+
+export interface AppOptions {
+  database: () => Promise<Database>;
+  routers: Router[];
+  /** Extra facts for /health (the embedding provider, say). */
+  health?: () => Record<string, unknown>;
+  title?: string;
+}
+
+export function toErrorBody(error: AppError) {
+  return { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } };
+}
+
+export function createApp(options: AppOptions): Router {
+  const app = createRouter();
+
+  app.use("*", requestId());
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    await next();
+    logger.info("request", {
+      requestId: c.var.requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    });
+  });
+  app.use("*", async (c, next) => {
+    const limit = BULK_PATHS.has(c.req.path) ? BULK_BODY_LIMIT : DEFAULT_BODY_LIMIT;
+    return bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new PayloadTooLarge(limit);
+      },
+    })(c, next);
+  });
+  app.use("*", async (c, next) => {
+    c.set("database", await options.database());
+    await next();
+  });
+  app.use("/v1/*", async (c, next) => {
+    if (c.req.method === "POST" && SIGNED_ROUTE.test(c.req.path)) return next();
+    return authenticate(c, next);
+  });
+
+  app.get("/health", async (c) => {
+    const database = c.var.database;
+    const extra = options.health?.() ?? {};
+    try {
+      await database.db.execute(sql`select 1`);
+      return c.json({ status: "ok", database: { status: "ok", driver: database.kind }, ...extra });
+    } catch (error) {
+      logger.error("health check failed", { error });
+      return c.json({ status: "degraded", database: { status: "unavailable", driver: database.kind }, ...extra }, 503);
+    }
+  });
+
+  for (const router of options.routers) app.route("/", router);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "apiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key: `Authorization: Bearer cairn_…`",
+  });
+  const documentConfig = {
+    openapi: "3.1.0",
+    info: { title: options.title ?? "Cairn", version: "0.1.0" },
+    security: [{ apiKey: [] }],
+  };
+  app.doc31("/openapi.json", documentConfig);
+  app.get("/docs", (c) => c.html(renderDocsPage(app.getOpenAPI31Document(documentConfig) as never)));
+
+  app.notFound((c) => c.json(toErrorBody(new AppError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`)), 404));
+  app.onError((error, c) => {
+    const known =
+      error instanceof AppError
+        ? error
+        : error instanceof HTTPException
+          ? new AppError(error.status as 400, error.status === 413 ? "payload_too_large" : "bad_request", error.message)
+          : fromDatabaseError(error);
+    if (known) return c.json(toErrorBody(known), known.status);
+    logger.error("unhandled error", { requestId: c.var.requestId, path: c.req.path, error });
+    return c.json({ error: { code: "internal", message: "Internal server error", details: { requestId: c.var.requestId } } }, 500);
+  });
+  return app;
+}

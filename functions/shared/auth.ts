@@ -1,0 +1,95 @@
+import { createHash, randomBytes } from "node:crypto";
+import { and, eq, sql } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import type { Database } from "../../db/client";
+import { apiKeys, workspaceMembers } from "../../db/schema";
+import { Forbidden, Unauthorized } from "./errors";
+import type { AppEnv } from "./env";
+
+export const SCOPES = [
+  "admin",
+  "work:read",
+  "work:write",
+  "approvals:read",
+  "approvals:write",
+  "approvals:decide",
+  "memory:read",
+  "memory:write",
+  "platform:read",
+  "platform:write",
+] as const;
+export const Scope = z.enum(SCOPES);
+export type Scope = z.infer<typeof Scope>;
+
+/** The caller of a request, as resolved from its API key. */
+export interface Actor {
+  workspaceId: string;
+  userId: string;
+  apiKeyId: string;
+  scopes: Scope[];
+  /** The key's user's role in the workspace (null if no longer a member). */
+  role: string | null;
+}
+
+export function hasScope(actor: Pick<Actor, "scopes">, scope: Scope): boolean {
+  return actor.scopes.includes("admin") || actor.scopes.includes(scope);
+}
+
+/** Keys look like `cairn_<prefix>_<secret>`; the prefix is shown in listings, the rest never again. */
+export function generateApiKey(): { key: string; prefix: string; hash: string } {
+  const prefix = randomBytes(6).toString("hex");
+  const key = `cairn_${prefix}_${randomBytes(24).toString("base64url")}`;
+  return { key, prefix, hash: hashApiKey(key) };
+}
+
+export const hashApiKey = (key: string) => createHash("sha256").update(key).digest("hex");
+
+const KEY_SHAPE = /^cairn_[0-9a-f]{12}_[A-Za-z0-9_-]{32}$/;
+/** How often last_used_at is refreshed, so authentication doesn't write on every request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * Finds the key by its hash. Runs as cairn_app: the `key_lookup` RLS policy shows only the
+ * row whose hash the request presents, then the key's workspace becomes the tenant.
+ */
+export async function resolveApiKey(database: Database, presented: string, now = new Date()): Promise<Actor> {
+  if (!KEY_SHAPE.test(presented)) throw new Unauthorized("The API key is malformed");
+  const keyHash = hashApiKey(presented);
+  return database.withSettings({ "app.api_key_hash": keyHash }, async (tx) => {
+    const [key] = await tx.select().from(apiKeys).where(eq(apiKeys.keyHash, keyHash));
+    if (!key) throw new Unauthorized("The API key is not valid");
+    if (key.revokedAt) throw new Unauthorized("The API key has been revoked");
+    if (key.expiresAt && key.expiresAt <= now) throw new Unauthorized("The API key has expired");
+    await tx.execute(sql`select set_config('app.workspace_id', ${key.workspaceId}, true)`);
+    const [member] = await tx
+      .select({ role: workspaceMembers.role })
+      .from(workspaceMembers)
+      .where(and(eq(workspaceMembers.workspaceId, key.workspaceId), eq(workspaceMembers.userId, key.userId)));
+    if (!key.lastUsedAt || now.getTime() - key.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
+      await tx.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, key.id));
+    }
+    return {
+      workspaceId: key.workspaceId,
+      userId: key.userId,
+      apiKeyId: key.id,
+      scopes: key.scopes.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s)),
+      role: member?.role ?? null,
+    };
+  });
+}
+
+export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const header = c.req.header("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw new Unauthorized("Send the API key as `Authorization: Bearer <key>`");
+  c.set("actor", await resolveApiKey(c.var.database, match[1]));
+  await next();
+};
+
+export const requireScope =
+  (scope: Scope): MiddlewareHandler<AppEnv> =>
+  async (c, next) => {
+    if (!hasScope(c.var.actor, scope)) throw new Forbidden(`This API key lacks the '${scope}' scope`);
+    await next();
+  };

@@ -1,0 +1,98 @@
+/**
+ * Typed errors, mapped to HTTP statuses in one place (`toErrorResponse`). Domain code
+ * throws these; routes never build error bodies themselves.
+ */
+export class AppError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 502 | 503,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BadRequest extends AppError {
+  constructor(message: string, details?: unknown) {
+    super(400, "bad_request", message, details);
+  }
+}
+export class Unauthorized extends AppError {
+  constructor(message = "A valid API key is required") {
+    super(401, "unauthorized", message);
+  }
+}
+export class Forbidden extends AppError {
+  constructor(message: string, details?: unknown) {
+    super(403, "forbidden", message, details);
+  }
+}
+export class NotFound extends AppError {
+  constructor(entity: string, id?: string) {
+    super(404, "not_found", id ? `${entity} ${id} was not found` : `${entity} was not found`);
+  }
+}
+export class Conflict extends AppError {
+  constructor(message: string, details?: unknown) {
+    super(409, "conflict", message, details);
+  }
+}
+export class Invalid extends AppError {
+  constructor(message: string, details?: unknown) {
+    super(422, "invalid", message, details);
+  }
+}
+export class PayloadTooLarge extends AppError {
+  constructor(limitBytes: number) {
+    super(413, "payload_too_large", `The request body is larger than ${limitBytes} bytes`);
+  }
+}
+export class UpstreamFailed extends AppError {
+  constructor(message: string, retryable: boolean) {
+    super(retryable ? 503 : 502, retryable ? "upstream_unavailable" : "upstream_failed", message);
+  }
+}
+
+/** SQLSTATE of a driver error, also when Drizzle wrapped it. */
+export function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/**
+ * Database errors a client can cause, as client errors. Anything else stays a 500.
+ * (Constraint names are not leaked; the detail says what kind of rule was broken.)
+ */
+export function fromDatabaseError(error: unknown): AppError | undefined {
+  switch (sqlState(error)) {
+    case "23505":
+      return new Conflict("A record with the same unique key already exists");
+    case "23503":
+      return new Invalid("The request refers to a record that does not exist");
+    case "23514":
+    case "23502":
+      return new Invalid("The request breaks a data rule (a value is out of range or missing)");
+    case "22P02":
+    case "22007":
+    case "22008":
+      return new BadRequest("A value has an invalid format");
+    case "22003":
+    case "22001":
+      return new Invalid("A value is out of range or too long");
+    case "2201B":
+      return new Invalid("A regular expression is invalid");
+    case "42501":
+      return new Forbidden("The operation is not allowed");
+    case "40001":
+    case "40P01":
+    case "55P03":
+      return new Conflict("The record was changed concurrently; retry the request");
+    default:
+      return undefined;
+  }
+}

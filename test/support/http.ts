@@ -1,0 +1,51 @@
+import type { Database } from "../../db/client";
+import { bootstrapWorkspace } from "../../functions/platform/workspaces";
+import { allRouters } from "../../functions/routers";
+import { createApp, type Router } from "../../functions/shared/app";
+
+export function testApp(database: Database, routers: Router[] = Object.values(allRouters)): Router {
+  return createApp({ database: async () => database, routers });
+}
+
+let counter = 0;
+/** A new workspace with an owner and an admin key. */
+export async function seedWorkspace(database: Database, name = "test") {
+  counter += 1;
+  const provisioned = await bootstrapWorkspace(database, {
+    name: `${name} ${counter}`,
+    email: `owner-${counter}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.test`,
+  });
+  return {
+    workspaceId: provisioned.workspace.id,
+    userId: provisioned.userId,
+    adminKey: provisioned.apiKey.key,
+  };
+}
+
+export interface CallOptions {
+  key?: string;
+  body?: unknown;
+  /** A raw body, sent as is (malformed JSON tests). */
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
+/** Calls the app in-process; returns the status and the parsed JSON body. */
+export async function call(app: Router, method: string, path: string, options: CallOptions = {}) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.key) headers.authorization = `Bearer ${options.key}`;
+  let body: string | undefined;
+  if (options.raw !== undefined || options.body !== undefined) {
+    headers["content-type"] ??= "application/json";
+    body = options.raw ?? JSON.stringify(options.body);
+  }
+  const response = await app.request(path, { method, headers, body });
+  const text = await response.text();
+  let json: any = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = text;
+  }
+  return { status: response.status, body: json, headers: response.headers };
+}
