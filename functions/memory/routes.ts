@@ -1,3 +1,6 @@
 import { createRouter } from "../shared/app";
+import { eventRoutes } from "./event-routes";
+import { memoryItemRoutes } from "./memory-routes";
 
-export const memoryRoutes = createRouter();
+/** The memory context: memories and search; events, conversations and feedback. */
+export const memoryRoutes = createRouter().route("/", memoryItemRoutes).route("/", eventRoutes);

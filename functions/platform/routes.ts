@@ -4,6 +4,7 @@ import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody, Timestamp } from "../shared/openapi";
 import { createApiKey, CreateApiKeyInput, listApiKeys, revokeApiKey } from "./api-keys";
 import { addMember, AddMemberInput, listMembers, MemberRole, removeMember, updateMember, UpdateMemberInput } from "./members";
+import { catalogRoutes } from "./catalog-routes";
 import { createWorkspace, CreateWorkspaceInput, listWorkspaces } from "./workspaces";
 
 const tags = ["Platform"];
@@ -35,6 +36,7 @@ const CreatedApiKey = ApiKey.extend({ key: z.string().openapi({ description: "Th
 const UserParam = z.object({ userId: z.string().uuid().openapi({ param: { name: "userId", in: "path" } }) });
 
 export const platformRoutes = createRouter()
+  .route("/", catalogRoutes)
   .openapi(
     createRoute({
       method: "get",

@@ -1,0 +1,3 @@
+import { createRouter } from "../shared/app";
+
+export const eventRoutes = createRouter();
