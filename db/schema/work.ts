@@ -41,6 +41,9 @@ export interface ApprovalRequirement {
   escalateToRoles?: string[];
   escalationTimeoutSeconds?: number;
   onReject?: "FAIL" | "REWORK";
+  /** Set when the requirement came from an approval policy: the exact version applied. */
+  policyId?: string;
+  policyVersion?: number;
 }
 
 export interface TemplateStep {
