@@ -1,0 +1,178 @@
+/**
+ * `npm run build`: bundles every Lambda (the four contexts, the jobs, the migrator) the way
+ * the deploy does — same entries, same externals (infra/bundling.ts) — into
+ * `dist/functions/<name>/index.mjs`, proves what each bundle does not contain, and prints
+ * their sizes. The benchmark reuses `buildFunctions()`.
+ *
+ * A bundle fails the build when esbuild's metafile shows PGlite, drizzle-kit, vitest or our
+ * test code among its inputs, when it imports a local-only module (PGlite) other than
+ * lazily, or when it pulls in another context's HTTP app.
+ */
+import { build, type Metafile } from "esbuild";
+import { existsSync } from "node:fs";
+import { cp, mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import {
+  contextFunctions,
+  esmRequireBanner,
+  forbiddenBundleInputs,
+  lambdaExternals,
+  lambdaFunctions,
+  lambdaMainFields,
+  localOnlyModules,
+  migrationsDir,
+  type Handler,
+} from "../infra/bundling";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+export interface BundleSize {
+  name: string;
+  entry: string;
+  bytes: number;
+  kib: number;
+  /** Source files and modules that went into the bundle. */
+  inputs: number;
+}
+
+export interface BuildOptions {
+  /** Where `<name>/index.mjs` go; default `dist/functions`. */
+  outdir?: string;
+  /** Build only these functions (names from infra/bundling.ts); default all. */
+  only?: string[];
+  /** Print the size table; default true when run as a script. */
+  log?: boolean;
+}
+
+/** `functions/jobs/tiering.handler` -> `functions/jobs/tiering.ts` (whichever extension exists). */
+export function entryFile(handler: Handler): string {
+  const base = handler.slice(0, handler.lastIndexOf("."));
+  for (const extension of [".ts", ".mts", ".js", ".mjs"]) {
+    if (existsSync(join(root, base + extension))) return base + extension;
+  }
+  throw new Error(`No entry file for handler ${handler} (looked for ${base}.ts)`);
+}
+
+const wildcard = (pattern: string) =>
+  new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\/]/g, "\\$&").replace(/\*/g, ".*")}$`);
+const localOnly = localOnlyModules.map(wildcard);
+
+/** Another context's HTTP layer: sharing domain code is fine, bundling its app is not. */
+function otherContextApps(name: string): RegExp[] {
+  if (!(name in contextFunctions)) return [];
+  return Object.entries(contextFunctions)
+    .filter(([other]) => other !== name)
+    .map(([, handler]) => {
+      const folder = dirname(handler);
+      // handler.ts, app.ts, routes.ts, memory-routes.ts, routes/…
+      return new RegExp(`^${folder}/(([^/]*-)?routes|handler|app)\\.[cm]?[jt]s$|^${folder}/routes/`);
+    });
+}
+
+/** Everything wrong with one bundle, as sentences; empty when it is fine. */
+export function bundleProblems(name: string, metafile: Metafile): string[] {
+  const problems: string[] = [];
+  const inputs = Object.keys(metafile.inputs);
+  for (const { reason, pattern } of forbiddenBundleInputs) {
+    const hits = inputs.filter((input) => pattern.test(input));
+    if (hits.length) problems.push(`${reason}: ${hits.slice(0, 3).join(", ")}${hits.length > 3 ? ", …" : ""}`);
+  }
+  for (const pattern of otherContextApps(name)) {
+    const hits = inputs.filter((input) => pattern.test(input));
+    if (hits.length) problems.push(`another context's HTTP app: ${hits.join(", ")}`);
+  }
+  for (const output of Object.values(metafile.outputs)) {
+    for (const imported of output.imports) {
+      if (imported.external && imported.kind !== "dynamic-import" && localOnly.some((p) => p.test(imported.path))) {
+        problems.push(`imports ${imported.path} eagerly (${imported.kind}); it is absent in Lambda and must load via import()`);
+      }
+    }
+  }
+  return problems;
+}
+
+async function buildOne(name: string, handler: Handler, outdir: string): Promise<BundleSize & { problems: string[] }> {
+  const entry = entryFile(handler);
+  const dir = join(outdir, name);
+  await rm(dir, { recursive: true, force: true });
+  const outfile = join(dir, "index.mjs");
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    format: "esm",
+    minify: true,
+    mainFields: lambdaMainFields,
+    banner: { js: esmRequireBanner },
+    external: lambdaExternals,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "error",
+  });
+  const metafile = result.metafile;
+  await writeFile(join(dir, "meta.json"), JSON.stringify(metafile));
+  if (name === "migrator" && existsSync(join(root, migrationsDir))) {
+    // Same layout as the Lambda package (copyFiles in infra/database.ts).
+    await cp(join(root, migrationsDir), join(dir, migrationsDir), { recursive: true });
+  }
+  const key = relative(root, outfile).split("\\").join("/");
+  const bytes = metafile.outputs[key]?.bytes ?? Object.values(metafile.outputs)[0]?.bytes ?? 0;
+  return {
+    name,
+    entry,
+    bytes,
+    kib: Math.round((bytes / 1024) * 10) / 10,
+    inputs: Object.keys(metafile.inputs).length,
+    problems: bundleProblems(name, metafile),
+  };
+}
+
+/** Builds the functions, throws if any bundle is wrong, and returns their sizes. */
+export async function buildFunctions(options: BuildOptions = {}): Promise<BundleSize[]> {
+  const outdir = options.outdir ?? join(root, "dist", "functions");
+  const selected = Object.entries(lambdaFunctions).filter(([name]) => !options.only || options.only.includes(name));
+  const missing = selected.flatMap(([, handler]) => {
+    try {
+      entryFile(handler);
+      return [];
+    } catch (error) {
+      return [(error as Error).message];
+    }
+  });
+  if (missing.length) throw new Error(missing.join("\n"));
+
+  await mkdir(outdir, { recursive: true });
+  const built = await Promise.all(selected.map(([name, handler]) => buildOne(name, handler, outdir)));
+  const failures = built.filter((bundle) => bundle.problems.length);
+  if (failures.length) {
+    const lines = failures.flatMap((bundle) => bundle.problems.map((problem) => `  ${bundle.name}: ${problem}`));
+    throw new Error(`Lambda bundles contain what they must not:\n${lines.join("\n")}`);
+  }
+  const sizes = built.map(({ problems: _problems, ...size }) => size);
+  if (options.log) printSizes(sizes);
+  return sizes;
+}
+
+export function printSizes(sizes: BundleSize[]): void {
+  const rows = [
+    ["function", "bytes", "KiB", "inputs"],
+    ...sizes.map((size) => [size.name, String(size.bytes), size.kib.toFixed(1), String(size.inputs)]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const format = (row: string[]) =>
+    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ");
+  console.log(format(rows[0]!));
+  console.log(widths.map((width) => "-".repeat(width)).join("  "));
+  for (const row of rows.slice(1)) console.log(format(row));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  buildFunctions({ log: true }).catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
