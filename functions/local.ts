@@ -1,0 +1,76 @@
+/**
+ * `npm start`: every context on one port over the embedded PGlite (or DATABASE_URL),
+ * migrations applied at start, a first workspace and admin key created on first start,
+ * and the scheduled jobs run by a local scheduler.
+ */
+import { serve } from "@hono/node-server";
+import { sql } from "drizzle-orm";
+import { connect, rows, type Database } from "../db/client";
+import { hashApiKey } from "./shared/auth";
+import { migrate } from "../db/migrate";
+import { embeddingProvider } from "./memory/provider";
+import { bootstrapWorkspace } from "./platform/workspaces";
+import { allRouters } from "./routers";
+import { createApp } from "./shared/app";
+import { logger } from "./shared/logger";
+
+/** First start (no workspace yet), or a CAIRN_API_KEY the database doesn't know: make a workspace for it. */
+async function ensureFirstWorkspace(database: Database): Promise<void> {
+  const presetKey = process.env.CAIRN_API_KEY || undefined;
+  const [state] = await database.withMaintenance((tx) =>
+    rows<{ workspaces: number; key_known: boolean }>(
+      tx,
+      sql`select (select count(*)::int from workspaces) as workspaces,
+                 exists(select 1 from api_keys where key_hash = ${presetKey ? hashApiKey(presetKey) : ""}) as key_known`,
+    ),
+  );
+  if (presetKey ? state!.key_known : state!.workspaces > 0) return;
+  const created = await bootstrapWorkspace(database, {
+    name: process.env.CAIRN_WORKSPACE_NAME ?? "default",
+    email: process.env.CAIRN_ADMIN_EMAIL ?? "admin@localhost",
+    presetKey,
+  });
+  logger.info("created the first workspace and its admin API key", {
+    workspaceId: created.workspace.id,
+    apiKeyPrefix: created.apiKey.prefix,
+  });
+  if (!presetKey) {
+    // Shown once, like every key: the database keeps only its hash.
+    process.stdout.write(
+      `\n  Workspace "${created.workspace.name}" (${created.workspace.id})\n  Admin API key (shown once): ${created.apiKey.key}\n` +
+        `  Try: curl -H "Authorization: Bearer ${created.apiKey.key}" http://localhost:${port()}/v1/workspaces\n\n`,
+    );
+  }
+}
+
+const port = () => Number(process.env.PORT ?? 3000);
+
+async function main() {
+  const database = await connect(process.env.DATABASE_URL);
+  const { applied } = await migrate(database);
+  logger.info("database ready", { driver: database.kind, migrationsApplied: applied });
+  await ensureFirstWorkspace(database);
+
+  const app = createApp({
+    database: async () => database,
+    routers: Object.values(allRouters),
+    health: () => ({ embedding: embeddingProvider().describe() }),
+  });
+  const server = serve({ fetch: app.fetch, port: port() }, (info) => {
+    logger.info("cairn listening", { url: `http://localhost:${info.port}`, docs: `http://localhost:${info.port}/docs` });
+  });
+
+  const shutdown = async (signal: string) => {
+    logger.info("shutting down", { signal });
+    server.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+}
+
+main().catch((error) => {
+  logger.error("cairn failed to start", { error });
+  process.exit(1);
+});
