@@ -1,0 +1,221 @@
+/**
+ * The approvals context's contract with work orders: which items need approval (their own
+ * requirement, a template step's, or a workspace policy) and opening the requests in the
+ * caller's transaction. Notifications are queued here and delivered after commit.
+ */
+import { randomUUID } from "node:crypto";
+import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import { rows, type Tx } from "../../db/client";
+import {
+  approvalGate,
+  approvalRejectAction,
+  approvalRequests,
+  approvalTimeoutAction,
+  connectors,
+  memberRole,
+  processingJobs,
+  type ApprovalRequirement,
+  type PolicyCondition,
+} from "../../db/schema";
+import { recordActivity } from "../shared/activity";
+import { policyMatches } from "./matching";
+import { APPROVAL_WEBHOOK_JOB, WEBHOOK_MAX_ATTEMPTS } from "./notifications";
+
+export { deliverApprovalNotifications } from "./notifications";
+
+/** Longest a request may wait for its deadline: one year. */
+export const MAX_TIMEOUT_SECONDS = 365 * 24 * 3600;
+/** Who may decide when a requirement names neither roles nor users. */
+export const DEFAULT_APPROVER_ROLES = ["OWNER", "ADMIN", "APPROVER"] as const;
+
+const Role = z.enum(memberRole.enumValues);
+const Seconds = z.number().int().min(1).max(MAX_TIMEOUT_SECONDS);
+
+/**
+ * An approval requirement as an item or a template step carries it (input shape, strict).
+ * `policyId`/`policyVersion` are not accepted from callers: only policy resolution sets them.
+ */
+export const ApprovalRequirementInput = z
+  .strictObject({
+    gate: z.enum(approvalGate.enumValues),
+    requiredApprovals: z.number().int().min(1).max(50).optional(),
+    approverRoles: z.array(Role).max(5).optional(),
+    approverUserIds: z.array(z.string().uuid()).max(50).optional(),
+    timeoutSeconds: Seconds.optional(),
+    timeoutAction: z.enum(approvalTimeoutAction.enumValues).optional(),
+    escalateToRoles: z.array(Role).max(5).optional(),
+    escalationTimeoutSeconds: Seconds.optional(),
+    onReject: z.enum(approvalRejectAction.enumValues).optional(),
+  })
+  .refine((r) => r.timeoutAction !== "ESCALATE" || (r.escalateToRoles?.length ?? 0) > 0, {
+    message: "timeoutAction ESCALATE needs escalateToRoles",
+    path: ["escalateToRoles"],
+  })
+  .openapi("ApprovalRequirement");
+
+interface CurrentPolicy {
+  id: string;
+  version: number;
+  item_type: string | null;
+  conditions: PolicyCondition[];
+  gate: "BEFORE" | "AFTER";
+  required_approvals: number;
+  approver_roles: string[] | string;
+  approver_user_ids: string[] | string;
+  timeout_seconds: number | null;
+  timeout_action: "APPROVE" | "REJECT" | "ESCALATE";
+  escalate_to_roles: string[] | string;
+  escalation_timeout_seconds: number | null;
+  on_reject: "FAIL" | "REWORK";
+}
+
+/** Raw-SQL enum/uuid arrays come back as `{A,B}` text from some drivers. */
+function pgArray(value: string[] | string | null): string[] {
+  if (Array.isArray(value)) return value;
+  if (!value || value === "{}") return [];
+  return value.slice(1, -1).split(",").map((s) => s.replace(/^"|"$/g, ""));
+}
+
+function requirementFromPolicy(policy: CurrentPolicy): ApprovalRequirement {
+  return {
+    gate: policy.gate,
+    requiredApprovals: policy.required_approvals,
+    approverRoles: pgArray(policy.approver_roles),
+    approverUserIds: pgArray(policy.approver_user_ids),
+    ...(policy.timeout_seconds === null ? {} : { timeoutSeconds: policy.timeout_seconds }),
+    timeoutAction: policy.timeout_action,
+    escalateToRoles: pgArray(policy.escalate_to_roles),
+    ...(policy.escalation_timeout_seconds === null ? {} : { escalationTimeoutSeconds: policy.escalation_timeout_seconds }),
+    onReject: policy.on_reject,
+    policyId: policy.id,
+    policyVersion: policy.version,
+  };
+}
+
+/**
+ * Each item's approval requirement: its own (including one copied from its template
+ * step) wins; otherwise the first current, enabled policy that matches, policies taken in
+ * the order they were first created (then by key, for ties). One query for the policies.
+ */
+export async function resolveApprovalRequirements(
+  tx: Tx,
+  workspaceId: string,
+  items: Array<{ type: string; payload: Record<string, unknown>; approval?: ApprovalRequirement | null }>,
+): Promise<Array<ApprovalRequirement | null>> {
+  if (items.every((item) => item.approval)) return items.map((item) => item.approval ?? null);
+  const policies = await rows<CurrentPolicy>(
+    tx,
+    sql`select p.id, p.version, p.item_type, p.conditions, p.gate, p.required_approvals, p.approver_roles,
+               p.approver_user_ids, p.timeout_seconds, p.timeout_action, p.escalate_to_roles,
+               p.escalation_timeout_seconds, p.on_reject
+        from approval_policies p
+        where p.workspace_id = ${workspaceId} and p.is_current and p.enabled
+        order by (select min(v.created_at) from approval_policies v
+                  where v.workspace_id = p.workspace_id and v.policy_key = p.policy_key),
+                 p.policy_key`,
+  );
+  return items.map((item) => {
+    if (item.approval) return item.approval;
+    const policy = policies.find((candidate) =>
+      policyMatches({ itemType: candidate.item_type, conditions: candidate.conditions ?? [] }, item),
+    );
+    return policy ? requirementFromPolicy(policy) : null;
+  });
+}
+
+/** The request row a requirement produces, defaults applied, so the request is explicit. */
+function requestValues(requirement: ApprovalRequirement, now: Date) {
+  const roles = requirement.approverRoles ?? [];
+  const users = requirement.approverUserIds ?? [];
+  const escalateTo = requirement.escalateToRoles ?? [];
+  const timeoutAction = requirement.timeoutAction ?? "REJECT";
+  return {
+    gate: requirement.gate,
+    policyId: requirement.policyId ?? null,
+    policyVersion: requirement.policyVersion ?? null,
+    requiredApprovals: requirement.requiredApprovals ?? 1,
+    approverRoles: (roles.length === 0 && users.length === 0 ? [...DEFAULT_APPROVER_ROLES] : roles) as Array<
+      (typeof memberRole.enumValues)[number]
+    >,
+    approverUserIds: users,
+    deadline: requirement.timeoutSeconds ? new Date(now.getTime() + requirement.timeoutSeconds * 1000) : null,
+    // Escalating with nobody to escalate to would leave the request waiting forever.
+    timeoutAction: timeoutAction === "ESCALATE" && escalateTo.length === 0 ? ("REJECT" as const) : timeoutAction,
+    escalateToRoles: escalateTo as Array<(typeof memberRole.enumValues)[number]>,
+    escalationTimeoutSeconds: requirement.escalationTimeoutSeconds ?? null,
+    onReject: requirement.onReject ?? "FAIL",
+  };
+}
+
+/**
+ * Opens one approval request per entry in the caller's transaction (one INSERT), with
+ * `requested_by` = the actor (four-eyes: they cannot decide it), and queues a webhook
+ * notification per active API connector in the same transaction (the outbox). Call
+ * `deliverApprovalNotifications(database, ids)` after the transaction commits.
+ * Returns the request ids in the order of `requests`.
+ */
+export async function openApprovalRequests(
+  tx: Tx,
+  actor: { workspaceId: string; userId: string | null },
+  requests: Array<{ workItemId: string; workOrderId: string; requirement: ApprovalRequirement }>,
+  now: Date = new Date(),
+): Promise<string[]> {
+  if (requests.length === 0) return [];
+  const ids = requests.map(() => randomUUID());
+  const values = requests.map((request, i) => ({
+    id: ids[i]!,
+    workspaceId: actor.workspaceId,
+    workItemId: request.workItemId,
+    workOrderId: request.workOrderId,
+    requestedBy: actor.userId,
+    ...requestValues(request.requirement, now),
+  }));
+  await tx.insert(approvalRequests).values(values);
+
+  const hooks = await tx
+    .select({ id: connectors.id })
+    .from(connectors)
+    .where(
+      and(
+        eq(connectors.workspaceId, actor.workspaceId),
+        eq(connectors.type, "API"),
+        eq(connectors.status, "ACTIVE"),
+        isNotNull(connectors.webhookUrl),
+      ),
+    )
+    .orderBy(asc(connectors.createdAt));
+  if (hooks.length > 0) {
+    await tx.insert(processingJobs).values(
+      ids.flatMap((requestId) =>
+        hooks.map((hook) => ({
+          workspaceId: actor.workspaceId,
+          jobType: APPROVAL_WEBHOOK_JOB,
+          inputData: { requestId, connectorId: hook.id },
+          maxAttempts: WEBHOOK_MAX_ATTEMPTS,
+          availableAt: now,
+        })),
+      ),
+    );
+  }
+
+  await recordActivity(
+    tx,
+    values.map((value) => ({
+      workspaceId: actor.workspaceId,
+      actor: actor.userId ? { type: "USER" as const, id: actor.userId } : { type: "SYSTEM" as const },
+      action: "approval.requested",
+      entityType: "approval_request",
+      entityId: value.id,
+      after: {
+        workItemId: value.workItemId,
+        gate: value.gate,
+        requiredApprovals: value.requiredApprovals,
+        deadline: value.deadline,
+        policyId: value.policyId,
+        policyVersion: value.policyVersion,
+      },
+    })),
+  );
+  return ids;
+}
