@@ -17,8 +17,12 @@ export interface Tenant {
 export interface Database {
   readonly kind: DriverKind;
   readonly db: Db;
-  /** A transaction as `cairn_app` with the tenant set: row-level security applies. */
-  withTenant<T>(tenant: Tenant, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * A transaction as `cairn_app` with the tenant set: row-level security applies. `settings`
+   * are extra transaction-local settings (e.g. `hnsw.ef_search` for a search) applied by the
+   * same set-up statement, so they cost no extra round trip.
+   */
+  withTenant<T>(tenant: Tenant, fn: (tx: Tx) => Promise<T>, settings?: Record<string, string>): Promise<T>;
   /** A transaction as `cairn_app` with extra session settings (e.g. `app.api_key_hash`). */
   withSettings<T>(settings: Record<string, string>, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** A transaction as `cairn_maintenance`: jobs that span workspaces (see migration 0002). */
@@ -87,13 +91,15 @@ function wrap(kind: DriverKind, db: Db, end: () => Promise<void>): Database {
     kind,
     db,
     // One round trip sets both the tenant and the role (ARCHITECTURE.md, request flow).
-    withTenant: (tenant, fn) =>
-      run(
+    withTenant: (tenant, fn, settings = {}) => {
+      const extra = Object.entries(settings).map(([name, value]) => sql`, set_config(${name}, ${value}, true)`);
+      return run(
         sql`select set_config('app.workspace_id', ${tenant.workspaceId}, true),
                    set_config('app.user_id', ${tenant.userId ?? ""}, true),
-                   set_config('role', 'cairn_app', true)`,
+                   set_config('role', 'cairn_app', true)${sql.join(extra)}`,
         fn,
-      ),
+      );
+    },
     withSettings: (settings, fn) => {
       const assignments = Object.entries(settings).map(([name, value]) => sql`set_config(${name}, ${value}, true)`);
       assignments.push(sql`set_config('role', 'cairn_app', true)`);

@@ -25,10 +25,10 @@ const validationHook: Hook<any, AppEnv, any, any> = (result, c) => {
 /** A context's sub-app; `createApp` mounts it with the shared middleware. */
 export const createRouter = (): Router => new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-/** Runs `fn` in one transaction as the request's tenant (RLS applies). */
-export function inTenant<T>(c: Context<AppEnv>, fn: (tx: Tx) => Promise<T>): Promise<T> {
+/** Runs `fn` in one transaction as the request's tenant (RLS applies), with optional extra settings. */
+export function inTenant<T>(c: Context<AppEnv>, fn: (tx: Tx) => Promise<T>, settings?: Record<string, string>): Promise<T> {
   const { workspaceId, userId } = c.var.actor;
-  return c.var.database.withTenant({ workspaceId, userId }, fn);
+  return c.var.database.withTenant({ workspaceId, userId }, fn, settings);
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;
