@@ -21,6 +21,8 @@ export const contexts: Record<ContextName, ContextRoutes> = {
   platform: {
     handler: "functions/platform/handler.handler",
     routes: [
+      // Anything no other route matches: the app answers 404 in Cairn's error shape.
+      "$default",
       "GET /health",
       "GET /openapi.json",
       "GET /docs",

@@ -100,7 +100,6 @@ export const migrator = defineFunction("Migrator", {
   copyFiles: [{ from: migrationsDir, to: migrationsDir }],
   link: [databaseUrl],
   environment: {
-    DATABASE_URL: databaseUrl.properties.direct,
     // Where copyFiles put them; relative to the working directory, which is the function
     // root both in Lambda (/var/task) and under `sst dev` (the repository).
     CAIRN_MIGRATIONS_DIR: migrationsDir,
@@ -124,8 +123,9 @@ export const migration = new aws.lambda.Invocation(
 );
 
 /**
- * A function that talks to the database: linked to the connection string, given it as
- * `DATABASE_URL` (what the runtime reads first), and deployed only after the migration.
+ * A function that talks to the database: linked to the connection string (read at run time
+ * with `Resource`, so it is not visible as a plain environment variable in the function's
+ * configuration), and deployed only after the migration.
  */
 export function defineDatabaseFunction(
   name: string,
@@ -137,7 +137,6 @@ export function defineDatabaseFunction(
     {
       ...args,
       link: [databaseUrl, ...(args.link ?? [])],
-      environment: { DATABASE_URL: databaseUrl.properties.value, ...args.environment },
     },
     { ...opts, dependsOn: [migration] },
   );

@@ -106,7 +106,7 @@ describe("API Gateway routes (functions/contexts.ts) against the context apps", 
     const before = misroutedRoutes(apps);
     const after = misroutedRoutes(withExtra);
     expect(after.filter((problem) => !before.includes(problem))).toEqual([
-      "GET /v1/unmapped/:id (memory): no API Gateway route; add one to functions/contexts.ts",
+      "GET /v1/unmapped/:id (memory): API Gateway sends it to platform by \"$default\"",
       'POST /v1/connectors/:id/retry (memory): API Gateway sends it to platform by "ANY /v1/connectors/{proxy+}"',
     ]);
   });

@@ -11,7 +11,7 @@ import { migrate } from "../../db/migrate";
 import * as schema from "../../db/schema";
 import { describeEachDatabase } from "../support/databases";
 
-const tables = Object.values(schema).filter((value): value is PgTable => is(value, PgTableClass));
+const tables = (Object.values(schema) as unknown[]).filter((value): value is PgTable => is(value, PgTableClass));
 const tableNames = tables.map((table) => getTableConfig(table).name).sort();
 
 describe("migrations and schema code", () => {
