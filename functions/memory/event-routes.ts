@@ -1,3 +1,247 @@
-import { createRouter } from "../shared/app";
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter, inTenant } from "../shared/app";
+import { requireScope } from "../shared/auth";
+import { errorResponses, IdParam, json, jsonBody, Timestamp } from "../shared/openapi";
+import { PageQuery, pageSchema } from "../shared/pagination";
+import {
+  getConversation,
+  listConversations,
+  ListConversationsQuery,
+  listFeedback,
+  recordConversation,
+  RecordConversationInput,
+  recordFeedback,
+  RecordFeedbackInput,
+} from "./conversations";
+import {
+  EventStatus,
+  getEvent,
+  ingestEvents,
+  IngestEventsInput,
+  IngestEventsResult,
+  listEvents,
+  ListEventsQuery,
+  MAX_EVENTS_PER_BATCH,
+  receiveConnectorEvents,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+} from "./events";
+import { nudgeEventProcessing } from "./ingest-nudge";
 
-export const eventRoutes = createRouter();
+const read = requireScope("memory:read");
+const write = requireScope("memory:write");
+
+const JsonObject = z.record(z.string(), z.unknown());
+
+const Event = z
+  .object({
+    id: z.string().uuid(),
+    source: z.string(),
+    eventType: z.string(),
+    externalId: z.string(),
+    connectorId: z.string().uuid().nullable(),
+    payload: z.unknown(),
+    metadata: JsonObject,
+    processingStatus: EventStatus,
+    ingestedAt: Timestamp,
+    processedAt: Timestamp.nullable(),
+    createdAt: Timestamp,
+  })
+  .openapi("Event");
+const EventDetail = Event.extend({
+  job: z
+    .object({
+      id: z.string().uuid(),
+      status: EventStatus,
+      attempts: z.number().int(),
+      maxAttempts: z.number().int(),
+      error: z.string().nullable(),
+      availableAt: Timestamp,
+      completedAt: Timestamp.nullable(),
+      durationMs: z.number().int().nullable(),
+    })
+    .nullable(),
+  memoryIds: z.array(z.string().uuid()).openapi({ description: "Memories made from the event, in chunk order" }),
+}).openapi("EventDetail");
+
+const Conversation = z
+  .object({
+    id: z.string().uuid(),
+    userRef: z.string().nullable(),
+    channel: z.string(),
+    query: z.string(),
+    response: z.string().nullable(),
+    actionsTaken: z.unknown(),
+    modelUsed: z.string().nullable(),
+    tokensUsed: z.number().int().nullable(),
+    latencyMs: z.number().int().nullable(),
+    createdAt: Timestamp,
+  })
+  .openapi("Conversation");
+const Feedback = z
+  .object({
+    id: z.string().uuid(),
+    conversationId: z.string().uuid(),
+    rating: z.number().int(),
+    text: z.string().nullable(),
+    createdBy: z.string().uuid().nullable(),
+    createdAt: Timestamp,
+  })
+  .openapi("Feedback");
+const RecordedConversation = Conversation.extend({
+  memories: z.array(z.object({ memoryId: z.string().uuid(), relevance: z.number().nullable() })),
+}).openapi("RecordedConversation");
+const ConversationDetail = Conversation.extend({
+  memories: z.array(
+    z.object({ memoryId: z.string().uuid(), relevance: z.number().nullable(), content: z.string(), type: z.string() }),
+  ),
+  feedback: z.array(Feedback),
+}).openapi("ConversationDetail");
+
+const signedErrors = {
+  400: errorResponses[400],
+  401: { ...errorResponses[401], description: "Unknown connector, or a missing, wrong or expired signature" },
+  403: { ...errorResponses[403], description: "The connector is not ACTIVE" },
+  413: errorResponses[413],
+};
+
+export const eventRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/events",
+      tags: ["Events"],
+      summary: `Store a batch of raw events (up to ${MAX_EVENTS_PER_BATCH}) for processing into memory`,
+      description:
+        "One statement stores the batch; an event whose source and externalId are already stored is reported as a duplicate and not stored again. Events are turned into memories asynchronously (see GET /v1/events/{id}).",
+      middleware: [write] as const,
+      request: jsonBody(IngestEventsInput),
+      responses: { 202: json(IngestEventsResult, "Stored (per event: stored or duplicate)"), ...errorResponses },
+    }),
+    async (c) => {
+      const result = await inTenant(c, (tx) => ingestEvents(tx, c.var.actor, c.req.valid("json")));
+      // After commit: the scheduled run would pick the events up anyway; the nudge is sooner.
+      await nudgeEventProcessing(c.var.actor.workspaceId, result.stored);
+      return c.json(result, 202);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/events",
+      tags: ["Events"],
+      summary: "Events, newest first, by processing status and source",
+      middleware: [read] as const,
+      request: { query: ListEventsQuery },
+      responses: { 200: json(pageSchema(Event), "Events"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => listEvents(tx, c.var.actor, c.req.valid("query"))), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/events/{id}",
+      tags: ["Events"],
+      summary: "An event with its processing job and the memories made from it",
+      middleware: [read] as const,
+      request: { params: IdParam },
+      responses: { 200: json(EventDetail, "Event"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => getEvent(tx, c.var.actor, c.req.valid("param").id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/connectors/{id}/events",
+      tags: ["Events"],
+      summary: "Receive a batch of events from a connector, signed with its secret (no API key)",
+      description: [
+        "The body is the same as POST /v1/events: `{\"events\": [...]}`.",
+        `Authenticated by \`${SIGNATURE_HEADER}: sha256=<hex>\`, the HMAC-SHA256 under the connector's signing secret of`,
+        `\`<${TIMESTAMP_HEADER}>.<raw body>\`, where \`${TIMESTAMP_HEADER}\` is unix seconds within 5 minutes of the server's clock.`,
+        "An unknown connector and a bad signature are both 401 (connector ids are not revealed); nothing is stored on any error.",
+      ].join(" "),
+      security: [],
+      request: {
+        params: IdParam,
+        headers: z.object({
+          [SIGNATURE_HEADER.toLowerCase()]: z.string().optional().openapi({ example: "sha256=9f86d081884c7d65…" }),
+          [TIMESTAMP_HEADER.toLowerCase()]: z.string().optional().openapi({ example: "1767225600" }),
+        }),
+      },
+      responses: { 202: json(IngestEventsResult, "Stored (per event: stored or duplicate)"), ...signedErrors },
+    }),
+    async (c) => {
+      // The raw bytes are what was signed, so the body is read as text, never re-serialised.
+      const rawBody = await c.req.text();
+      const result = await receiveConnectorEvents(c.var.database, c.req.valid("param").id, {
+        rawBody,
+        signature: c.req.header(SIGNATURE_HEADER),
+        timestamp: c.req.header(TIMESTAMP_HEADER),
+      });
+      await nudgeEventProcessing(result.workspaceId, result.stored);
+      return c.json({ stored: result.stored, duplicates: result.duplicates, items: result.items }, 202);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/conversations",
+      tags: ["Conversations"],
+      summary: "Record an agent interaction and the memories it used",
+      middleware: [write] as const,
+      request: jsonBody(RecordConversationInput),
+      responses: { 201: json(RecordedConversation, "Recorded"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => recordConversation(tx, c.var.actor, c.req.valid("json"))), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/conversations",
+      tags: ["Conversations"],
+      summary: "Conversations, newest first, by end user and channel",
+      middleware: [read] as const,
+      request: { query: ListConversationsQuery },
+      responses: { 200: json(pageSchema(Conversation), "Conversations"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => listConversations(tx, c.var.actor, c.req.valid("query"))), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/conversations/{id}",
+      tags: ["Conversations"],
+      summary: "A conversation with the memories it used and its feedback",
+      middleware: [read] as const,
+      request: { params: IdParam },
+      responses: { 200: json(ConversationDetail, "Conversation"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => getConversation(tx, c.var.actor, c.req.valid("param").id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/conversations/{id}/feedback",
+      tags: ["Conversations"],
+      summary: "Rate a conversation (1..5) with optional text",
+      middleware: [write] as const,
+      request: { params: IdParam, ...jsonBody(RecordFeedbackInput) },
+      responses: { 201: json(Feedback, "Recorded"), ...errorResponses },
+    }),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => recordFeedback(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/conversations/{id}/feedback",
+      tags: ["Conversations"],
+      summary: "A conversation's feedback, newest first",
+      middleware: [read] as const,
+      request: { params: IdParam, query: PageQuery },
+      responses: { 200: json(pageSchema(Feedback), "Feedback"), ...errorResponses },
+    }),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => listFeedback(tx, c.var.actor, c.req.valid("param").id, c.req.valid("query"))), 200),
+  );
