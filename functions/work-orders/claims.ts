@@ -1,0 +1,406 @@
+/**
+ * The worker protocol: claim (one statement), heartbeat, complete and fail, each fenced by
+ * the claim's attempt id and fencing token.
+ *
+ * Fencing rule: a call succeeds only while the item is PROCESSING under the same attempt
+ * and token. A call after the lease expired but before the reaper or another worker took
+ * the item is accepted (nobody else can have run it); once the item was requeued, reclaimed
+ * or cancelled, the stale call is a 409 and changes nothing.
+ */
+import { sql, type SQL } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import { rows, type Tx } from "../../db/client";
+import { openApprovalRequests } from "../approvals/gates";
+import type { Actor } from "../shared/auth";
+import { Conflict, NotFound } from "../shared/errors";
+import { actorRef, attemptErrors, refreshOrderStatus, type ActorRef } from "./lifecycle";
+
+export const MAX_LEASE_SECONDS = 3600;
+export const MAX_CLAIM = 100;
+
+const ItemType = z.string().trim().min(1).max(200);
+const LeaseSeconds = z.number().int().min(1).max(MAX_LEASE_SECONDS);
+
+export const ClaimInput = z
+  .strictObject({
+    workerId: z.string().trim().min(1).max(200),
+    types: z.array(ItemType).min(1).max(50).optional(),
+    limit: z.number().int().min(1).max(MAX_CLAIM).default(1),
+    leaseSeconds: LeaseSeconds.default(300),
+  })
+  .openapi("ClaimWorkItemsInput");
+
+const Fence = {
+  attemptId: z.string().uuid(),
+  fencingToken: z
+    .string()
+    .regex(/^[1-9][0-9]{0,18}$/, "a fencing token is a positive integer, as a string")
+    .openapi({ description: "The token returned by the claim (a 64-bit integer as a string)" }),
+};
+
+export const HeartbeatInput = z
+  .strictObject({
+    ...Fence,
+    leaseSeconds: LeaseSeconds.optional().openapi({ description: "New lease from now; defaults to the last lease's length" }),
+  })
+  .openapi("HeartbeatInput");
+
+export const CompleteInput = z
+  .strictObject({ ...Fence, result: z.unknown().optional().openapi({ description: "Any JSON value" }) })
+  .openapi("CompleteWorkItemInput");
+
+export const FailInput = z
+  .strictObject({
+    ...Fence,
+    error: z.string().min(1).max(10_000),
+    retryable: z.boolean().default(true),
+  })
+  .openapi("FailWorkItemInput");
+
+export interface ClaimedItem {
+  id: string;
+  workOrderId: string;
+  type: string;
+  payload: Record<string, unknown>;
+  priority: string;
+  attemptId: string;
+  attemptNumber: number;
+  maxAttempts: number;
+  fencingToken: string;
+  leaseExpiresAt: Date;
+}
+
+/**
+ * Claims up to `limit` claimable items, highest priority first, then oldest, in ONE
+ * statement: lock candidates (SKIP LOCKED), start an attempt with a fresh fencing token for
+ * each, move their orders from PENDING to PROCESSING and write the activity rows.
+ * Each row is touched by exactly one CTE (they share one snapshot).
+ */
+export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof ClaimInput>): Promise<ClaimedItem[]> {
+  const input = ClaimInput.parse(raw);
+  const who = actorRef(actor);
+  const typeFilter = input.types
+    ? sql`and i.type in (select jsonb_array_elements_text(${JSON.stringify(input.types)}::jsonb))`
+    : sql``;
+  const claimed = await rows<{
+    id: string;
+    work_order_id: string;
+    type: string;
+    payload: Record<string, unknown>;
+    priority: string;
+    attempt_id: string;
+    attempt_number: number;
+    max_attempts: number;
+    fencing_token: string;
+    lease_expires_at: Date | string;
+  }>(
+    tx,
+    sql`with candidates as (
+          select i.id from work_items i
+          where i.workspace_id = ${actor.workspaceId}::uuid and i.status = 'QUEUED' and i.available_at <= now()
+          ${typeFilter}
+          order by i.priority desc, i.created_at, i.id
+          limit ${input.limit}
+          for update skip locked
+        ),
+        claimed as (
+          update work_items i
+          set status = 'PROCESSING',
+              attempt_count = i.attempt_count + 1,
+              lease_expires_at = now() + make_interval(secs => ${input.leaseSeconds}),
+              locked_by = ${input.workerId},
+              current_attempt_id = gen_random_uuid(),
+              fencing_token = nextval('fencing_tokens'),
+              updated_at = now()
+          from candidates c
+          where i.id = c.id
+          returning i.id, i.workspace_id, i.work_order_id, i.type, i.payload, i.priority, i.created_at, i.attempt_count,
+                    i.max_attempts, i.current_attempt_id, i.fencing_token, i.lease_expires_at
+        ),
+        started as (
+          insert into attempts (id, workspace_id, work_item_id, attempt_number, worker_id, status, fencing_token, started_at, lease_expires_at)
+          select c.current_attempt_id, c.workspace_id, c.id, c.attempt_count, ${input.workerId}, 'STARTED', c.fencing_token, now(), c.lease_expires_at
+          from claimed c
+          returning id
+        ),
+        orders as (
+          update work_orders o set status = 'PROCESSING', updated_at = now()
+          where o.id in (select work_order_id from claimed) and o.status = 'PENDING'
+          returning o.id, o.workspace_id
+        ),
+        logged as (
+          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, after)
+          select c.workspace_id, ${who.type}::actor_type, ${who.id}, 'work_item.claimed', 'work_item', c.id,
+                 jsonb_build_object('workerId', ${input.workerId}::text, 'attemptId', c.current_attempt_id,
+                                    'attemptNumber', c.attempt_count, 'fencingToken', c.fencing_token::text)
+          from claimed c
+          union all
+          select o.workspace_id, ${who.type}::actor_type, ${who.id}, 'work_order.processing', 'work_order', o.id,
+                 jsonb_build_object('status', 'PROCESSING')
+          from orders o
+        )
+        select c.id, c.work_order_id, c.type, c.payload, c.priority::text as priority, c.current_attempt_id as attempt_id,
+               c.attempt_count as attempt_number, c.max_attempts, c.fencing_token::text as fencing_token, c.lease_expires_at
+        from claimed c
+        order by c.priority desc, c.created_at, c.id`,
+  );
+  return claimed.map((row) => ({
+    id: row.id,
+    workOrderId: row.work_order_id,
+    type: row.type,
+    payload: row.payload,
+    priority: row.priority,
+    attemptId: row.attempt_id,
+    attemptNumber: Number(row.attempt_number),
+    maxAttempts: Number(row.max_attempts),
+    fencingToken: row.fencing_token,
+    leaseExpiresAt: new Date(row.lease_expires_at),
+  }));
+}
+
+type Fence = { attemptId: string; fencingToken: string };
+
+/** The fencing condition on `work_items i`. */
+const fenced = (workspaceId: string, itemId: string, fence: Fence): SQL =>
+  sql`i.id = ${itemId}::uuid and i.workspace_id = ${workspaceId}::uuid and i.status = 'PROCESSING'
+      and i.current_attempt_id = ${fence.attemptId}::uuid and i.fencing_token = ${fence.fencingToken}::bigint`;
+
+/** The item as the statement's snapshot saw it, to explain a fenced-off call. */
+const existingItem = (workspaceId: string, itemId: string): SQL =>
+  sql`(select jsonb_build_object('status', e.status, 'attemptId', e.current_attempt_id, 'fencingToken', e.fencing_token::text)
+       from work_items e where e.id = ${itemId}::uuid and e.workspace_id = ${workspaceId}::uuid)`;
+
+interface Existing {
+  status: string;
+  attemptId: string | null;
+  fencingToken: string | null;
+}
+
+/** Why a fenced call changed nothing: 404 if the item is not there, else 409 saying why. */
+function rejectStale(existing: Existing | null, itemId: string, fence: Fence): never {
+  if (!existing) throw new NotFound("Work item", itemId);
+  if (existing.status === "CANCELLED") {
+    throw new Conflict("The work item was cancelled; this attempt's calls are no longer accepted", { status: existing.status });
+  }
+  if (existing.attemptId !== fence.attemptId || existing.fencingToken !== fence.fencingToken) {
+    throw new Conflict("Stale attempt: the lease was lost and the item was reclaimed by a newer attempt", { status: existing.status });
+  }
+  if (existing.status === "QUEUED") {
+    throw new Conflict("Stale attempt: the lease expired and the item was requeued", { status: existing.status });
+  }
+  if (existing.status !== "PROCESSING") {
+    throw new Conflict(`The attempt is no longer running (the item is ${existing.status})`, { status: existing.status });
+  }
+  throw new Conflict("The work item changed concurrently; this attempt no longer holds it", { status: existing.status });
+}
+
+const parseJson = <T>(value: T | string | null): T | null => (typeof value === "string" ? (JSON.parse(value) as T) : value);
+
+/** Extends the lease of a running attempt (by `leaseSeconds`, or the length of its last lease). */
+export async function heartbeatWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.input<typeof HeartbeatInput>) {
+  const input = HeartbeatInput.parse(raw);
+  const lease = input.leaseSeconds
+    ? sql`make_interval(secs => ${input.leaseSeconds})`
+    : sql`(a.lease_expires_at - coalesce(a.heartbeat_at, a.started_at))`;
+  const [row] = await rows<{ extended: { leaseExpiresAt: string } | string | null; existing: Existing | string | null }>(
+    tx,
+    sql`with target as (
+          select i.id, i.current_attempt_id, now() + ${lease} as lease_expires_at
+          from work_items i join attempts a on a.id = i.current_attempt_id
+          where ${fenced(actor.workspaceId, itemId, input)}
+        ),
+        item as (
+          update work_items i set lease_expires_at = t.lease_expires_at, updated_at = now()
+          from target t where i.id = t.id and ${fenced(actor.workspaceId, itemId, input)}
+          returning i.id, i.lease_expires_at
+        ),
+        attempt as (
+          update attempts a set heartbeat_at = now(), lease_expires_at = t.lease_expires_at, updated_at = now()
+          from target t, item where a.id = t.current_attempt_id
+          returning a.id
+        )
+        select (select jsonb_build_object('leaseExpiresAt', item.lease_expires_at, 'attempts', (select count(*) from attempt)) from item) as extended,
+               ${existingItem(actor.workspaceId, itemId)} as existing`,
+  );
+  const extended = parseJson(row?.extended ?? null);
+  if (!extended) rejectStale(parseJson(row?.existing ?? null), itemId, input);
+  return { id: itemId, attemptId: input.attemptId, leaseExpiresAt: new Date(extended.leaseExpiresAt) };
+}
+
+/**
+ * Completes the attempt and stores the result: the item becomes COMPLETED, or
+ * AWAITING_APPROVAL when it has an after-gate (a review request is opened). Two statements:
+ * item + attempt + activity + the order's row lock, then the order status refresh.
+ */
+export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.input<typeof CompleteInput>) {
+  const input = CompleteInput.parse(raw);
+  const who = actorRef(actor);
+  const result = JSON.stringify(input.result === undefined ? null : input.result);
+  const [row] = await rows<{ done: Done | string | null; existing: Existing | string | null }>(
+    tx,
+    sql`with target as (
+          update work_items i
+          set status = (case when i.approval->>'gate' = 'AFTER' then 'AWAITING_APPROVAL' else 'COMPLETED' end)::work_item_status,
+              result = ${result}::jsonb,
+              completed_at = case when i.approval->>'gate' = 'AFTER' then null else now() end,
+              lease_expires_at = null, locked_by = null, last_error = null, updated_at = now()
+          where ${fenced(actor.workspaceId, itemId, input)}
+          returning i.id, i.workspace_id, i.work_order_id, i.status, i.current_attempt_id, i.approval, i.completed_at
+        ),
+        attempt as (
+          update attempts a set status = 'COMPLETED', result = ${result}::jsonb, finished_at = now(), updated_at = now()
+          from target t where a.id = t.current_attempt_id
+          returning a.id
+        ),
+        order_lock as (
+          update work_orders o set updated_at = now()
+          where o.id in (select work_order_id from target where status = 'COMPLETED')
+          returning o.id
+        ),
+        logged as (
+          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
+          select t.workspace_id, ${who.type}::actor_type, ${who.id}, 'work_item.completed', 'work_item', t.id,
+                 jsonb_build_object('status', 'PROCESSING'),
+                 jsonb_build_object('status', t.status, 'attemptId', t.current_attempt_id)
+          from target t
+        )
+        select (select jsonb_build_object('id', t.id, 'workOrderId', t.work_order_id, 'status', t.status, 'approval', t.approval,
+                                          'completedAt', t.completed_at, 'attempts', (select count(*) from attempt),
+                                          'ordersLocked', (select count(*) from order_lock))
+                from target t) as done,
+               ${existingItem(actor.workspaceId, itemId)} as existing`,
+  );
+  const done = parseJson(row?.done ?? null);
+  if (!done) rejectStale(parseJson(row?.existing ?? null), itemId, input);
+  let approvalRequestIds: string[] = [];
+  if (done.status === "COMPLETED") {
+    await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
+  } else {
+    approvalRequestIds = await openApprovalRequests(
+      tx,
+      { workspaceId: actor.workspaceId, userId: actor.userId },
+      [{ workItemId: done.id, workOrderId: done.workOrderId, requirement: done.approval! }],
+    );
+  }
+  return {
+    id: done.id,
+    workOrderId: done.workOrderId,
+    status: done.status,
+    attemptId: input.attemptId,
+    completedAt: done.completedAt ? new Date(done.completedAt) : null,
+    approvalRequestIds,
+  };
+}
+
+interface Done {
+  id: string;
+  workOrderId: string;
+  status: "COMPLETED" | "AWAITING_APPROVAL";
+  approval: import("../../db/schema").ApprovalRequirement | null;
+  completedAt: string | null;
+}
+
+/**
+ * CTEs that close the attempts of the items in `target` (columns id, workspace_id,
+ * work_order_id, status, current_attempt_id, attempt_count, payload, error, reason) and,
+ * for items that became FAILED, write their dead letters and lock their orders: the
+ * shared tail of a failed call and a lease timeout.
+ */
+export function failureTail(actor: ActorRef, attemptStatus: "FAILED" | "TIMEOUT"): SQL {
+  return sql`attempt as (
+          update attempts a set status = ${attemptStatus}::attempt_status, error = t.error, finished_at = now(), updated_at = now()
+          from target t where a.id = t.current_attempt_id and a.status = 'STARTED'
+          returning a.id
+        ),
+        dead as (
+          insert into dead_letters (workspace_id, source, work_item_id, reason, payload, errors)
+          select t.workspace_id, 'work_item', t.id, t.reason, t.payload,
+                 ${attemptErrors(sql`t.id`)} ||
+                 jsonb_build_array(jsonb_build_object('attempt', t.attempt_count, 'attemptId', t.current_attempt_id,
+                                                      'status', ${attemptStatus}::text, 'error', t.error, 'at', now()))
+          from target t where t.status = 'FAILED'
+          returning id, workspace_id, work_item_id
+        ),
+        order_lock as (
+          update work_orders o set updated_at = now()
+          where o.id in (select work_order_id from target where status = 'FAILED')
+          returning o.id
+        ),
+        logged as (
+          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
+          select t.workspace_id, ${actor.type}::actor_type, ${actor.id},
+                 case when t.status = 'FAILED' then 'work_item.failed' else 'work_item.retry_scheduled' end,
+                 'work_item', t.id, jsonb_build_object('status', 'PROCESSING'),
+                 jsonb_build_object('status', t.status, 'attemptId', t.current_attempt_id, 'attemptStatus', ${attemptStatus}::text,
+                                    'error', t.error, 'availableAt', t.available_at,
+                                    'deadLetterId', (select d.id from dead d where d.work_item_id = t.id))
+          from target t
+          union all
+          select d.workspace_id, ${actor.type}::actor_type, ${actor.id}, 'dead_letter.created', 'dead_letter', d.id, null,
+                 jsonb_build_object('source', 'work_item', 'workItemId', d.work_item_id)
+          from dead d
+        )`;
+}
+
+/** `now() + random(0, min(cap, base * 2^(attempt-1))) ms`: exponential backoff with full jitter. */
+export const backoffUntil = (now: SQL): SQL =>
+  sql`${now} + (random() * least(o.retry_cap_ms::float8, o.retry_base_ms * power(2::float8, least(greatest(i.attempt_count - 1, 0), 60))))
+              * interval '1 millisecond'`;
+
+/**
+ * Fails the attempt. A retryable failure with attempts left requeues the item after a
+ * backoff (one statement); otherwise the item is FAILED and its dead letter is written in
+ * the same statement, then the order's status is refreshed (the second statement).
+ */
+export async function failWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.input<typeof FailInput>) {
+  const input = FailInput.parse(raw);
+  const who = actorRef(actor);
+  const [row] = await rows<{ done: FailDone | string | null; existing: Existing | string | null }>(
+    tx,
+    sql`with target as (
+          update work_items i
+          set status = (case when ${input.retryable}::boolean and i.attempt_count < i.max_attempts then 'QUEUED' else 'FAILED' end)::work_item_status,
+              available_at = case when ${input.retryable}::boolean and i.attempt_count < i.max_attempts
+                                  then ${backoffUntil(sql`now()`)} else i.available_at end,
+              last_error = ${input.error}, lease_expires_at = null, locked_by = null, updated_at = now()
+          from work_orders o
+          where o.id = i.work_order_id and ${fenced(actor.workspaceId, itemId, input)}
+          returning i.id, i.workspace_id, i.work_order_id, i.status, i.current_attempt_id, i.attempt_count, i.max_attempts,
+                    i.payload, i.available_at, ${input.error}::text as error,
+                    (case when not ${input.retryable}::boolean then 'Non-retryable failure: '
+                          else 'Failed after ' || i.attempt_count || ' attempts: ' end) || ${input.error}::text as reason
+        ),
+        ${failureTail(who, "FAILED")}
+        select (select jsonb_build_object('id', t.id, 'workOrderId', t.work_order_id, 'status', t.status,
+                                          'attemptCount', t.attempt_count, 'maxAttempts', t.max_attempts,
+                                          'availableAt', t.available_at,
+                                          'deadLetterId', (select d.id from dead d where d.work_item_id = t.id),
+                                          'attempts', (select count(*) from attempt), 'ordersLocked', (select count(*) from order_lock))
+                from target t) as done,
+               ${existingItem(actor.workspaceId, itemId)} as existing`,
+  );
+  const done = parseJson(row?.done ?? null);
+  if (!done) rejectStale(parseJson(row?.existing ?? null), itemId, input);
+  if (done.status === "FAILED") await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
+  return {
+    id: done.id,
+    workOrderId: done.workOrderId,
+    status: done.status,
+    attemptId: input.attemptId,
+    attemptCount: done.attemptCount,
+    maxAttempts: done.maxAttempts,
+    willRetry: done.status === "QUEUED",
+    availableAt: done.status === "QUEUED" ? new Date(done.availableAt) : null,
+    deadLetterId: done.deadLetterId ?? null,
+  };
+}
+
+interface FailDone {
+  id: string;
+  workOrderId: string;
+  status: "QUEUED" | "FAILED";
+  attemptCount: number;
+  maxAttempts: number;
+  availableAt: string;
+  deadLetterId: string | null;
+}

@@ -1,0 +1,216 @@
+/**
+ * Dead letters: failures kept for inspection, redrive or discard. These calls never delete
+ * one; a redriven or discarded dead letter stays, marked, with who and when.
+ */
+import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import { rows, type Tx } from "../../db/client";
+import { deadLetters, deadLetterSource, deadLetterStatus } from "../../db/schema";
+import { validateItemPayloads } from "../platform/payload-schemas";
+import type { Actor } from "../shared/auth";
+import { Conflict, NotFound } from "../shared/errors";
+import { after, page, PageQuery } from "../shared/pagination";
+import { actorRef, jsonParam, refreshOrderStatus, type ActorRef } from "./lifecycle";
+
+const QueryFlag = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
+
+export const ListDeadLettersQuery = PageQuery.extend({
+  status: z.enum(deadLetterStatus.enumValues).optional(),
+  source: z.enum(deadLetterSource.enumValues).optional(),
+  workItemId: z.string().uuid().optional(),
+  autoRetry: QueryFlag.optional(),
+  createdAfter: z.coerce.date().optional().openapi({ type: "string", format: "date-time" }),
+  createdBefore: z.coerce.date().optional().openapi({ type: "string", format: "date-time" }),
+});
+
+export const RedriveInput = z
+  .strictObject({
+    payload: z.record(z.string(), z.unknown()).optional().openapi({ description: "Replaces the item's payload before it runs again" }),
+  })
+  .openapi("RedriveDeadLetterInput");
+
+export const DiscardInput = z.strictObject({ reason: z.string().trim().min(1).max(2000) }).openapi("DiscardDeadLetterInput");
+
+const columns = {
+  id: deadLetters.id,
+  source: deadLetters.source,
+  status: deadLetters.status,
+  workItemId: deadLetters.workItemId,
+  rawEventId: deadLetters.rawEventId,
+  reason: deadLetters.reason,
+  payload: deadLetters.payload,
+  errors: deadLetters.errors,
+  autoRetry: deadLetters.autoRetry,
+  nextRetryAt: deadLetters.nextRetryAt,
+  redriveCount: deadLetters.redriveCount,
+  maxRedrives: deadLetters.maxRedrives,
+  redrivenAt: deadLetters.redrivenAt,
+  redrivenBy: deadLetters.redrivenBy,
+  discardedAt: deadLetters.discardedAt,
+  discardedBy: deadLetters.discardedBy,
+  discardReason: deadLetters.discardReason,
+  createdAt: deadLetters.createdAt,
+  updatedAt: deadLetters.updatedAt,
+};
+
+export async function listDeadLetters(tx: Tx, actor: Actor, raw: z.input<typeof ListDeadLettersQuery>) {
+  const query = ListDeadLettersQuery.parse(raw);
+  const list = await tx
+    .select(columns)
+    .from(deadLetters)
+    .where(
+      and(
+        eq(deadLetters.workspaceId, actor.workspaceId),
+        query.status ? eq(deadLetters.status, query.status) : undefined,
+        query.source ? eq(deadLetters.source, query.source) : undefined,
+        query.workItemId ? eq(deadLetters.workItemId, query.workItemId) : undefined,
+        query.autoRetry === undefined ? undefined : eq(deadLetters.autoRetry, query.autoRetry),
+        query.createdAfter ? gte(deadLetters.createdAt, query.createdAfter) : undefined,
+        query.createdBefore ? lt(deadLetters.createdAt, query.createdBefore) : undefined,
+        after(deadLetters.createdAt, deadLetters.id, query.cursor),
+      ),
+    )
+    .orderBy(desc(deadLetters.createdAt), desc(deadLetters.id))
+    .limit(query.limit + 1);
+  return page(list, query.limit);
+}
+
+export async function getDeadLetter(tx: Tx, actor: Actor, id: string) {
+  const [row] = await tx
+    .select(columns)
+    .from(deadLetters)
+    .where(and(eq(deadLetters.workspaceId, actor.workspaceId), eq(deadLetters.id, id)));
+  if (!row) throw new NotFound("Dead letter", id);
+  return row;
+}
+
+interface RedriveCandidate {
+  id: string;
+  workspace_id: string;
+  source: string;
+  status: string;
+  work_item_id: string | null;
+  redrive_count: number;
+  max_redrives: number;
+  item_status: string | null;
+  item_type: string | null;
+  order_id: string | null;
+  order_status: string | null;
+}
+
+/**
+ * Redrives a work-item dead letter: the item is QUEUED again with a fresh attempt budget
+ * (and `payload` if given, validated against its type's schema), and the dead letter is
+ * marked REDRIVEN (redrive_count + 1, who and when) — it stays, linked to the item, whose
+ * next failure writes a new dead letter. Usable by jobs: `actor.workspaceId` null means any
+ * workspace (maintenance role); `automatic` enforces `max_redrives`.
+ * 409 when the dead letter is not OPEN, is not from a work item, its item is gone or not
+ * FAILED, or its order was cancelled.
+ */
+export async function redriveDeadLetter(
+  tx: Tx,
+  actor: ActorRef,
+  id: string,
+  raw: z.input<typeof RedriveInput> = {},
+  options: { automatic?: boolean } = {},
+) {
+  const input = RedriveInput.parse(raw);
+  const [candidate] = await rows<RedriveCandidate>(
+    tx,
+    sql`select d.id, d.workspace_id, d.source::text as source, d.status::text as status, d.work_item_id, d.redrive_count, d.max_redrives,
+               i.status::text as item_status, i.type as item_type, o.id as order_id, o.status::text as order_status
+        from dead_letters d
+        left join work_items i on i.id = d.work_item_id
+        left join work_orders o on o.id = i.work_order_id
+        where d.id = ${id}::uuid ${actor.workspaceId ? sql`and d.workspace_id = ${actor.workspaceId}::uuid` : sql``}
+        for update of d`,
+  );
+  if (!candidate) throw new NotFound("Dead letter", id);
+  if (candidate.status !== "OPEN") throw new Conflict(`The dead letter is already ${candidate.status}`, { status: candidate.status });
+  if (candidate.source !== "work_item") {
+    throw new Conflict(
+      `Dead letters from source '${candidate.source}' are not redriven here: they are reprocessed by their own pipeline (events are re-ingested by the event processor)`,
+      { source: candidate.source },
+    );
+  }
+  if (!candidate.work_item_id || !candidate.item_status) throw new Conflict("The dead letter's work item no longer exists");
+  if (options.automatic && candidate.redrive_count >= candidate.max_redrives) {
+    throw new Conflict(`The dead letter reached its limit of ${candidate.max_redrives} redrives`);
+  }
+  if (candidate.order_status === "CANCELLED") throw new Conflict("The work item's order was cancelled; it cannot be redriven");
+  if (candidate.item_status !== "FAILED") {
+    throw new Conflict(`The work item is ${candidate.item_status}, not FAILED; only a failed item can be redriven`, {
+      itemStatus: candidate.item_status,
+    });
+  }
+  if (input.payload) await validateItemPayloads(tx, candidate.workspace_id, [{ type: candidate.item_type!, payload: input.payload }]);
+
+  const by = actor.id ?? actor.type;
+  const [redriven] = await rows<{ id: string; work_item_id: string; work_order_id: string }>(
+    tx,
+    sql`with item as (
+          update work_items i
+          set status = 'QUEUED', attempt_count = 0, available_at = now(), payload = coalesce(${input.payload ? jsonParam(input.payload) : sql`null::jsonb`}, i.payload),
+              lease_expires_at = null, locked_by = null, completed_at = null, last_error = null, updated_at = now()
+          where i.id = ${candidate.work_item_id}::uuid and i.status = 'FAILED'
+          returning i.id, i.workspace_id, i.work_order_id
+        ),
+        letter as (
+          update dead_letters d
+          set status = 'REDRIVEN', redrive_count = d.redrive_count + 1, redriven_at = now(), redriven_by = ${by},
+              next_retry_at = null, updated_at = now()
+          from item
+          where d.id = ${id}::uuid and d.status = 'OPEN'
+          returning d.id, d.workspace_id, d.redrive_count
+        ),
+        logged as (
+          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
+          select l.workspace_id, ${actor.type}::actor_type, ${actor.id}, 'dead_letter.redriven', 'dead_letter', l.id,
+                 jsonb_build_object('status', 'OPEN'),
+                 jsonb_build_object('status', 'REDRIVEN', 'workItemId', ${candidate.work_item_id}::uuid, 'redriveCount', l.redrive_count,
+                                    'payloadEdited', ${input.payload !== undefined}::boolean, 'automatic', ${options.automatic ?? false}::boolean)
+          from letter l
+          union all
+          select i.workspace_id, ${actor.type}::actor_type, ${actor.id}, 'work_item.requeued', 'work_item', i.id,
+                 jsonb_build_object('status', 'FAILED'), jsonb_build_object('status', 'QUEUED', 'deadLetterId', ${id}::uuid)
+          from item i
+        )
+        select l.id, i.id as work_item_id, i.work_order_id from letter l, item i`,
+  );
+  if (!redriven) throw new Conflict("The dead letter or its item changed concurrently; retry");
+  await refreshOrderStatus(tx, [redriven.work_order_id], { actor });
+  const [letter] = await tx.select(columns).from(deadLetters).where(eq(deadLetters.id, id));
+  return { deadLetter: letter!, workItemId: redriven.work_item_id, workOrderId: redriven.work_order_id };
+}
+
+/** Marks an open dead letter DISCARDED with who and why (it is kept). */
+export async function discardDeadLetter(tx: Tx, actor: Actor, id: string, raw: z.input<typeof DiscardInput>) {
+  const input = DiscardInput.parse(raw);
+  const current = await getDeadLetter(tx, actor, id);
+  if (current.status !== "OPEN") throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });
+  const who = actorRef(actor);
+  const [updated] = await rows<{ id: string }>(
+    tx,
+    sql`with letter as (
+          update dead_letters d
+          set status = 'DISCARDED', discarded_at = now(), discarded_by = ${actor.userId}, discard_reason = ${input.reason},
+              auto_retry = false, next_retry_at = null, updated_at = now()
+          where d.id = ${id}::uuid and d.workspace_id = ${actor.workspaceId}::uuid and d.status = 'OPEN'
+          returning d.id, d.workspace_id
+        ),
+        logged as (
+          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
+          select l.workspace_id, ${who.type}::actor_type, ${who.id}, 'dead_letter.discarded', 'dead_letter', l.id,
+                 jsonb_build_object('status', 'OPEN'), jsonb_build_object('status', 'DISCARDED', 'reason', ${input.reason}::text)
+          from letter l
+        )
+        select id from letter`,
+  );
+  if (!updated) throw new Conflict("The dead letter changed concurrently; retry");
+  return getDeadLetter(tx, actor, id);
+}
+
+/** The route's entry: redrive as the calling user, in their workspace. */
+export function redriveDeadLetterAs(tx: Tx, actor: Actor, id: string, raw: z.input<typeof RedriveInput>) {
+  return redriveDeadLetter(tx, actorRef(actor), id, raw);
+}

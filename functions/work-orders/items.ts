@@ -1,0 +1,85 @@
+/** Reading one work item with its attempt history and evals; recording eval results. */
+import { and, asc, eq } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import type { Tx } from "../../db/client";
+import { attempts, evalResults, workItems } from "../../db/schema";
+import { recordActivity } from "../shared/activity";
+import type { Actor } from "../shared/auth";
+import { NotFound } from "../shared/errors";
+import { itemColumns } from "./work-orders";
+
+export const RecordEvalInput = z
+  .strictObject({
+    evaluator: z.string().trim().min(1).max(200),
+    score: z.number().min(0).max(1),
+    passed: z.boolean(),
+    details: z.record(z.string(), z.unknown()).default({}),
+  })
+  .openapi("RecordEvalInput");
+
+const attemptColumns = {
+  id: attempts.id,
+  attemptNumber: attempts.attemptNumber,
+  workerId: attempts.workerId,
+  status: attempts.status,
+  startedAt: attempts.startedAt,
+  heartbeatAt: attempts.heartbeatAt,
+  leaseExpiresAt: attempts.leaseExpiresAt,
+  finishedAt: attempts.finishedAt,
+  error: attempts.error,
+  result: attempts.result,
+};
+
+const evalColumns = {
+  id: evalResults.id,
+  workItemId: evalResults.workItemId,
+  evaluator: evalResults.evaluator,
+  score: evalResults.score,
+  passed: evalResults.passed,
+  details: evalResults.details,
+  createdAt: evalResults.createdAt,
+};
+
+async function findItem(tx: Tx, actor: Actor, id: string) {
+  const [item] = await tx
+    .select(itemColumns)
+    .from(workItems)
+    .where(and(eq(workItems.workspaceId, actor.workspaceId), eq(workItems.id, id)));
+  if (!item) throw new NotFound("Work item", id);
+  return item;
+}
+
+/** An item with every attempt (oldest first) and its eval results. */
+export async function getWorkItem(tx: Tx, actor: Actor, id: string) {
+  const item = await findItem(tx, actor, id);
+  // One after the other: statements on one transaction's connection run in sequence anyway.
+  const history = await tx
+      .select(attemptColumns)
+      .from(attempts)
+      .where(and(eq(attempts.workspaceId, actor.workspaceId), eq(attempts.workItemId, id)))
+      .orderBy(asc(attempts.startedAt), asc(attempts.id));
+  const evals = await tx
+      .select(evalColumns)
+      .from(evalResults)
+      .where(and(eq(evalResults.workspaceId, actor.workspaceId), eq(evalResults.workItemId, id)))
+      .orderBy(asc(evalResults.createdAt), asc(evalResults.id));
+  return { ...item, attempts: history, evals };
+}
+
+export async function recordEval(tx: Tx, actor: Actor, workItemId: string, raw: z.input<typeof RecordEvalInput>) {
+  const input = RecordEvalInput.parse(raw);
+  await findItem(tx, actor, workItemId);
+  const [created] = await tx
+    .insert(evalResults)
+    .values({ workspaceId: actor.workspaceId, workItemId, ...input })
+    .returning(evalColumns);
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "work_item.evaluated",
+    entityType: "work_item",
+    entityId: workItemId,
+    after: { evalId: created!.id, evaluator: input.evaluator, score: input.score, passed: input.passed },
+  });
+  return created!;
+}

@@ -1,0 +1,184 @@
+/**
+ * Workflow templates: named, versioned lists of item steps (type, payload defaults, retry
+ * budget, approval gate) and a retry policy that a work order expands. Editing a template
+ * inserts the next version and deactivates the previous one; orders keep the version they used.
+ */
+import { and, desc, eq } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import type { Tx } from "../../db/client";
+import { workflowTemplates } from "../../db/schema";
+import { ApprovalRequirementInput } from "../approvals/gates";
+import { recordActivity } from "../shared/activity";
+import type { Actor } from "../shared/auth";
+import { Conflict, NotFound } from "../shared/errors";
+import { after, page, PageQuery } from "../shared/pagination";
+
+export const MAX_RETRY_MS = 24 * 3600 * 1000;
+
+/** Exponential backoff with full jitter: delay = random(0, min(capMs, baseMs * 2^(attempt-1))). */
+export const RetryPolicy = z
+  .strictObject({
+    baseMs: z.number().int().min(1).max(MAX_RETRY_MS),
+    capMs: z.number().int().min(1).max(MAX_RETRY_MS),
+  })
+  .refine((policy) => policy.capMs >= policy.baseMs, { message: "capMs must be at least baseMs", path: ["capMs"] })
+  .openapi("RetryPolicy");
+
+const ItemType = z.string().trim().min(1).max(200);
+const Payload = z.record(z.string(), z.unknown());
+
+export const TemplateStepInput = z
+  .strictObject({
+    type: ItemType,
+    payloadDefaults: Payload.optional(),
+    maxAttempts: z.number().int().min(1).max(100).optional(),
+    approval: ApprovalRequirementInput.optional(),
+  })
+  .openapi("TemplateStep");
+
+export const CreateTemplateInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    description: z.string().max(5000).optional(),
+    steps: z.array(TemplateStepInput).min(1).max(100),
+    retry: RetryPolicy.optional(),
+  })
+  .openapi("CreateWorkflowTemplateInput");
+export type CreateTemplateInput = z.infer<typeof CreateTemplateInput>;
+
+/** An edit: the fields to change; everything else is carried over into the new version. */
+export const UpdateTemplateInput = z
+  .strictObject({
+    description: z.string().max(5000).nullable().optional(),
+    steps: z.array(TemplateStepInput).min(1).max(100).optional(),
+    retry: RetryPolicy.nullable().optional(),
+  })
+  .openapi("UpdateWorkflowTemplateInput");
+
+export const ListTemplatesQuery = PageQuery.extend({
+  name: z.string().trim().min(1).max(200).optional(),
+  includeInactive: z
+    .preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean())
+    .default(false)
+    .openapi({ description: "Also list superseded versions" }),
+});
+
+const columns = {
+  id: workflowTemplates.id,
+  name: workflowTemplates.name,
+  description: workflowTemplates.description,
+  version: workflowTemplates.version,
+  steps: workflowTemplates.steps,
+  retryBaseMs: workflowTemplates.retryBaseMs,
+  retryCapMs: workflowTemplates.retryCapMs,
+  isActive: workflowTemplates.isActive,
+  createdAt: workflowTemplates.createdAt,
+  updatedAt: workflowTemplates.updatedAt,
+};
+type TemplateRow = { [K in keyof typeof columns]: (typeof workflowTemplates.$inferSelect)[K] };
+
+export function presentTemplate(row: TemplateRow) {
+  const { retryBaseMs, retryCapMs, ...rest } = row;
+  return { ...rest, retry: retryBaseMs !== null && retryCapMs !== null ? { baseMs: retryBaseMs, capMs: retryCapMs } : null };
+}
+
+export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof CreateTemplateInput>) {
+  const input = CreateTemplateInput.parse(raw);
+  const [existing] = await tx
+    .select({ id: workflowTemplates.id })
+    .from(workflowTemplates)
+    .where(and(eq(workflowTemplates.workspaceId, actor.workspaceId), eq(workflowTemplates.name, input.name)))
+    .limit(1);
+  if (existing) throw new Conflict(`A workflow template named '${input.name}' exists; edit it to create a new version`);
+  const [created] = await tx
+    .insert(workflowTemplates)
+    .values({
+      workspaceId: actor.workspaceId,
+      name: input.name,
+      description: input.description ?? null,
+      steps: input.steps,
+      retryBaseMs: input.retry?.baseMs ?? null,
+      retryCapMs: input.retry?.capMs ?? null,
+    })
+    .returning(columns);
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "workflow_template.created",
+    entityType: "workflow_template",
+    entityId: created!.id,
+    after: { name: created!.name, version: created!.version },
+  });
+  return presentTemplate(created!);
+}
+
+/** A template version by id, active or not (orders may pin an older version). */
+export async function findTemplate(tx: Tx, workspaceId: string, id: string) {
+  const [row] = await tx
+    .select(columns)
+    .from(workflowTemplates)
+    .where(and(eq(workflowTemplates.workspaceId, workspaceId), eq(workflowTemplates.id, id)));
+  return row;
+}
+
+export async function getTemplate(tx: Tx, actor: Actor, id: string) {
+  const row = await findTemplate(tx, actor.workspaceId, id);
+  if (!row) throw new NotFound("Workflow template", id);
+  return presentTemplate(row);
+}
+
+export async function listTemplates(tx: Tx, actor: Actor, raw: z.input<typeof ListTemplatesQuery>) {
+  const query = ListTemplatesQuery.parse(raw);
+  const list = await tx
+    .select(columns)
+    .from(workflowTemplates)
+    .where(
+      and(
+        eq(workflowTemplates.workspaceId, actor.workspaceId),
+        query.name ? eq(workflowTemplates.name, query.name) : undefined,
+        query.includeInactive ? undefined : eq(workflowTemplates.isActive, true),
+        after(workflowTemplates.createdAt, workflowTemplates.id, query.cursor),
+      ),
+    )
+    .orderBy(desc(workflowTemplates.createdAt), desc(workflowTemplates.id))
+    .limit(query.limit + 1);
+  const result = page(list, query.limit);
+  return { items: result.items.map(presentTemplate), nextCursor: result.nextCursor };
+}
+
+/** Edits create the next version (the edited one must be the active version); returns it. */
+export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.input<typeof UpdateTemplateInput>) {
+  const input = UpdateTemplateInput.parse(raw);
+  // Lock the version being edited so two concurrent edits cannot both supersede it.
+  const [current] = await tx
+    .select(columns)
+    .from(workflowTemplates)
+    .where(and(eq(workflowTemplates.workspaceId, actor.workspaceId), eq(workflowTemplates.id, id)))
+    .for("update");
+  if (!current) throw new NotFound("Workflow template", id);
+  if (!current.isActive) throw new Conflict("Only the active version of a template can be edited", { activeVersionOf: current.name });
+  await tx.update(workflowTemplates).set({ isActive: false }).where(eq(workflowTemplates.id, current.id));
+  const retry = input.retry === undefined ? { baseMs: current.retryBaseMs, capMs: current.retryCapMs } : input.retry;
+  const [created] = await tx
+    .insert(workflowTemplates)
+    .values({
+      workspaceId: actor.workspaceId,
+      name: current.name,
+      description: input.description === undefined ? current.description : input.description,
+      version: current.version + 1,
+      steps: input.steps ?? current.steps,
+      retryBaseMs: retry?.baseMs ?? null,
+      retryCapMs: retry?.capMs ?? null,
+    })
+    .returning(columns);
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "workflow_template.versioned",
+    entityType: "workflow_template",
+    entityId: created!.id,
+    before: { id: current.id, version: current.version },
+    after: { name: created!.name, version: created!.version },
+  });
+  return presentTemplate(created!);
+}

@@ -1,0 +1,365 @@
+/**
+ * Work orders: creation with their items in one transaction (idempotent by key, expanded
+ * from a template, payloads validated, approval gates resolved), listing, reading and
+ * cancellation.
+ */
+import { createHash } from "node:crypto";
+import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import { rows, type Tx } from "../../db/client";
+import { priority, workItems, workItemStatus, workOrders, workOrderStatus, type ApprovalRequirement } from "../../db/schema";
+import { ApprovalRequirementInput, openApprovalRequests, resolveApprovalRequirements } from "../approvals/gates";
+import { validateItemPayloads } from "../platform/payload-schemas";
+import { recordActivity } from "../shared/activity";
+import type { Actor } from "../shared/auth";
+import { Conflict, Invalid, NotFound } from "../shared/errors";
+import { after, page, PageQuery } from "../shared/pagination";
+import { actorRef, cancelledItemsCte } from "./lifecycle";
+import { findTemplate, RetryPolicy } from "./templates";
+
+export const Priority = z.enum(priority.enumValues).openapi("Priority");
+export const MAX_ITEMS_PER_ORDER = 5000;
+const DEFAULT_RETRY = { baseMs: 1000, capMs: 300_000 };
+
+export const CreateWorkItemInput = z
+  .strictObject({
+    type: z.string().trim().min(1).max(200),
+    payload: z.record(z.string(), z.unknown()).default({}),
+    maxAttempts: z.number().int().min(1).max(100).optional(),
+    approval: ApprovalRequirementInput.nullable().optional(),
+  })
+  .openapi("CreateWorkItemInput");
+
+export const CreateWorkOrderInput = z
+  .strictObject({
+    title: z.string().trim().min(1).max(500),
+    description: z.string().max(10_000).optional(),
+    priority: Priority.default("MEDIUM"),
+    metadata: z.record(z.string(), z.unknown()).default({}),
+    templateId: z.string().uuid().optional(),
+    /** With a template: merged over every step's payload defaults. */
+    payload: z.record(z.string(), z.unknown()).optional(),
+    retry: RetryPolicy.optional(),
+    items: z.array(CreateWorkItemInput).max(MAX_ITEMS_PER_ORDER).default([]),
+  })
+  .openapi("CreateWorkOrderInput");
+export type CreateWorkOrderInput = z.infer<typeof CreateWorkOrderInput>;
+
+export const IdempotencyKey = z.string().trim().min(1).max(255);
+
+const DateQuery = z.coerce.date();
+export const ListWorkOrdersQuery = PageQuery.extend({
+  status: z.enum(workOrderStatus.enumValues).optional(),
+  priority: Priority.optional(),
+  templateId: z.string().uuid().optional(),
+  createdAfter: DateQuery.optional().openapi({ description: "Created at or after (ISO 8601)", type: "string", format: "date-time" }),
+  createdBefore: DateQuery.optional().openapi({ description: "Created before (ISO 8601)", type: "string", format: "date-time" }),
+});
+
+export const CancelWorkOrderInput = z
+  .strictObject({ reason: z.string().trim().min(1).max(2000).optional() })
+  .openapi("CancelWorkOrderInput");
+
+export const WorkItemStatus = z.enum(workItemStatus.enumValues);
+
+const orderColumns = {
+  id: workOrders.id,
+  title: workOrders.title,
+  description: workOrders.description,
+  status: workOrders.status,
+  priority: workOrders.priority,
+  metadata: workOrders.metadata,
+  templateId: workOrders.templateId,
+  requestedBy: workOrders.requestedBy,
+  idempotencyKey: workOrders.idempotencyKey,
+  requestHash: workOrders.requestHash,
+  retryBaseMs: workOrders.retryBaseMs,
+  retryCapMs: workOrders.retryCapMs,
+  completedAt: workOrders.completedAt,
+  createdAt: workOrders.createdAt,
+  updatedAt: workOrders.updatedAt,
+};
+type OrderRow = { [K in keyof typeof orderColumns]: (typeof workOrders.$inferSelect)[K] };
+
+export function presentOrder(row: OrderRow) {
+  const { retryBaseMs, retryCapMs, requestHash: _hash, ...rest } = row;
+  return { ...rest, retry: { baseMs: retryBaseMs, capMs: retryCapMs } };
+}
+
+/** Item columns shown by reads: never the fencing token (only the claimer gets it). */
+export const itemColumns = {
+  id: workItems.id,
+  workOrderId: workItems.workOrderId,
+  sequence: workItems.sequence,
+  type: workItems.type,
+  payload: workItems.payload,
+  status: workItems.status,
+  priority: workItems.priority,
+  maxAttempts: workItems.maxAttempts,
+  attemptCount: workItems.attemptCount,
+  availableAt: workItems.availableAt,
+  leaseExpiresAt: workItems.leaseExpiresAt,
+  lockedBy: workItems.lockedBy,
+  currentAttemptId: workItems.currentAttemptId,
+  approval: workItems.approval,
+  result: workItems.result,
+  lastError: workItems.lastError,
+  completedAt: workItems.completedAt,
+  createdAt: workItems.createdAt,
+  updatedAt: workItems.updatedAt,
+};
+
+/** JSON with object keys sorted, so equal bodies hash equally whatever their key order. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object" && !(value instanceof Date)) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+export const requestHash = (input: unknown) => createHash("sha256").update(canonicalJson(input)).digest("hex");
+
+export interface CreatedWorkOrder {
+  order: ReturnType<typeof presentOrder>;
+  items: Array<Omit<typeof workItems.$inferSelect, "fencingToken" | "workspaceId">>;
+  /** False when an earlier request with the same Idempotency-Key created it. */
+  created: boolean;
+  /** Approval requests opened for before-gates; deliver their notifications after commit. */
+  approvalRequestIds: string[];
+}
+
+async function replay(tx: Tx, actor: Actor, key: string, hash: string): Promise<CreatedWorkOrder | undefined> {
+  const [existing] = await tx
+    .select(orderColumns)
+    .from(workOrders)
+    .where(and(eq(workOrders.workspaceId, actor.workspaceId), eq(workOrders.idempotencyKey, key)));
+  if (!existing) return undefined;
+  if (existing.requestHash !== hash) {
+    throw new Conflict("This Idempotency-Key was already used with a different request body", { workOrderId: existing.id });
+  }
+  const items = await orderItems(tx, actor.workspaceId, existing.id);
+  return { order: presentOrder(existing), items, created: false, approvalRequestIds: [] };
+}
+
+function orderItems(tx: Tx, workspaceId: string, workOrderId: string) {
+  return tx
+    .select(itemColumns)
+    .from(workItems)
+    .where(and(eq(workItems.workspaceId, workspaceId), eq(workItems.workOrderId, workOrderId)))
+    .orderBy(asc(workItems.sequence), asc(workItems.id));
+}
+
+/**
+ * Creates an order and its items in the caller's transaction. With `idempotencyKey`, a
+ * repeat of the same body returns the original order (`created: false`) and a different
+ * body is a 409; concurrent first uses are settled by the unique (workspace, key) index.
+ */
+export async function createWorkOrder(
+  tx: Tx,
+  actor: Actor,
+  raw: z.input<typeof CreateWorkOrderInput>,
+  options: { idempotencyKey?: string } = {},
+): Promise<CreatedWorkOrder> {
+  const input = CreateWorkOrderInput.parse(raw);
+  const key = options.idempotencyKey === undefined ? undefined : IdempotencyKey.parse(options.idempotencyKey);
+  const hash = requestHash(input);
+  if (key) {
+    const replayed = await replay(tx, actor, key, hash);
+    if (replayed) return replayed;
+  }
+
+  let retry = input.retry ?? DEFAULT_RETRY;
+  const specs: Array<{ type: string; payload: Record<string, unknown>; maxAttempts?: number; approval?: ApprovalRequirement | null }> = [];
+  if (input.templateId) {
+    const template = await findTemplate(tx, actor.workspaceId, input.templateId);
+    if (!template) throw new Invalid(`templateId ${input.templateId} refers to no workflow template`);
+    if (!input.retry && template.retryBaseMs !== null && template.retryCapMs !== null) {
+      retry = { baseMs: template.retryBaseMs, capMs: template.retryCapMs };
+    }
+    for (const step of template.steps) {
+      specs.push({
+        type: step.type,
+        payload: { ...(step.payloadDefaults ?? {}), ...(input.payload ?? {}) },
+        maxAttempts: step.maxAttempts,
+        approval: step.approval ?? null,
+      });
+    }
+  } else if (input.payload) {
+    throw new Invalid("payload is only used with templateId; give each item its own payload");
+  }
+  specs.push(...input.items);
+  if (specs.length === 0) throw new Invalid("A work order needs items or a templateId");
+  if (specs.length > MAX_ITEMS_PER_ORDER) throw new Invalid(`A work order holds at most ${MAX_ITEMS_PER_ORDER} items`);
+
+  await validateItemPayloads(tx, actor.workspaceId, specs);
+  const approvals = await resolveApprovalRequirements(tx, actor.workspaceId, specs);
+
+  const [order] = await tx
+    .insert(workOrders)
+    .values({
+      workspaceId: actor.workspaceId,
+      title: input.title,
+      description: input.description ?? null,
+      priority: input.priority,
+      metadata: input.metadata,
+      templateId: input.templateId ?? null,
+      requestedBy: actor.userId,
+      idempotencyKey: key ?? null,
+      requestHash: key ? hash : null,
+      retryBaseMs: retry.baseMs,
+      retryCapMs: retry.capMs,
+    })
+    .onConflictDoNothing({ target: [workOrders.workspaceId, workOrders.idempotencyKey] })
+    .returning(orderColumns);
+  if (!order) {
+    // A concurrent request with the same key committed first: answer as its replay.
+    const replayed = await replay(tx, actor, key!, hash);
+    if (replayed) return replayed;
+    throw new Conflict("A concurrent request with this Idempotency-Key did not finish; retry");
+  }
+
+  const items: CreatedWorkOrder["items"] = [];
+  const CHUNK = 1000;
+  for (let start = 0; start < specs.length; start += CHUNK) {
+    const chunk = specs.slice(start, start + CHUNK);
+    items.push(
+      ...(await tx
+        .insert(workItems)
+        .values(
+          chunk.map((spec, offset) => {
+            const approval = approvals[start + offset] ?? null;
+            return {
+              workspaceId: actor.workspaceId,
+              workOrderId: order.id,
+              sequence: start + offset,
+              type: spec.type,
+              payload: spec.payload,
+              status: approval?.gate === "BEFORE" ? ("AWAITING_APPROVAL" as const) : ("QUEUED" as const),
+              priority: input.priority,
+              maxAttempts: spec.maxAttempts ?? 3,
+              approval,
+            };
+          }),
+        )
+        .returning(itemColumns)),
+    );
+  }
+
+  const gated = items.filter((item) => item.approval?.gate === "BEFORE");
+  const approvalRequestIds = await openApprovalRequests(
+    tx,
+    { workspaceId: actor.workspaceId, userId: actor.userId },
+    gated.map((item) => ({ workItemId: item.id, workOrderId: order.id, requirement: item.approval! })),
+  );
+
+  const who = { type: "USER" as const, id: actor.userId };
+  await recordActivity(tx, [
+    {
+      workspaceId: actor.workspaceId,
+      actor: who,
+      action: "work_order.created",
+      entityType: "work_order",
+      entityId: order.id,
+      after: { title: order.title, priority: order.priority, templateId: order.templateId, items: items.length },
+    },
+    ...items.map((item) => ({
+      workspaceId: actor.workspaceId,
+      actor: who,
+      action: "work_item.created",
+      entityType: "work_item",
+      entityId: item.id,
+      after: { workOrderId: order.id, type: item.type, status: item.status },
+    })),
+  ]);
+  return { order: presentOrder(order), items, created: true, approvalRequestIds };
+}
+
+export async function listWorkOrders(tx: Tx, actor: Actor, raw: z.input<typeof ListWorkOrdersQuery>) {
+  const query = ListWorkOrdersQuery.parse(raw);
+  const list = await tx
+    .select(orderColumns)
+    .from(workOrders)
+    .where(
+      and(
+        eq(workOrders.workspaceId, actor.workspaceId),
+        query.status ? eq(workOrders.status, query.status) : undefined,
+        query.priority ? eq(workOrders.priority, query.priority) : undefined,
+        query.templateId ? eq(workOrders.templateId, query.templateId) : undefined,
+        query.createdAfter ? gte(workOrders.createdAt, query.createdAfter) : undefined,
+        query.createdBefore ? lt(workOrders.createdAt, query.createdBefore) : undefined,
+        after(workOrders.createdAt, workOrders.id, query.cursor),
+      ),
+    )
+    .orderBy(desc(workOrders.createdAt), desc(workOrders.id))
+    .limit(query.limit + 1);
+  const result = page(list, query.limit);
+  return { items: result.items.map(presentOrder), nextCursor: result.nextCursor };
+}
+
+/** An order with its items (in creation order) and a count of items per status. */
+export async function getWorkOrder(tx: Tx, actor: Actor, id: string) {
+  const [order] = await tx
+    .select(orderColumns)
+    .from(workOrders)
+    .where(and(eq(workOrders.workspaceId, actor.workspaceId), eq(workOrders.id, id)));
+  if (!order) throw new NotFound("Work order", id);
+  const items = await orderItems(tx, actor.workspaceId, id);
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[item.status] = (counts[item.status] ?? 0) + 1;
+  return { ...presentOrder(order), itemCounts: counts, items };
+}
+
+/**
+ * Cancels an order that has not finished: its queued, gated and running items become
+ * CANCELLED (running attempts too, so their workers' completions get 409), then the order.
+ * Items first, then the order: the lock order every other transition uses.
+ */
+export async function cancelWorkOrder(tx: Tx, actor: Actor, id: string, raw: z.input<typeof CancelWorkOrderInput> = {}) {
+  const input = CancelWorkOrderInput.parse(raw);
+  const [order] = await tx
+    .select({ status: workOrders.status })
+    .from(workOrders)
+    .where(and(eq(workOrders.workspaceId, actor.workspaceId), eq(workOrders.id, id)));
+  if (!order) throw new NotFound("Work order", id);
+  if (order.status === "COMPLETED" || order.status === "FAILED" || order.status === "CANCELLED") {
+    throw new Conflict(`The work order is already ${order.status} and cannot be cancelled`, { status: order.status });
+  }
+  const who = actorRef(actor);
+  const reason = input.reason ?? null;
+  const cancelled = await rows<{ id: string }>(
+    tx,
+    sql`with ${cancelledItemsCte(
+      sql`i.work_order_id = ${id}::uuid and i.workspace_id = ${actor.workspaceId}::uuid`,
+      who,
+      sql`${reason}::text`,
+    )}
+        select t.id, (select count(*) from attempt) as attempts_closed from target t`,
+  );
+  const [updated] = await rows<{ id: string; before: string }>(
+    tx,
+    sql`with previous as (
+          select id, status from work_orders where id = ${id}::uuid and workspace_id = ${actor.workspaceId}::uuid
+        ),
+        changed as (
+          update work_orders o set status = 'CANCELLED', completed_at = now(), updated_at = now()
+          from previous p
+          where o.id = p.id and o.status in ('PENDING', 'PROCESSING')
+          returning o.id, o.workspace_id, p.status as before
+        ),
+        logged as (
+          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
+          select c.workspace_id, ${who.type}::actor_type, ${who.id}, 'work_order.cancelled', 'work_order', c.id,
+                 jsonb_build_object('status', c.before),
+                 jsonb_build_object('status', 'CANCELLED', 'reason', ${reason}::text, 'itemsCancelled', ${cancelled.length}::int)
+          from changed c
+        )
+        select id, before::text from changed`,
+  );
+  if (!updated) throw new Conflict("The work order finished while it was being cancelled");
+  return getWorkOrder(tx, actor, id);
+}
+
