@@ -1,0 +1,267 @@
+/**
+ * Workspace approval policies. A policy is versioned by `policy_key`: an edit inserts the
+ * next version and clears `is_current` on the previous one, so requests made under an old
+ * version keep pointing at exactly what applied to them. The API addresses a policy by its
+ * key; each version has its own `id` (what requests record).
+ */
+import { randomUUID } from "node:crypto";
+import { and, asc, desc, eq, inArray } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import type { Tx } from "../../db/client";
+import {
+  approvalGate,
+  approvalPolicies,
+  approvalRejectAction,
+  approvalTimeoutAction,
+  memberRole,
+  workspaceMembers,
+  type PolicyCondition,
+} from "../../db/schema";
+import { recordActivity } from "../shared/activity";
+import type { Actor } from "../shared/auth";
+import { Invalid, NotFound } from "../shared/errors";
+import { MAX_TIMEOUT_SECONDS } from "./gates";
+import { conditionProblem, POLICY_OPERATORS } from "./matching";
+
+const Role = z.enum(memberRole.enumValues);
+const Seconds = z.number().int().min(1).max(MAX_TIMEOUT_SECONDS);
+
+export const PolicyConditionInput = z
+  .strictObject({
+    field: z
+      .string()
+      .max(200)
+      .regex(/^(type|payload(\.[^.\s]+)+)$/, "field is `type` or a dotted payload path such as `payload.amount`")
+      .openapi({ example: "payload.amount" }),
+    operator: z.enum(POLICY_OPERATORS),
+    value: z.unknown().openapi({ example: 1000 }),
+  })
+  .openapi("PolicyCondition");
+
+const policyFields = {
+  name: z.string().trim().min(1).max(200),
+  description: z.string().max(2000).nullable().optional(),
+  itemType: z.string().min(1).max(200).nullable().optional().openapi({ description: "Only items of this type (any type if null)" }),
+  conditions: z.array(PolicyConditionInput).max(20).default([]),
+  gate: z.enum(approvalGate.enumValues).default("BEFORE"),
+  requiredApprovals: z.number().int().min(1).max(50).default(1),
+  approverRoles: z.array(Role).max(5).default([]),
+  approverUserIds: z.array(z.string().uuid()).max(50).default([]),
+  timeoutSeconds: Seconds.nullable().optional(),
+  timeoutAction: z.enum(approvalTimeoutAction.enumValues).default("REJECT"),
+  escalateToRoles: z.array(Role).max(5).default([]),
+  escalationTimeoutSeconds: Seconds.nullable().optional(),
+  onReject: z.enum(approvalRejectAction.enumValues).default("FAIL"),
+  enabled: z.boolean().default(true),
+};
+
+export const CreatePolicyInput = z.strictObject(policyFields).openapi("CreateApprovalPolicyInput");
+export type CreatePolicyInput = z.infer<typeof CreatePolicyInput>;
+
+/** Any subset of the fields; the new version is the current one with these replaced. */
+export const UpdatePolicyInput = z
+  .strictObject({
+    name: policyFields.name.optional(),
+    description: policyFields.description,
+    itemType: policyFields.itemType,
+    conditions: z.array(PolicyConditionInput).max(20).optional(),
+    gate: z.enum(approvalGate.enumValues).optional(),
+    requiredApprovals: z.number().int().min(1).max(50).optional(),
+    approverRoles: z.array(Role).max(5).optional(),
+    approverUserIds: z.array(z.string().uuid()).max(50).optional(),
+    timeoutSeconds: policyFields.timeoutSeconds,
+    timeoutAction: z.enum(approvalTimeoutAction.enumValues).optional(),
+    escalateToRoles: z.array(Role).max(5).optional(),
+    escalationTimeoutSeconds: policyFields.escalationTimeoutSeconds,
+    onReject: z.enum(approvalRejectAction.enumValues).optional(),
+    enabled: z.boolean().optional(),
+  })
+  .refine((input) => Object.keys(input).length > 0, { message: "Send at least one field to change" })
+  .openapi("UpdateApprovalPolicyInput");
+export type UpdatePolicyInput = z.infer<typeof UpdatePolicyInput>;
+
+export const PolicyListQuery = z.object({
+  includeDisabled: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true")
+    .openapi({ description: "Include disabled policies (default true)" }),
+});
+
+type PolicyRow = typeof approvalPolicies.$inferSelect;
+
+export function policyView(row: PolicyRow) {
+  return {
+    id: row.id,
+    policyKey: row.policyKey,
+    version: row.version,
+    isCurrent: row.isCurrent,
+    name: row.name,
+    description: row.description,
+    itemType: row.itemType,
+    conditions: row.conditions,
+    gate: row.gate,
+    requiredApprovals: row.requiredApprovals,
+    approverRoles: row.approverRoles,
+    approverUserIds: row.approverUserIds,
+    timeoutSeconds: row.timeoutSeconds,
+    timeoutAction: row.timeoutAction,
+    escalateToRoles: row.escalateToRoles,
+    escalationTimeoutSeconds: row.escalationTimeoutSeconds,
+    onReject: row.onReject,
+    enabled: row.enabled,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+  };
+}
+export type PolicyView = ReturnType<typeof policyView>;
+
+type PolicySettings = Omit<CreatePolicyInput, "conditions"> & { conditions: PolicyCondition[] };
+
+/** Rules a schema cannot say: regexes compile, comparisons have numbers, escalation has a target, approvers are members. */
+async function assertValidPolicy(tx: Tx, actor: Actor, policy: PolicySettings): Promise<void> {
+  const problems = policy.conditions
+    .map((condition, index) => ({ path: `conditions.${index}`, message: conditionProblem(condition) }))
+    .filter((p): p is { path: string; message: string } => p.message !== null);
+  if (policy.timeoutAction === "ESCALATE" && policy.escalateToRoles.length === 0) {
+    problems.push({ path: "escalateToRoles", message: "timeoutAction ESCALATE needs at least one role to escalate to" });
+  }
+  if (policy.timeoutAction !== "REJECT" && !policy.timeoutSeconds) {
+    problems.push({ path: "timeoutSeconds", message: `timeoutAction ${policy.timeoutAction} needs timeoutSeconds` });
+  }
+  if (policy.approverUserIds.length > 0) {
+    const members = await tx
+      .select({ userId: workspaceMembers.userId })
+      .from(workspaceMembers)
+      .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), inArray(workspaceMembers.userId, policy.approverUserIds)));
+    const known = new Set(members.map((m) => m.userId));
+    policy.approverUserIds.forEach((userId, index) => {
+      if (!known.has(userId)) problems.push({ path: `approverUserIds.${index}`, message: `${userId} is not a member of this workspace` });
+    });
+  }
+  if (problems.length > 0) throw new Invalid("The approval policy is not valid", problems);
+}
+
+function settingsOf(input: CreatePolicyInput): PolicySettings {
+  return { ...input, conditions: input.conditions as PolicyCondition[] };
+}
+
+export async function createPolicy(tx: Tx, actor: Actor, raw: z.input<typeof CreatePolicyInput>): Promise<PolicyView> {
+  const policy = settingsOf(CreatePolicyInput.parse(raw));
+  await assertValidPolicy(tx, actor, policy);
+  const [row] = await tx
+    .insert(approvalPolicies)
+    .values({
+      ...policy,
+      description: policy.description ?? null,
+      itemType: policy.itemType ?? null,
+      timeoutSeconds: policy.timeoutSeconds ?? null,
+      escalationTimeoutSeconds: policy.escalationTimeoutSeconds ?? null,
+      workspaceId: actor.workspaceId,
+      policyKey: randomUUID(),
+      version: 1,
+      isCurrent: true,
+      createdBy: actor.userId,
+    })
+    .returning();
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "approval_policy.created",
+    entityType: "approval_policy",
+    entityId: row!.id,
+    after: { policyKey: row!.policyKey, version: 1 },
+  });
+  return policyView(row!);
+}
+
+async function currentVersion(tx: Tx, actor: Actor, policyKey: string, lock: boolean): Promise<PolicyRow> {
+  const query = tx
+    .select()
+    .from(approvalPolicies)
+    .where(
+      and(eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.policyKey, policyKey), eq(approvalPolicies.isCurrent, true)),
+    );
+  const [row] = lock ? await query.for("update") : await query;
+  if (!row) throw new NotFound("Approval policy", policyKey);
+  return row;
+}
+
+export function getPolicy(tx: Tx, actor: Actor, policyKey: string): Promise<PolicyView> {
+  return currentVersion(tx, actor, policyKey, false).then(policyView);
+}
+
+export async function listPolicies(tx: Tx, actor: Actor, query: { includeDisabled: boolean }): Promise<PolicyView[]> {
+  const filters = [eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.isCurrent, true)];
+  if (!query.includeDisabled) filters.push(eq(approvalPolicies.enabled, true));
+  const found = await tx
+    .select()
+    .from(approvalPolicies)
+    .where(and(...filters))
+    .orderBy(asc(approvalPolicies.createdAt), asc(approvalPolicies.policyKey))
+    .limit(500);
+  return found.map(policyView);
+}
+
+export async function listPolicyVersions(tx: Tx, actor: Actor, policyKey: string): Promise<PolicyView[]> {
+  const found = await tx
+    .select()
+    .from(approvalPolicies)
+    .where(and(eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.policyKey, policyKey)))
+    .orderBy(desc(approvalPolicies.version));
+  if (found.length === 0) throw new NotFound("Approval policy", policyKey);
+  return found.map(policyView);
+}
+
+/**
+ * A new version with the changes applied. The current row is locked first, so two
+ * concurrent edits are serialised (the second builds on the first's version).
+ */
+export async function updatePolicy(tx: Tx, actor: Actor, policyKey: string, raw: z.input<typeof UpdatePolicyInput>): Promise<PolicyView> {
+  const changes = UpdatePolicyInput.parse(raw);
+  const current = await currentVersion(tx, actor, policyKey, true);
+  const next: PolicySettings = {
+    name: changes.name ?? current.name,
+    description: changes.description === undefined ? current.description : changes.description,
+    itemType: changes.itemType === undefined ? current.itemType : changes.itemType,
+    conditions: (changes.conditions as PolicyCondition[] | undefined) ?? current.conditions,
+    gate: changes.gate ?? current.gate,
+    requiredApprovals: changes.requiredApprovals ?? current.requiredApprovals,
+    approverRoles: changes.approverRoles ?? current.approverRoles,
+    approverUserIds: changes.approverUserIds ?? current.approverUserIds,
+    timeoutSeconds: changes.timeoutSeconds === undefined ? current.timeoutSeconds : changes.timeoutSeconds,
+    timeoutAction: changes.timeoutAction ?? current.timeoutAction,
+    escalateToRoles: changes.escalateToRoles ?? current.escalateToRoles,
+    escalationTimeoutSeconds:
+      changes.escalationTimeoutSeconds === undefined ? current.escalationTimeoutSeconds : changes.escalationTimeoutSeconds,
+    onReject: changes.onReject ?? current.onReject,
+    enabled: changes.enabled ?? current.enabled,
+  };
+  await assertValidPolicy(tx, actor, next);
+  await tx.update(approvalPolicies).set({ isCurrent: false }).where(eq(approvalPolicies.id, current.id));
+  const [row] = await tx
+    .insert(approvalPolicies)
+    .values({
+      ...next,
+      description: next.description ?? null,
+      itemType: next.itemType ?? null,
+      timeoutSeconds: next.timeoutSeconds ?? null,
+      escalationTimeoutSeconds: next.escalationTimeoutSeconds ?? null,
+      workspaceId: actor.workspaceId,
+      policyKey,
+      version: current.version + 1,
+      isCurrent: true,
+      createdBy: actor.userId,
+    })
+    .returning();
+  await recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId },
+    action: "approval_policy.updated",
+    entityType: "approval_policy",
+    entityId: row!.id,
+    before: { id: current.id, version: current.version },
+    after: { id: row!.id, version: row!.version, changes: Object.keys(changes) },
+  });
+  return policyView(row!);
+}
