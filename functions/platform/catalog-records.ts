@@ -36,3 +36,8 @@ export function recordChange(
     ...change,
   });
 }
+
+/** The fields of `row` that `changes` touches: an update's "before" in the activity log. */
+export function pick<T extends object>(row: T, changes: object): Partial<T> {
+  return Object.fromEntries(Object.keys(changes).map((key) => [key, row[key as keyof T]])) as Partial<T>;
+}

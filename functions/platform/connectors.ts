@@ -1,0 +1,133 @@
+import { randomBytes } from "node:crypto";
+import { and, desc, eq } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import type { Tx } from "../../db/client";
+import { connectors, connectorStatus, connectorType } from "../../db/schema";
+import type { Actor } from "../shared/auth";
+import { Invalid } from "../shared/errors";
+import { after, page, PageQuery } from "../shared/pagination";
+import { found, ownRow, pick, recordChange } from "./catalog-records";
+
+export const ConnectorType = z.enum(connectorType.enumValues).openapi("ConnectorType");
+export const ConnectorStatus = z.enum(connectorStatus.enumValues).openapi("ConnectorStatus");
+
+const WebhookUrl = z.url({ protocol: /^https?$/ }).max(2000).openapi({ description: "An http(s) URL" });
+const ConnectorConfig = z.record(z.string(), z.unknown()).openapi({ description: "Connector-specific settings (not secret)" });
+
+export const CreateConnectorInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    type: ConnectorType,
+    config: ConnectorConfig.default({}),
+    webhookUrl: WebhookUrl.optional(),
+    status: ConnectorStatus.default("ACTIVE"),
+    /** Bring your own secret (shared with the other side); otherwise one is generated. */
+    signingSecret: z.string().min(16).max(256).optional(),
+  })
+  .openapi("CreateConnectorInput");
+
+export const UpdateConnectorInput = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200).optional(),
+    config: ConnectorConfig.optional(),
+    webhookUrl: WebhookUrl.nullable().optional(),
+    status: ConnectorStatus.optional(),
+  })
+  .openapi("UpdateConnectorInput");
+
+export const ListConnectorsQuery = PageQuery.extend({ type: ConnectorType.optional(), status: ConnectorStatus.optional() });
+
+/** Everything but the signing secret, which leaves only in the create and rotate responses. */
+const columns = {
+  id: connectors.id,
+  name: connectors.name,
+  type: connectors.type,
+  status: connectors.status,
+  config: connectors.config,
+  webhookUrl: connectors.webhookUrl,
+  lastHealthCheckAt: connectors.lastHealthCheckAt,
+  lastError: connectors.lastError,
+  createdAt: connectors.createdAt,
+  updatedAt: connectors.updatedAt,
+};
+
+const generateSigningSecret = () => randomBytes(32).toString("hex");
+
+export async function createConnector(tx: Tx, actor: Actor, raw: z.input<typeof CreateConnectorInput>) {
+  const { signingSecret = generateSigningSecret(), ...input } = CreateConnectorInput.parse(raw);
+  const [connector] = await tx
+    .insert(connectors)
+    .values({ ...input, webhookUrl: input.webhookUrl ?? null, workspaceId: actor.workspaceId, signingSecret })
+    .returning(columns);
+  await recordChange(tx, actor, "connector.created", { type: "connector", id: connector!.id }, {
+    after: { name: input.name, type: input.type, status: input.status, webhookUrl: connector!.webhookUrl },
+  });
+  return { ...connector!, signingSecret };
+}
+
+export async function listConnectors(tx: Tx, actor: Actor, raw: z.input<typeof ListConnectorsQuery>) {
+  const query = ListConnectorsQuery.parse(raw);
+  const list = await tx
+    .select(columns)
+    .from(connectors)
+    .where(
+      and(
+        eq(connectors.workspaceId, actor.workspaceId),
+        query.type ? eq(connectors.type, query.type) : undefined,
+        query.status ? eq(connectors.status, query.status) : undefined,
+        after(connectors.createdAt, connectors.id, query.cursor),
+      ),
+    )
+    .orderBy(desc(connectors.createdAt), desc(connectors.id))
+    .limit(query.limit + 1);
+  return page(list, query.limit);
+}
+
+export async function getConnector(tx: Tx, actor: Actor, id: string) {
+  const [connector] = await tx.select(columns).from(connectors).where(ownRow(connectors, actor, id));
+  return found(connector, "Connector", id);
+}
+
+export async function updateConnector(tx: Tx, actor: Actor, id: string, raw: z.input<typeof UpdateConnectorInput>) {
+  const input = UpdateConnectorInput.parse(raw);
+  const before = await getConnector(tx, actor, id);
+  if (Object.keys(input).length === 0) return before;
+  const [updated] = await tx.update(connectors).set(input).where(ownRow(connectors, actor, id)).returning(columns);
+  await recordChange(tx, actor, "connector.updated", { type: "connector", id }, {
+    before: pick(before, input),
+    after: input,
+  });
+  return updated!;
+}
+
+export async function deleteConnector(tx: Tx, actor: Actor, id: string) {
+  const [deleted] = await tx.delete(connectors).where(ownRow(connectors, actor, id)).returning({ name: connectors.name, type: connectors.type });
+  found(deleted, "Connector", id);
+  await recordChange(tx, actor, "connector.deleted", { type: "connector", id }, { before: deleted });
+}
+
+/** A new signing secret; the old one stops verifying at once. Shown in this response only. */
+export async function rotateConnectorSecret(tx: Tx, actor: Actor, id: string) {
+  const signingSecret = generateSigningSecret();
+  const [connector] = await tx.update(connectors).set({ signingSecret }).where(ownRow(connectors, actor, id)).returning(columns);
+  found(connector, "Connector", id);
+  await recordChange(tx, actor, "connector.secret_rotated", { type: "connector", id });
+  return { ...connector!, signingSecret };
+}
+
+/**
+ * What a sender of notifications needs from a connector (the approvals context): where to
+ * post and the secret to sign with. An API connector can only notify through its webhookUrl,
+ * so using one without it is a 422 at the point of use (it may exist for event intake only).
+ */
+export async function notificationTarget(tx: Tx, actor: Pick<Actor, "workspaceId">, id: string) {
+  const [connector] = await tx
+    .select({ id: connectors.id, type: connectors.type, status: connectors.status, webhookUrl: connectors.webhookUrl, signingSecret: connectors.signingSecret })
+    .from(connectors)
+    .where(and(eq(connectors.workspaceId, actor.workspaceId), eq(connectors.id, id)));
+  const target = found(connector, "Connector", id);
+  if (target.type === "API" && !target.webhookUrl) {
+    throw new Invalid(`Connector ${id} is of type API without a webhookUrl, so it cannot send notifications`);
+  }
+  return target;
+}
