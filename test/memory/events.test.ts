@@ -421,6 +421,7 @@ describeEachDatabase("events", (db) => {
     const { adminKey } = await seedWorkspace(database);
     for (let i = 0; i < 3; i++) {
       await call(app, "POST", "/v1/events", { key: adminKey, body: { events: [event("slack", `page-${i}`, { text: `n${i}` })] } });
+      await new Promise((resolve) => setTimeout(resolve, 3)); // listings order by created_at (ms), then id
     }
     const seen: string[] = [];
     let cursor: string | null = null;
