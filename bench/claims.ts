@@ -1,0 +1,103 @@
+import { createPgBossTarget } from "./baselines/pgboss.js";
+import { createRawClaimTarget } from "./baselines/raw-claim.js";
+import { NotWiredError } from "./cairn-adapter.js";
+import { type ClaimRunResult, type ClaimTarget, runClaimWorkers } from "./lib/claim-harness.js";
+import { fmt } from "./lib/results.js";
+import type { Section, SectionContext } from "./lib/section.js";
+import { now } from "./lib/stats.js";
+
+/**
+ * 1. Claim throughput: N items, W workers each looping claim → complete, for Cairn,
+ * pg-boss and raw SQL, single claims and batches of 10. Duplicate claims must be zero.
+ */
+export const claimsSection: Section = {
+  name: "claims",
+  title: "Claim throughput",
+  budgetSeconds: { quick: 60, full: 180 },
+  async run(ctx) {
+    const items = ctx.options.quick ? 2_000 : 10_000;
+    const workers = 8;
+    const details: Record<string, unknown> = { items, workers };
+
+    for (const batch of [1, 10]) {
+      // Split what is left of the budget between the runs still to do (3 targets × batches left).
+      const runsLeft = (batch === 1 ? 2 : 1) * 3;
+      const runBudget = () => Math.max(5_000, (ctx.deadline - now()) / runsLeft);
+
+      const raw = await measure(ctx, () => createRawClaimTarget(ctx.options.databaseUrl, items, workers), items, workers, batch, runBudget());
+      const boss = await measure(ctx, () => createPgBossTarget(ctx.options.databaseUrl, items, workers), items, workers, batch, runBudget());
+      const cairn = await measure(ctx, () => ctx.cairn.claimTarget(items, workers), items, workers, batch, runBudget());
+      details[`batch${batch}`] = { raw, pgboss: boss, cairn };
+
+      const dupNote = `duplicates: Cairn ${cairn ? cairn.duplicates : "n/a"}, pg-boss ${boss?.duplicates ?? "n/a"}, raw ${raw?.duplicates ?? "n/a"}`;
+      const cairnFig = cairn ? { value: cairn.jobsPerSecond, unit: "jobs/s" } : null;
+      ctx.recorder.row({
+        section: "claims",
+        scenario: `claim+complete, batch ${batch}, ${workers} workers, vs pg-boss`,
+        cairn: cairnFig,
+        baseline: boss ? { value: boss.jobsPerSecond, unit: "jobs/s", label: "pg-boss" } : null,
+        notes: [
+          dupNote,
+          raw && boss ? `raw/pg-boss ${fmt(raw.jobsPerSecond / boss.jobsPerSecond)}×` : "",
+          boss?.truncated ? "pg-boss run cut at its time budget" : "",
+        ].filter(Boolean).join("; "),
+      });
+      ctx.recorder.row({
+        section: "claims",
+        scenario: `claim+complete, batch ${batch}, ${workers} workers, vs raw SQL`,
+        cairn: cairnFig,
+        baseline: raw ? { value: raw.jobsPerSecond, unit: "jobs/s", label: "raw SQL" } : null,
+        notes: ["raw SQL is the lower bound (upper bound on throughput)", raw?.truncated ? "raw run cut at its time budget" : ""]
+          .filter(Boolean)
+          .join("; "),
+      });
+    }
+    return details;
+  },
+};
+
+async function measure(
+  ctx: SectionContext,
+  create: () => Promise<ClaimTarget>,
+  items: number,
+  workers: number,
+  batch: number,
+  budgetMs: number,
+): Promise<ClaimRunResult | null> {
+  let target: ClaimTarget;
+  try {
+    target = await create();
+  } catch (err) {
+    if (err instanceof NotWiredError) {
+      if (!ctx.messages.includes("Cairn not wired")) ctx.messages.push("Cairn not wired");
+      ctx.partial = true;
+      return null;
+    }
+    throw err;
+  }
+  try {
+    const result = await runClaimWorkers(target, { items, workers, batch, budgetMs });
+    console.log(
+      `  ${result.target} batch ${batch}: ${fmt(result.jobsPerSecond)} jobs/s (${result.completed}/${items} in ${result.seconds.toFixed(2)} s), ` +
+        `duplicates ${result.duplicates}, db done ${result.verified.done}, not done ${result.verified.notDone}` +
+        (result.errors.length ? `, errors: ${result.errors.join("; ")}` : ""),
+    );
+    if (result.duplicates > 0) {
+      ctx.failed = true;
+      ctx.messages.push(`${result.target} batch ${batch}: ${result.duplicates} DUPLICATE CLAIMS`);
+    }
+    if (result.errors.length) {
+      ctx.failed = true;
+      ctx.messages.push(`${result.target} batch ${batch}: ${result.errors[0]}`);
+    }
+    // Every item completed, and the database agrees, unless the run was cut at its budget.
+    if (!result.truncated && (result.completed !== items || result.verified.done !== items)) {
+      ctx.failed = true;
+      ctx.messages.push(`${result.target} batch ${batch}: completed ${result.completed}, db done ${result.verified.done} of ${items}`);
+    }
+    if (result.truncated) ctx.partial = true;
+    return result;
+  } finally {
+    await target.close();
+  }
+}

@@ -1,0 +1,96 @@
+import { now } from "./stats.js";
+
+/**
+ * What every queue under test provides, so Cairn, pg-boss and raw SQL are driven by
+ * the very same worker loop and measured the same way.
+ */
+export interface ClaimTarget {
+  name: string;
+  /** Claims up to `limit` items for `worker`; returns their ids (empty when nothing is claimable). */
+  claim(worker: number, limit: number): Promise<string[]>;
+  /** Marks the given items, all claimed by `worker`, as done. */
+  complete(worker: number, ids: string[]): Promise<void>;
+  /** After the run: how many items the database holds as done and as not done. */
+  verify(): Promise<{ done: number; notDone: number }>;
+  close(): Promise<void>;
+}
+
+export interface ClaimRunOptions {
+  items: number;
+  workers: number;
+  batch: number;
+  /** Wall-clock budget for the run; workers stop claiming when it is spent. */
+  budgetMs: number;
+}
+
+export interface ClaimRunResult {
+  target: string;
+  items: number;
+  workers: number;
+  batch: number;
+  completed: number;
+  seconds: number;
+  jobsPerSecond: number;
+  /** Ids handed out more than once while the run was in flight. Must be zero. */
+  duplicates: number;
+  claimCalls: number;
+  emptyClaims: number;
+  truncated: boolean;
+  verified: { done: number; notDone: number };
+  errors: string[];
+}
+
+export async function runClaimWorkers(target: ClaimTarget, opts: ClaimRunOptions): Promise<ClaimRunResult> {
+  const seen = new Set<string>();
+  let duplicates = 0;
+  let completed = 0;
+  let claimCalls = 0;
+  let emptyClaims = 0;
+  let truncated = false;
+  const errors: string[] = [];
+  const start = now();
+  const deadline = start + opts.budgetMs;
+
+  const worker = async (w: number) => {
+    // An empty claim means every remaining item is either done or locked by another
+    // worker that will finish it, so a worker may stop at its first empty claim.
+    while (completed < opts.items) {
+      if (now() > deadline) {
+        truncated = true;
+        return;
+      }
+      claimCalls++;
+      const ids = await target.claim(w, opts.batch);
+      if (ids.length === 0) {
+        emptyClaims++;
+        return;
+      }
+      for (const id of ids) {
+        if (seen.has(id)) duplicates++;
+        else seen.add(id);
+      }
+      await target.complete(w, ids);
+      completed += ids.length;
+    }
+  };
+
+  const settled = await Promise.allSettled(Array.from({ length: opts.workers }, (_, w) => worker(w)));
+  const seconds = (now() - start) / 1000;
+  for (const s of settled) if (s.status === "rejected") errors.push(String(s.reason?.message ?? s.reason));
+  const verified = await target.verify();
+  return {
+    target: target.name,
+    items: opts.items,
+    workers: opts.workers,
+    batch: opts.batch,
+    completed,
+    seconds,
+    jobsPerSecond: completed / seconds,
+    duplicates,
+    claimCalls,
+    emptyClaims,
+    truncated,
+    verified,
+    errors,
+  };
+}
