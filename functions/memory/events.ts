@@ -404,7 +404,11 @@ export interface ProcessEventsOptions {
   /** Default: the configured provider (`embeddingProvider()`). */
   provider?: EmbeddingProvider;
   chunk?: ChunkOptions;
-  /** Wall-clock budget of one run (default 60 s); no job starts in its last quarter (at most 15 s). */
+  /**
+   * How long the run may keep starting jobs (default 60 s): no claim and no job starts after it,
+   * and claimed jobs not yet started are handed back. The caller keeps its own margin for the
+   * job in progress (the events Lambda passes its remaining time minus a safety margin).
+   */
   timeBudgetMs?: number;
   /** How long a claimed job is reserved before another run may reclaim it (default 5 min). */
   leaseMs?: number;
@@ -452,7 +456,7 @@ interface ClaimedJob {
 export async function processEvents(database: Database, options: ProcessEventsOptions = {}): Promise<ProcessEventsResult> {
   const limit = options.limit ?? 25;
   const budgetMs = options.timeBudgetMs ?? 60_000;
-  const stopStartingAt = performance.now() + budgetMs - Math.min(15_000, budgetMs / 4);
+  const stopStartingAt = performance.now() + budgetMs;
   const clock = () => options.now ?? new Date();
   let provider = options.provider;
   const result: ProcessEventsResult = { claimed: 0, processed: 0, failed: 0, deadLettered: 0, memories: 0, released: 0, stale: 0 };

@@ -11,6 +11,7 @@ import {
   signConnectorRequest,
   type EventInput,
 } from "../../functions/memory/events";
+import { allRouters } from "../../functions/routers";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 
@@ -300,11 +301,11 @@ describeEachDatabase("events", (db) => {
       dimensions: provider.dimensions,
       describe: () => provider.describe(),
       embed: async (texts) => {
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await new Promise((resolve) => setTimeout(resolve, 1000));
         return provider.embed(texts);
       },
     };
-    const result = await processEvents(database, { provider: slow, timeBudgetMs: 400, now: new Date(Date.now() + 1000) });
+    const result = await processEvents(database, { provider: slow, timeBudgetMs: 600, now: new Date(Date.now() + 1000) });
     expect(result).toMatchObject({ claimed: 2, processed: 1, released: 1 });
     const pending = await database.withTenant({ workspaceId }, (tx) =>
       tx.select().from(processingJobs).where(and(eq(processingJobs.workspaceId, workspaceId), eq(processingJobs.status, "PENDING"))),
@@ -361,6 +362,34 @@ describeEachDatabase("events", (db) => {
     const refused = await call(app, "POST", `/v1/connectors/${inactive.id}/events`, signed(inactive.secret, body2));
     expect(refused.status).toBe(403);
     expect(await countEvents(database, workspaceId)).toBe(1);
+    await processEvents(database, { provider, now: new Date(Date.now() + 1000) });
+  });
+
+  it("takes deliveries from a connector made through the platform API, until its secret is rotated or it is deactivated", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { adminKey, workspaceId } = await seedWorkspace(database);
+    const created = await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "jira-hook", type: "API" } });
+    expect(created.status).toBe(201);
+    const { id, signingSecret } = created.body;
+    const path = `/v1/connectors/${id}/events`;
+    const body = (externalId: string) => JSON.stringify({ events: [event("jira", externalId, { title: "Ticket", description: externalId })] });
+
+    expect((await call(app, "POST", path, signed(signingSecret, body("J-1")))).status).toBe(202);
+    const rotated = await call(app, "POST", `/v1/connectors/${id}/rotate-secret`, { key: adminKey });
+    expect(rotated.status).toBe(200);
+    expect((await call(app, "POST", path, signed(signingSecret, body("J-2")))).status).toBe(401);
+    expect((await call(app, "POST", path, signed(rotated.body.signingSecret, body("J-3")))).status).toBe(202);
+    const paused = await call(app, "PATCH", `/v1/connectors/${id}`, { key: adminKey, body: { status: "INACTIVE" } });
+    expect(paused.status).toBe(200);
+    expect((await call(app, "POST", path, signed(rotated.body.signingSecret, body("J-4")))).status).toBe(403);
+    // The OpenAPI document shows the intake as unauthenticated by API key (signed instead).
+    const doc = await call(testApp(database, [allRouters.memory, allRouters.platform]), "GET", "/openapi.json");
+    expect(doc.body.paths["/v1/connectors/{id}/events"].post.security).toEqual([]);
+    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/v1/events", "/v1/events/{id}", "/v1/conversations/{id}/feedback"]));
+    const stored = await call(app, "GET", "/v1/events?source=jira", { key: adminKey });
+    expect(stored.body.items.map((item: any) => item.externalId).sort()).toEqual(["J-1", "J-3"]);
+    expect(await countEvents(database, workspaceId)).toBe(2);
     await processEvents(database, { provider, now: new Date(Date.now() + 1000) });
   });
 
