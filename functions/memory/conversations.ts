@@ -10,6 +10,7 @@ import { conversationMemories, conversations, feedback, memories } from "../../d
 import { recordActivity } from "../shared/activity";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, page, PageQuery } from "../shared/pagination";
+import { StorableJson, StorableString } from "./events";
 
 type ConversationActor = { workspaceId: string; userId?: string | null };
 
@@ -24,17 +25,17 @@ export const UsedMemory = z
 
 export const RecordConversationInput = z
   .strictObject({
-    userRef: z.string().trim().min(1).max(200).optional().openapi({ description: "The end user's id in your system" }),
-    channel: z.string().trim().min(1).max(100).default("api").openapi({ example: "slack" }),
-    query: z.string().min(1).max(MAX_TEXT),
-    response: z.string().max(MAX_TEXT).optional(),
+    userRef: StorableString().trim().min(1).max(200).optional().openapi({ description: "The end user's id in your system" }),
+    channel: StorableString().trim().min(1).max(100).default("api").openapi({ example: "slack" }),
+    query: StorableString().min(1).max(MAX_TEXT),
+    response: StorableString().max(MAX_TEXT).optional(),
     memories: z
       .array(UsedMemory)
       .max(200)
       .default([])
       .openapi({ description: "Memories the agent used; each must exist in the workspace, at most once" }),
-    actionsTaken: z.array(z.unknown()).max(200).default([]),
-    modelUsed: z.string().trim().min(1).max(200).optional(),
+    actionsTaken: StorableJson(z.array(z.unknown()).max(200)).default([]),
+    modelUsed: StorableString().trim().min(1).max(200).optional(),
     tokensUsed: z.number().int().min(0).max(2_147_483_647).optional(),
     latencyMs: z.number().int().min(0).max(2_147_483_647).optional(),
   })
@@ -42,14 +43,14 @@ export const RecordConversationInput = z
 export type RecordConversationInput = z.infer<typeof RecordConversationInput>;
 
 export const ListConversationsQuery = PageQuery.extend({
-  userRef: z.string().max(200).optional(),
-  channel: z.string().max(100).optional(),
+  userRef: StorableString().max(200).optional(),
+  channel: StorableString().max(100).optional(),
 }).openapi("ListConversationsQuery");
 
 export const RecordFeedbackInput = z
   .strictObject({
     rating: z.number().int().min(1).max(5),
-    text: z.string().trim().min(1).max(10_000).optional(),
+    text: StorableString().trim().min(1).max(10_000).optional(),
   })
   .openapi("RecordFeedbackInput");
 

@@ -28,24 +28,56 @@ import { embeddingProvider } from "./provider";
 /** Most events one call may carry (one statement stores them all). */
 export const MAX_EVENTS_PER_BATCH = 500;
 
-const Label = z.string().trim().min(1).max(200);
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000, and jsonb parsing has a nesting limit (the
+ * server's stack): such input is refused here with a 400, instead of failing in the database.
+ */
+const NUL_MESSAGE = "must not contain the NUL character (U+0000)";
+export const MAX_JSON_DEPTH = 64;
+export const hasNoNul = (value: string) => !value.includes("\u0000");
+
+/** What makes a JSON value unstorable (a NUL in any string or key, or deeper nesting than MAX_JSON_DEPTH), if anything. */
+export function jsonProblem(value: unknown): string | undefined {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop()!;
+    if (typeof current === "string") {
+      if (!hasNoNul(current)) return NUL_MESSAGE;
+    } else if (current !== null && typeof current === "object") {
+      if (depth >= MAX_JSON_DEPTH) return `must not be nested deeper than ${MAX_JSON_DEPTH} levels`;
+      for (const [key, inner] of Object.entries(current)) {
+        if (!hasNoNul(key)) return NUL_MESSAGE;
+        stack.push({ value: inner, depth: depth + 1 });
+      }
+    }
+  }
+  return undefined;
+}
+
+export const StorableString = () => z.string().refine(hasNoNul, { message: NUL_MESSAGE });
+export const StorableJson = <T extends z.ZodTypeAny>(schema: T) =>
+  schema.superRefine((value, ctx) => {
+    const problem = jsonProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+const Label = StorableString().trim().min(1).max(200);
 
 export const EventInput = z
   .strictObject({
     // At most 100 characters: it becomes the memories' source_type.
-    source: z.string().trim().min(1).max(100).openapi({ description: "Where the event comes from: slack, jira, git, …", example: "slack" }),
+    source: StorableString().trim().min(1).max(100).openapi({ description: "Where the event comes from: slack, jira, git, …", example: "slack" }),
     eventType: Label.openapi({ example: "message.posted" }),
-    externalId: z
-      .string()
+    externalId: StorableString()
       .min(1)
       .max(500)
       .openapi({ description: "The event's id in its source; with `source`, the duplicate key", example: "C024BE91L-1700000000.000100" }),
-    payload: z.record(z.string(), z.unknown()).openapi({
+    payload: StorableJson(z.record(z.string(), z.unknown())).openapi({
       description:
         "The event as the source sent it. Text for memory is taken from `title` plus the first of `text`, `content`, `message`, `body`, `description` (string fields).",
       example: { text: "Deploys are frozen until Monday." },
     }),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: StorableJson(z.record(z.string(), z.unknown())).optional(),
   })
   .openapi("EventInput");
 export type EventInput = z.infer<typeof EventInput>;
@@ -79,7 +111,7 @@ export const EventStatus = z.enum(processingStatus.enumValues);
 
 export const ListEventsQuery = PageQuery.extend({
   status: EventStatus.optional(),
-  source: z.string().max(200).optional(),
+  source: StorableString().max(200).optional(),
 }).openapi("ListEventsQuery");
 export type ListEventsQuery = z.infer<typeof ListEventsQuery>;
 

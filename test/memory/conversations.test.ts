@@ -165,6 +165,8 @@ describeEachDatabase("conversations", (db) => {
       { query: "q", tokensUsed: -1 },
       { query: "q", latencyMs: 1.5 },
       { query: "q", actionsTaken: "ran a tool" },
+      { query: "a\u0000b" },
+      { query: "q", actionsTaken: [{ tool: "x\u0000" }] },
     ]) {
       const response = await call(app, "POST", "/v1/conversations", { key: adminKey, body });
       expect(response.status).toBe(400);
@@ -184,7 +186,7 @@ describeEachDatabase("conversations", (db) => {
     // Nothing was recorded by the refused requests.
     expect((await call(app, "GET", "/v1/conversations", { key: adminKey })).body.items).toHaveLength(1);
 
-    for (const body of [{ rating: 0 }, { rating: 6 }, { rating: 4.5 }, { rating: 3, extra: 1 }, {}]) {
+    for (const body of [{ rating: 0 }, { rating: 6 }, { rating: 4.5 }, { rating: 3, extra: 1 }, {}, { rating: 3, text: "\u0000" }]) {
       expect((await call(app, "POST", `/v1/conversations/${id}/feedback`, { key: adminKey, body })).status).toBe(400);
     }
     expect((await call(app, "POST", `/v1/conversations/${crypto.randomUUID()}/feedback`, { key: adminKey, body: { rating: 3 } })).status).toBe(
@@ -193,6 +195,7 @@ describeEachDatabase("conversations", (db) => {
     expect((await call(app, "GET", `/v1/conversations/${crypto.randomUUID()}`, { key: adminKey })).status).toBe(404);
     expect((await call(app, "GET", "/v1/conversations/nope", { key: adminKey })).status).toBe(400);
     expect((await call(app, "GET", "/v1/conversations?limit=0", { key: adminKey })).status).toBe(400);
+    expect((await call(app, "GET", "/v1/conversations?userRef=%00", { key: adminKey })).status).toBe(400);
 
     const readerKey = await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "reader", scopes: ["memory:read"] } });
     const reader = readerKey.body.key;

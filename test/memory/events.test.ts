@@ -62,6 +62,8 @@ const failingProvider = (retryable: boolean): EmbeddingProvider => ({
   describe: () => ({ provider: "failing", model: "failing", dimensions: 768 }),
 });
 
+const nested = (depth: number): unknown => (depth === 0 ? "leaf" : { inner: nested(depth - 1) });
+
 describeEachDatabase("events", (db) => {
   it("extracts text by the documented rule", () => {
     expect(extractEventText({ text: "hello" })).toBe("hello");
@@ -432,6 +434,11 @@ describeEachDatabase("events", (db) => {
       { events: [{ source: "s", eventType: "t", externalId: "e", payload: {}, extra: 1 }] },
       { events: [{ source: "", eventType: "t", externalId: "e", payload: {} }] },
       { events: [{ source: "s", eventType: "t", externalId: "e", payload: "text" }] },
+      // Text PostgreSQL cannot store, and nesting deeper than jsonb should be asked to parse.
+      { events: [{ source: "s", eventType: "t", externalId: "e\u0000", payload: {} }] },
+      { events: [{ source: "s", eventType: "t", externalId: "e", payload: { text: "a\u0000b" } }] },
+      { events: [{ source: "s", eventType: "t", externalId: "e", payload: { ["k\u0000"]: 1 } }] },
+      { events: [{ source: "s", eventType: "t", externalId: "e", payload: { deep: nested(200) } }] },
       { items: [] },
     ]) {
       const response = await call(app, "POST", "/v1/events", { key: a.adminKey, body });
@@ -442,6 +449,7 @@ describeEachDatabase("events", (db) => {
     expect((await call(app, "GET", "/v1/events/not-a-uuid", { key: a.adminKey })).status).toBe(400);
     expect((await call(app, "GET", "/v1/events?status=DONE", { key: a.adminKey })).status).toBe(400);
     expect((await call(app, "GET", "/v1/events?cursor=garbage", { key: a.adminKey })).status).toBe(400);
+    expect((await call(app, "GET", "/v1/events?source=%00", { key: a.adminKey })).status).toBe(400);
   });
 
   it("pages through events newest first", async () => {
