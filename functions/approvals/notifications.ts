@@ -302,3 +302,26 @@ export async function deliverPendingNotifications(
   }
   return total;
 }
+
+/**
+ * Redrives a webhook dead letter: its notification job goes back to PENDING with a fresh
+ * attempt budget and the dead letter is marked REDRIVEN, in the caller's transaction
+ * (for the dead-letter API; deliver after commit with `deliverPendingNotifications`).
+ * Returns false when the dead letter is not an open webhook one of this workspace.
+ */
+export async function redriveWebhookDeadLetter(tx: Tx, workspaceId: string, deadLetterId: string, redrivenBy: string): Promise<boolean> {
+  const redriven = await rows<{ id: string }>(
+    tx,
+    sql`with letter as (
+          update dead_letters
+          set status = 'REDRIVEN', redrive_count = redrive_count + 1, redriven_at = now(), redriven_by = ${redrivenBy}, updated_at = now()
+          where id = ${deadLetterId}::uuid and workspace_id = ${workspaceId}::uuid and source = 'webhook' and status = 'OPEN'
+          returning payload)
+        update processing_jobs j
+        set status = 'PENDING', attempts = 0, available_at = now(), locked_until = null, completed_at = null, updated_at = now()
+        from letter l
+        where j.id = (l.payload->>'jobId')::uuid and j.workspace_id = ${workspaceId}::uuid and j.status = 'FAILED'
+        returning j.id`,
+  );
+  return redriven.length > 0;
+}

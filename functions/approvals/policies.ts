@@ -5,7 +5,7 @@
  * key; each version has its own `id` (what requests record).
  */
 import { randomUUID } from "node:crypto";
-import { and, asc, desc, eq, inArray } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
 import type { Tx } from "../../db/client";
 import {
@@ -198,7 +198,12 @@ export async function listPolicies(tx: Tx, actor: Actor, query: { includeDisable
     .select()
     .from(approvalPolicies)
     .where(and(...filters))
-    .orderBy(asc(approvalPolicies.createdAt), asc(approvalPolicies.policyKey))
+    // The order policies are matched in: by when each policy (its first version) was created.
+    .orderBy(
+      sql`(select min(v.created_at) from approval_policies v
+           where v.workspace_id = ${approvalPolicies.workspaceId} and v.policy_key = ${approvalPolicies.policyKey})`,
+      asc(approvalPolicies.policyKey),
+    )
     .limit(500);
   return found.map(policyView);
 }

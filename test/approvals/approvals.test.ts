@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { rows, type Database } from "../../db/client";
 import { approvalEvents, approvalRequests, connectors, deadLetters, processingJobs } from "../../db/schema";
 import { sweepApprovalDeadlines } from "../../functions/approvals/deadlines";
-import { deliverPendingNotifications, WEBHOOK_MAX_ATTEMPTS } from "../../functions/approvals/notifications";
+import { resolveApprovalRequirements } from "../../functions/approvals/gates";
+import { deliverPendingNotifications, redriveWebhookDeadLetter, WEBHOOK_MAX_ATTEMPTS } from "../../functions/approvals/notifications";
 import type { Router } from "../../functions/shared/app";
 import { databaseError } from "../support/errors";
 import { describeEachDatabase } from "../support/databases";
@@ -130,10 +131,47 @@ describeEachDatabase("approvals", (db) => {
       [2, true, 3],
       [1, false, 2],
     ]);
+    const later = await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "Later", itemType: "INVOICE" } });
+    await call(app, "PATCH", `/v1/approval-policies/${key}`, { key: adminKey, body: { description: "v3" } });
+    // Listed in matching order: by first creation, so an edit does not move a policy back.
     const list = await call(app, "GET", "/v1/approval-policies", { key: adminKey });
-    expect(list.body.items.map((p: any) => p.id)).toEqual([edited.body.id]);
-    expect((await call(app, "GET", `/v1/approval-policies/${key}`, { key: adminKey })).body.version).toBe(2);
+    expect(list.body.items.map((p: any) => [p.policyKey, p.version])).toEqual([
+      [key, 3],
+      [later.body.policyKey, 1],
+    ]);
+    const disabled = await call(app, "PATCH", `/v1/approval-policies/${later.body.policyKey}`, { key: adminKey, body: { enabled: false } });
+    expect(disabled.body).toMatchObject({ version: 2, enabled: false });
+    expect((await call(app, "GET", "/v1/approval-policies?includeDisabled=false", { key: adminKey })).body.items).toHaveLength(1);
+    expect((await call(app, "GET", `/v1/approval-policies/${key}`, { key: adminKey })).body.version).toBe(3);
     expectError(await call(app, "GET", `/v1/approval-policies/${crypto.randomUUID()}`, { key: adminKey }), 404);
+  });
+
+  it("resolves requirements: the item's own wins, else the first current enabled policy that matches", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { adminKey, workspaceId } = await seedWorkspace(database);
+    const first = await call(app, "POST", "/v1/approval-policies", {
+      key: adminKey,
+      body: { name: "first", conditions: [{ field: "payload.region", operator: "regex", value: "^EU-" }], requiredApprovals: 2 },
+    });
+    const second = await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "second", itemType: "INVOICE", gate: "AFTER" } });
+    const edited = await call(app, "PATCH", `/v1/approval-policies/${first.body.policyKey}`, { key: adminKey, body: { requiredApprovals: 3 } });
+    const resolve = () =>
+      database.withTenant({ workspaceId }, (tx) =>
+        resolveApprovalRequirements(tx, workspaceId, [
+          { type: "INVOICE", payload: { region: "EU-West" } },
+          { type: "INVOICE", payload: { region: "US" } },
+          { type: "OTHER", payload: { region: "US" } },
+          { type: "INVOICE", payload: { region: "EU-West" }, approval: { gate: "BEFORE", requiredApprovals: 1 } },
+        ]),
+      );
+    const resolved = await resolve();
+    expect(resolved[0]).toMatchObject({ policyId: edited.body.id, policyVersion: 2, requiredApprovals: 3, gate: "BEFORE" });
+    expect(resolved[1]).toMatchObject({ policyId: second.body.id, policyVersion: 1, gate: "AFTER" });
+    expect(resolved[2]).toBeNull();
+    expect(resolved[3]).toEqual({ gate: "BEFORE", requiredApprovals: 1 });
+    await call(app, "PATCH", `/v1/approval-policies/${first.body.policyKey}`, { key: adminKey, body: { enabled: false } });
+    expect((await resolve())[0]).toMatchObject({ policyId: second.body.id });
   });
 
   it("gates matching items before they run: quorum of two, four-eyes, one decision per approver, inbox", async () => {
@@ -615,6 +653,16 @@ function describeWebhooks(db: () => { database: Database }) {
     // Exhausted: further runs send nothing more.
     await deliverPendingNotifications(database, new Date(now + 24 * 3600_000));
     expect(received).toHaveLength(WEBHOOK_MAX_ATTEMPTS);
+
+    // A redrive gives the notification a fresh budget; a healthy receiver then gets it.
+    failing = false;
+    const redriven = await database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
+      redriveWebhookDeadLetter(tx, t.workspaceId, dead[0]!.id, "test"),
+    );
+    expect(redriven).toBe(true);
+    await deliverPendingNotifications(database, new Date(now + 25 * 3600_000));
+    expect(received).toHaveLength(WEBHOOK_MAX_ATTEMPTS + 1);
+    expect(await job()).toMatchObject({ status: "COMPLETED", attempts: 1 });
 
     // The request itself is untouched by the delivery failures.
     const [request] = await database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
