@@ -52,8 +52,10 @@ export async function runClaimWorkers(target: ClaimTarget, opts: ClaimRunOptions
   const deadline = start + opts.budgetMs;
 
   const worker = async (w: number) => {
-    // An empty claim means every remaining item is either done or locked by another
-    // worker that will finish it, so a worker may stop at its first empty claim.
+    // An empty claim normally means every remaining item is done or held by another
+    // worker; a few retries guard against a queue that returns empty on a transient
+    // error (pg-boss swallows fetch errors). Lost items then show up in `verified`.
+    let empties = 0;
     while (completed < opts.items) {
       if (now() > deadline) {
         truncated = true;
@@ -63,8 +65,11 @@ export async function runClaimWorkers(target: ClaimTarget, opts: ClaimRunOptions
       const ids = await target.claim(w, opts.batch);
       if (ids.length === 0) {
         emptyClaims++;
-        return;
+        if (++empties > 3) return;
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
       }
+      empties = 0;
       for (const id of ids) {
         if (seen.has(id)) duplicates++;
         else seen.add(id);
