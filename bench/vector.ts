@@ -47,7 +47,7 @@ export const vectorSection: Section = {
   title: "Vector search (HNSW vs exact, filtered with/without iterative scans)",
   budgetSeconds: { quick: 120, full: 480 },
   async run(ctx) {
-    const sizes: Sizes = ctx.options.quick ? { rows: 20_000, queries: 50, exactTimed: 20 } : { rows: 100_000, queries: 200, exactTimed: 40 };
+    const sizes: Sizes = ctx.options.quick ? { rows: 20_000, queries: 50, exactTimed: 20 } : { rows: 100_000, queries: 100, exactTimed: 20 };
     const details: Record<string, unknown> = { ...sizes, dimensions: defaultVectorOptions.dimensions, clusters: defaultVectorOptions.clusters };
     const client = new pg.Client({ connectionString: ctx.options.databaseUrl, application_name: "cairn-bench-vector" });
     await client.connect();
