@@ -6,7 +6,9 @@
  *     (`redrive_count < max_redrives`) — at most CAIRN_DEAD_LETTER_REDRIVES_PER_RUN [100] per
  *     run. A work-item dead letter is redriven by the work-orders context's `redriveDeadLetter`
  *     (the item is QUEUED again); an event dead letter gets its event's processing job queued
- *     again. Either way the dead letter becomes REDRIVEN. When the redriven work fails again,
+ *     again; an approval-webhook dead letter is redriven by the approvals context's
+ *     `redriveWebhookDeadLetter` (its notification job is PENDING again). Either way the dead
+ *     letter becomes REDRIVEN. (Queue dead letters are records only: never redriven here.) When the redriven work fails again,
  *     its context writes a new dead letter; this job carries the automatic retry over to it
  *     (same cap, the redrive count so far) and schedules it with exponential backoff:
  *     `next_retry_at = failure time + min(CAIRN_DEAD_LETTER_BACKOFF_MAX_MS [6 h],
@@ -26,6 +28,7 @@
 import type { ScheduledEvent, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { sql } from "drizzle-orm";
 import { rows, type Database, type Tx } from "../../db/client";
+import { redriveWebhookDeadLetter } from "../approvals/notifications";
 import { recordActivity } from "../shared/activity";
 import { Conflict, NotFound } from "../shared/errors";
 import { lambdaDatabase } from "../shared/lambda";
@@ -81,7 +84,7 @@ export interface RedriveResult {
   carriedOver: number;
   /** Due dead letters found (at most `perRun`). */
   due: number;
-  redriven: { workItems: number; events: number };
+  redriven: { workItems: number; events: number; webhooks: number };
   /** Redrives refused for good: `auto_retry` switched off, left OPEN for a person. */
   refused: RedriveFailure[];
   /** Redrives that failed otherwise: counted against the cap, retried after a backoff. */
@@ -94,7 +97,7 @@ export interface RedriveResult {
 interface DueLetter {
   id: string;
   workspace_id: string;
-  source: "work_item" | "event";
+  source: "work_item" | "event" | "webhook";
 }
 
 /**
@@ -107,7 +110,7 @@ export async function redriveDueDeadLetters(database: Database, options: Redrive
   const result: RedriveResult = {
     carriedOver: await carryOverAutoRetry(database, config),
     due: 0,
-    redriven: { workItems: 0, events: 0 },
+    redriven: { workItems: 0, events: 0, webhooks: 0 },
     refused: [],
     failed: [],
     skipped: 0,
@@ -120,7 +123,7 @@ export async function redriveDueDeadLetters(database: Database, options: Redrive
     rows<DueLetter>(
       tx,
       sql`select id, workspace_id, source::text as source from dead_letters
-          where auto_retry and status = 'OPEN' and source in ('work_item', 'event')
+          where auto_retry and status = 'OPEN' and source in ('work_item', 'event', 'webhook')
             and (next_retry_at <= ${now.toISOString()}::timestamptz or next_retry_at is null)
             and redrive_count < max_redrives
           order by next_retry_at nulls first, id
@@ -136,7 +139,8 @@ export async function redriveDueDeadLetters(database: Database, options: Redrive
       );
       if (outcome === "skipped") result.skipped += 1;
       else if (letter.source === "work_item") result.redriven.workItems += 1;
-      else result.redriven.events += 1;
+      else if (letter.source === "event") result.redriven.events += 1;
+      else result.redriven.webhooks += 1;
     } catch (error) {
       const failure = { deadLetterId: letter.id, workspaceId: letter.workspace_id, error: describeError(error) };
       const permanent = error instanceof Conflict || error instanceof NotFound;
@@ -167,6 +171,11 @@ async function redriveOne(tx: Tx, letter: DueLetter, now: Date): Promise<"redriv
   const actor = systemActor(letter.workspace_id, REPROCESSOR_ID);
   if (letter.source === "work_item") {
     await redriveDeadLetter(tx, actor, letter.id, {}, { automatic: true });
+  } else if (letter.source === "webhook") {
+    // The approvals context's redrive: the notification job is PENDING again; the sweeper delivers it.
+    if (!(await redriveWebhookDeadLetter(tx, letter.workspace_id, letter.id, REPROCESSOR_ID))) {
+      throw new Conflict("The webhook's notification job is not FAILED; there is nothing to redrive");
+    }
   } else {
     await requeueEvent(tx, letter.workspace_id, letter.id, locked.raw_event_id);
   }
@@ -299,13 +308,14 @@ async function carryOverAutoRetry(database: Database, config: RedriveConfig): Pr
             where p.workspace_id = d.workspace_id and p.source = d.source and p.id <> d.id
               and p.created_at <= d.created_at
               and ((d.source = 'work_item' and p.work_item_id = d.work_item_id)
-                or (d.source = 'event' and p.raw_event_id = d.raw_event_id))
+                or (d.source = 'event' and p.raw_event_id = d.raw_event_id)
+                or (d.source = 'webhook' and p.payload ->> 'jobId' = d.payload ->> 'jobId'))
             order by p.created_at desc, p.id desc
             limit 1
           ) p on true
           where d.status = 'OPEN' and not d.auto_retry and d.redrive_count = 0 and d.redriven_at is null
-            and d.source in ('work_item', 'event')
-            and (d.work_item_id is not null or d.raw_event_id is not null)
+            and d.source in ('work_item', 'event', 'webhook')
+            and (d.work_item_id is not null or d.raw_event_id is not null or d.payload ->> 'jobId' is not null)
             and p.status = 'REDRIVEN' and p.auto_retry and p.redriven_by = ${REPROCESSOR_ID}
           limit 1000
         )

@@ -142,7 +142,7 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
     await markAutoRetry(database, workspaceId, letter!.id, { maxRedrives: 1 });
 
     const run = await redriveDueDeadLetters(database, BACKOFF);
-    expect(run).toMatchObject({ ok: true, redriven: { workItems: 0, events: 1 } });
+    expect(run).toMatchObject({ ok: true, redriven: { workItems: 0, events: 1, webhooks: 0 } });
     const [state] = await database.withTenant({ workspaceId }, (tx) =>
       rows<{ processing_status: string; job_status: string; attempts: number }>(
         tx,
@@ -163,6 +163,35 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
       ["REDRIVEN", true, 1],
       ["OPEN", true, 1],
     ]);
+  });
+
+  it("redrives an approval-webhook dead letter through the approvals context", async () => {
+    const { database, workspaceId } = await workspace();
+    // A notification job that used up its attempts, and its dead letter, as the approvals outbox writes them.
+    const [letter] = await database.withTenant({ workspaceId }, (tx) =>
+      rows<{ id: string; job_id: string }>(
+        tx,
+        sql`with job as (
+              insert into processing_jobs (workspace_id, job_type, status, attempts, max_attempts, input_data, error)
+              values (${workspaceId}::uuid, 'approval_webhook', 'FAILED', 5, 5, '{}'::jsonb, 'receiver answered 500')
+              returning id)
+            insert into dead_letters (workspace_id, source, reason, payload, auto_retry, next_retry_at)
+            select ${workspaceId}::uuid, 'webhook', 'webhook failed', jsonb_build_object('jobId', job.id), true, now() - interval '1 minute'
+            from job
+            returning id, payload ->> 'jobId' as job_id`,
+      ),
+    );
+    const run = await redriveDueDeadLetters(database, BACKOFF);
+    expect(run).toMatchObject({ ok: true, redriven: { workItems: 0, events: 0, webhooks: 1 } });
+    const [state] = await database.withTenant({ workspaceId }, (tx) =>
+      rows<{ status: string; attempts: number }>(tx, sql`select status::text, attempts from processing_jobs where id = ${letter!.job_id}::uuid`),
+    );
+    expect(state).toEqual({ status: "PENDING", attempts: 0 });
+    expect((await lettersOf(database, workspaceId, sql`source = 'webhook'`))[0]).toMatchObject({
+      status: "REDRIVEN",
+      redrive_count: 1,
+      redriven_by: REPROCESSOR_ID,
+    });
   });
 
   it("stops retrying a dead letter whose redrive is refused, and leaves it open for a person", async () => {
