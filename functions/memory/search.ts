@@ -1,0 +1,393 @@
+/**
+ * Memory search: vector (pgvector HNSW, cosine), full-text (Postgres `websearch_to_tsquery`) or
+ * hybrid (reciprocal rank fusion of both), with filters, in ONE SQL statement that also records
+ * the access of every memory it returns.
+ *
+ * How a filtered vector search keeps its recall:
+ * - The index path runs with pgvector's iterative index scan (`hnsw.iterative_scan =
+ *   relaxed_order`): when the filter throws away the first `ef_search` candidates the scan goes
+ *   on (up to `hnsw.max_scan_tuples`) instead of returning too few rows. Results are re-sorted
+ *   by exact distance afterwards, as relaxed order requires.
+ * - When few rows pass the filter an exact scan is both faster and exact. The statement
+ *   decides by itself: a gate counts the rows that pass the filter, stopping at
+ *   EXACT_SCAN_MAX_ROWS + 1, and each of the two branches (index, exact) is behind a one-time
+ *   filter on that count, so Postgres runs only one of them. The workspace is itself a filter
+ *   (the HNSW index is shared by all workspaces), so a small workspace in a big table is
+ *   searched exactly too.
+ * The settings go into the transaction's tenant set-up statement (`searchSettings`, passed to
+ * `withTenant`/`inTenant`), so they cost no extra round trip.
+ *
+ * Each size of embedding has its own partial HNSW index (migration 0002): a search orders by
+ * `embedding::vector(N) <=> q` with `embedding_dims = N` in its WHERE clause. The query
+ * vector's size picks N; a text query embedded by the provider has the provider's size.
+ */
+import { sql, type SQL } from "drizzle-orm";
+import { z } from "@hono/zod-openapi";
+import { rows, type Tx } from "../../db/client";
+import { Invalid } from "../shared/errors";
+import type { EmbeddingProvider, SupportedDimensions } from "./embeddings";
+import {
+  embedTexts,
+  Memory,
+  MemoryTier,
+  MemoryType,
+  Metadata,
+  parseInput,
+  roundImportance,
+  vectorLiteral,
+  vectorProblem,
+  Vector,
+  type MemoryActor,
+} from "./memories";
+import { embeddingProvider } from "./provider";
+
+/** A filter that leaves at most this many rows is searched exactly (no index). */
+export const EXACT_SCAN_MAX_ROWS = 1000;
+/** Tuples an iterative index scan may visit before it gives up (pgvector's default is 20,000). */
+export const MAX_SCAN_TUPLES = 50_000;
+/** Reciprocal rank fusion's k (the RRF paper's 60). */
+export const DEFAULT_RRF_K = 60;
+
+export const SearchMode = z.enum(["vector", "text", "hybrid"]).openapi("MemorySearchMode");
+export type SearchMode = z.infer<typeof SearchMode>;
+
+export const MemorySearchFilters = z
+  .strictObject({
+    type: z.array(MemoryType).min(1).optional(),
+    sourceType: z.array(z.string().min(1).max(100)).min(1).max(100).optional(),
+    tier: z
+      .array(MemoryTier)
+      .min(1)
+      .optional()
+      .openapi({ description: "Defaults to hot and warm: cold memories are searched only when asked for" }),
+    metadata: Metadata.optional().openapi({ description: "Metadata must contain this object (jsonb `@>`)" }),
+    createdAfter: z.coerce.date().optional().openapi({ type: "string", format: "date-time", description: "Inclusive" }),
+    createdBefore: z.coerce.date().optional().openapi({ type: "string", format: "date-time", description: "Exclusive" }),
+    minImportance: z.number().min(0).max(1).optional(),
+  })
+  .openapi("MemorySearchFilters");
+
+export const MemorySearchInput = z
+  .strictObject({
+    query: z.string().trim().min(1).max(10_000).optional().openapi({
+      description: "Text to search for: full-text matched, and embedded by the configured provider for vector search",
+    }),
+    vector: Vector.optional().openapi({ description: "A query vector (768 or 1536 numbers); it selects the index of that size" }),
+    mode: SearchMode.optional().openapi({
+      description: "Defaults to hybrid when a query is given, vector when only a vector is",
+    }),
+    topK: z.number().int().min(1).max(100).default(10),
+    minSimilarity: z.number().min(-1).max(1).optional().openapi({
+      description: "Drop results whose cosine similarity to the query vector is lower",
+    }),
+    weights: z
+      .strictObject({ vector: z.number().min(0).max(100).default(1), text: z.number().min(0).max(100).default(1) })
+      .optional()
+      .openapi({ description: "Hybrid: each list's weight in the fused score (default 1 and 1)" }),
+    rrfK: z.number().int().min(1).max(10_000).default(DEFAULT_RRF_K).openapi({ description: "Reciprocal rank fusion constant" }),
+    filters: MemorySearchFilters.optional(),
+  })
+  .refine((input) => input.query !== undefined || input.vector !== undefined, {
+    message: "Give a query, a vector or both",
+  })
+  .openapi("MemorySearchInput");
+export type MemorySearchInput = z.input<typeof MemorySearchInput>;
+
+export const MemorySearchResult = Memory.extend({
+  similarity: z.number().nullable().openapi({ description: "Cosine similarity to the query vector (null without one)" }),
+  textRank: z.number().nullable().openapi({ description: "Full-text rank, ts_rank_cd normalised to 0..1 (null without a query)" }),
+  score: z.number().openapi({ description: "Fused score: the sum of weight / (rrfK + rank) over the lists the memory is in" }),
+}).openapi("MemorySearchResult");
+export type MemorySearchResult = z.output<typeof MemorySearchResult>;
+
+export const MemorySearchResponse = z
+  .object({
+    mode: SearchMode,
+    dimensions: z.number().int().nullable().openapi({ description: "Size of the query vector (which index was searched)" }),
+    results: z.array(MemorySearchResult),
+  })
+  .openapi("MemorySearchResponse");
+export type MemorySearchResponse = z.output<typeof MemorySearchResponse>;
+
+/** How the vector part scans: decided by the statement (auto), or forced (tests, benchmarks). */
+export type VectorStrategy = "auto" | "index" | "exact";
+
+export interface SearchOptions {
+  provider?: EmbeddingProvider;
+  strategy?: VectorStrategy;
+}
+
+/** Candidates each list contributes before fusion (a pure vector or text search takes topK). */
+function candidatePool(topK: number, mode: SearchMode): number {
+  return mode === "hybrid" ? Math.min(Math.max(3 * topK, 50), 300) : topK;
+}
+
+/**
+ * Transaction settings for a search: pass them to `withTenant(tenant, fn, settings)` (the route
+ * does, through `inTenant`). `ef_search` grows with the number of candidates wanted.
+ */
+export function searchSettings(raw: MemorySearchInput): Record<string, string> {
+  const parsed = MemorySearchInput.safeParse(raw);
+  const topK = parsed.success ? parsed.data.topK : 10;
+  const mode: SearchMode = parsed.success ? resolveMode(parsed.data) : "hybrid";
+  const efSearch = Math.min(Math.max(2 * candidatePool(topK, mode), 100), 1000);
+  return {
+    "hnsw.ef_search": String(efSearch),
+    "hnsw.iterative_scan": "relaxed_order",
+    "hnsw.max_scan_tuples": String(MAX_SCAN_TUPLES),
+  };
+}
+
+type ParsedSearch = z.output<typeof MemorySearchInput>;
+
+function resolveMode(input: ParsedSearch): SearchMode {
+  if (input.mode) return input.mode;
+  return input.query !== undefined ? "hybrid" : "vector";
+}
+
+const VECTOR_TYPE: Record<SupportedDimensions, SQL> = { 768: sql.raw("vector(768)"), 1536: sql.raw("vector(1536)") };
+/**
+ * The size as a literal, not a parameter: the planner must prove the partial index's predicate
+ * `embedding_dims = 768` from the query's, which it can only do with the same constant.
+ */
+const DIMS_LITERAL: Record<SupportedDimensions, SQL> = { 768: sql.raw("768"), 1536: sql.raw("1536") };
+
+/** The memory columns of a result row (camelCase, as the API names them). */
+const RESULT_COLUMNS = sql.raw(`m.id, m.content, m.content_hash AS "contentHash", m.type, m.source_type AS "sourceType",
+  m.source_event_id AS "sourceEventId", m.chunk_index AS "chunkIndex", m.metadata, m.importance, m.tier,
+  m.pinned_tier AS "pinnedTier", m.embedding_dims AS "embeddingDims", m.embedding_model AS "embeddingModel",
+  m.created_at AS "createdAt", m.updated_at AS "updatedAt"`);
+
+interface ResultRow {
+  id: string;
+  content: string;
+  contentHash: string;
+  type: Memory["type"];
+  sourceType: string | null;
+  sourceEventId: string | null;
+  chunkIndex: number | null;
+  metadata: Record<string, unknown>;
+  importance: number;
+  tier: Memory["tier"];
+  pinnedTier: Memory["tier"] | null;
+  embeddingDims: number | null;
+  embeddingModel: string | null;
+  createdAt: Date | string;
+  updatedAt: Date | string;
+  accessCount: number;
+  lastAccessedAt: Date | string | null;
+  similarity: number | string | null;
+  textRank: number | string | null;
+  score: number | string;
+}
+
+const toDate = (value: Date | string) => (value instanceof Date ? value : new Date(value));
+const toNumber = (value: number | string | null) => (value === null ? null : Number(value));
+
+/**
+ * Searches the actor's memories. One SQL statement: candidates (vector and/or text), fusion,
+ * filters, and an UPDATE (writable CTE) that counts the access of each returned memory.
+ * Run it in a transaction set up with `searchSettings(input)`.
+ */
+export async function searchMemories(
+  tx: Tx,
+  actor: MemoryActor,
+  raw: MemorySearchInput,
+  options: SearchOptions = {},
+): Promise<MemorySearchResponse> {
+  const parts = await prepareSearch(actor, raw, options);
+  const found = await rows<ResultRow>(tx, buildSearchStatement(parts));
+  return {
+    mode: parts.mode,
+    dimensions: parts.dims ?? null,
+    results: found.map((row) => ({
+      id: row.id,
+      content: row.content,
+      contentHash: row.contentHash,
+      type: row.type,
+      sourceType: row.sourceType,
+      sourceEventId: row.sourceEventId,
+      chunkIndex: row.chunkIndex,
+      metadata: row.metadata,
+      importance: roundImportance(Number(row.importance)),
+      tier: row.tier,
+      pinnedTier: row.pinnedTier,
+      accessCount: Number(row.accessCount),
+      lastAccessedAt: row.lastAccessedAt === null ? null : toDate(row.lastAccessedAt),
+      embeddingDims: row.embeddingDims === null ? null : Number(row.embeddingDims),
+      embeddingModel: row.embeddingModel,
+      createdAt: toDate(row.createdAt),
+      updatedAt: toDate(row.updatedAt),
+      similarity: toNumber(row.similarity),
+      textRank: toNumber(row.textRank),
+      score: Number(row.score),
+    })),
+  };
+}
+
+/** For tests and benchmarks: the plan of the statement a search runs (EXPLAIN, costs off; nothing runs). */
+export async function explainSearch(tx: Tx, actor: MemoryActor, raw: MemorySearchInput, options: SearchOptions = {}): Promise<string> {
+  const parts = await prepareSearch(actor, raw, options);
+  const plan = await rows<Record<string, string>>(tx, sql`explain (costs off) ${buildSearchStatement(parts)}`);
+  return plan.map((row) => Object.values(row)[0]).join("\n");
+}
+
+/** Validates the input, resolves the mode and embeds the text query when a vector is needed. */
+async function prepareSearch(actor: MemoryActor, raw: MemorySearchInput, options: SearchOptions): Promise<StatementParts> {
+  const input = parseInput(MemorySearchInput, raw);
+  const mode = resolveMode(input);
+  const weights = { vector: input.weights?.vector ?? 1, text: input.weights?.text ?? 1 };
+
+  if ((mode === "text" || mode === "hybrid") && input.query === undefined) {
+    throw new Invalid(`A ${mode} search needs a text query`);
+  }
+  if (mode === "hybrid" && weights.vector === 0 && weights.text === 0) {
+    throw new Invalid("At least one of weights.vector and weights.text must be positive");
+  }
+  if (input.vector) {
+    const problem = vectorProblem(input.vector);
+    if (problem) throw new Invalid(`The query vector cannot be searched: ${problem}`, [{ path: "vector", message: problem }]);
+  }
+  if (input.minSimilarity !== undefined && mode === "text" && !input.vector) {
+    throw new Invalid("minSimilarity needs a query vector (send `vector`, or use vector or hybrid mode)");
+  }
+  const filters = input.filters ?? {};
+  if (filters.createdAfter && filters.createdBefore && filters.createdAfter >= filters.createdBefore) {
+    throw new Invalid("filters.createdAfter must be before filters.createdBefore");
+  }
+
+  // The query vector: the client's, or the text query embedded (a text search needs none).
+  let vector = input.vector;
+  if (!vector && mode !== "text") {
+    [vector] = await embedTexts(options.provider ?? embeddingProvider(), [input.query!]);
+  }
+  return {
+    workspaceId: actor.workspaceId,
+    mode,
+    query: input.query,
+    vector,
+    dims: vector ? (vector.length as SupportedDimensions) : undefined,
+    pool: candidatePool(input.topK, mode),
+    topK: input.topK,
+    minSimilarity: input.minSimilarity,
+    weights,
+    rrfK: input.rrfK,
+    filters,
+    strategy: options.strategy ?? "auto",
+  };
+}
+
+interface StatementParts {
+  workspaceId: string;
+  mode: SearchMode;
+  query: string | undefined;
+  vector: number[] | undefined;
+  dims: SupportedDimensions | undefined;
+  pool: number;
+  topK: number;
+  minSimilarity: number | undefined;
+  weights: { vector: number; text: number };
+  rrfK: number;
+  filters: z.output<typeof MemorySearchFilters>;
+  strategy: VectorStrategy;
+}
+
+/** The filters every candidate list applies (unqualified columns of `memories`). */
+function filterConditions(workspaceId: string, filters: z.output<typeof MemorySearchFilters>): SQL[] {
+  const tiers = filters.tier ?? ["hot", "warm"];
+  const conditions: SQL[] = [sql`workspace_id = ${workspaceId}`, sql`tier in ${tiers}`];
+  if (filters.type) conditions.push(sql`type in ${filters.type}`);
+  if (filters.sourceType) conditions.push(sql`source_type in ${filters.sourceType}`);
+  if (filters.metadata) conditions.push(sql`metadata @> ${JSON.stringify(filters.metadata)}::jsonb`);
+  if (filters.createdAfter) conditions.push(sql`created_at >= ${filters.createdAfter.toISOString()}::timestamptz`);
+  if (filters.createdBefore) conditions.push(sql`created_at < ${filters.createdBefore.toISOString()}::timestamptz`);
+  if (filters.minImportance !== undefined) conditions.push(sql`importance >= ${filters.minImportance}::real`);
+  return conditions;
+}
+
+function buildSearchStatement(parts: StatementParts): SQL {
+  const { mode, dims, pool } = parts;
+  const where = sql.join(filterConditions(parts.workspaceId, parts.filters), sql` and `);
+  const ctes: SQL[] = [];
+  const useVector = mode !== "text";
+  const useText = mode !== "vector";
+
+  if (parts.vector && dims) ctes.push(sql`q as (select ${vectorLiteral(parts.vector)}::${VECTOR_TYPE[dims]} as v)`);
+  if (parts.query !== undefined) ctes.push(sql`tq as (select websearch_to_tsquery('english', ${parts.query}) as query)`);
+
+  if (useVector) {
+    const vt = VECTOR_TYPE[dims!];
+    const distance = sql`embedding::${vt} <=> (select v from q)`;
+    const vectorWhere = sql`embedding_dims = ${DIMS_LITERAL[dims!]} and ${where}`;
+    // The index branch: ORDER BY the indexed expression's distance, ascending, with a LIMIT.
+    const indexBranch = (gate: SQL) =>
+      sql`(select id, ${distance} as distance from memories where ${vectorWhere}${gate} order by ${distance} limit ${pool})`;
+    // The exact branch: `+ 0` makes the ordering unusable by the HNSW index, so every row that
+    // passes the filter is compared (found through the filter's own indexes where it has some).
+    const exactBranch = (gate: SQL) =>
+      sql`(select id, ${distance} as distance from memories where ${vectorWhere}${gate} order by (${distance}) + 0 limit ${pool})`;
+    if (parts.strategy === "index") {
+      ctes.push(sql`vector_hits as ${indexBranch(sql``)}`);
+    } else if (parts.strategy === "exact") {
+      ctes.push(sql`vector_hits as ${exactBranch(sql``)}`);
+    } else {
+      ctes.push(
+        sql`gate as (select count(*) as n from (select 1 from memories where ${vectorWhere} limit ${EXACT_SCAN_MAX_ROWS + 1}) g)`,
+      );
+      ctes.push(
+        sql`vector_hits as (${indexBranch(sql` and (select n from gate) > ${EXACT_SCAN_MAX_ROWS}`)}
+          union all ${exactBranch(sql` and (select n from gate) <= ${EXACT_SCAN_MAX_ROWS}`)})`,
+      );
+    }
+    // Relaxed-order index scans may return neighbours slightly out of order: rank by distance.
+    ctes.push(sql`vector_ranked as (select id, row_number() over (order by distance, id) as rank from vector_hits)`);
+  }
+  if (useText) {
+    ctes.push(sql`text_hits as (
+      select id, ts_rank_cd(search_vector, (select query from tq), 32) as rank_value
+      from memories
+      where ${where} and search_vector @@ (select query from tq)
+      order by rank_value desc, id
+      limit ${pool})`);
+    ctes.push(sql`text_ranked as (select id, row_number() over (order by rank_value desc, id) as rank from text_hits)`);
+  }
+
+  const wv = sql`${parts.weights.vector}::float8`;
+  const wt = sql`${parts.weights.text}::float8`;
+  const k = sql`${parts.rrfK}::float8`;
+  if (useVector && useText) {
+    ctes.push(sql`fused as (
+      select coalesce(v.id, t.id) as id,
+             coalesce(${wv} / (${k} + v.rank), 0) + coalesce(${wt} / (${k} + t.rank), 0) as score
+      from vector_ranked v full outer join text_ranked t on t.id = v.id)`);
+  } else if (useVector) {
+    ctes.push(sql`fused as (select id, 1 / (${k} + rank) as score from vector_ranked)`);
+  } else {
+    ctes.push(sql`fused as (select id, 1 / (${k} + rank) as score from text_ranked)`);
+  }
+
+  const similarity =
+    parts.vector && dims
+      ? sql`case when m.embedding_dims = ${DIMS_LITERAL[dims]} then 1 - (m.embedding::${VECTOR_TYPE[dims]} <=> (select v from q)) end`
+      : sql`null::float8`;
+  const textRank = parts.query !== undefined ? sql`ts_rank_cd(m.search_vector, (select query from tq), 32)::float8` : sql`null::float8`;
+  const minSimilarity = parts.minSimilarity !== undefined ? sql`where s.similarity >= ${parts.minSimilarity}::float8` : sql``;
+
+  ctes.push(sql`scored as (
+    select ${RESULT_COLUMNS}, ${similarity} as similarity, ${textRank} as "textRank", f.score
+    from fused f join memories m on m.id = f.id and m.workspace_id = ${parts.workspaceId})`);
+  ctes.push(sql`top as (
+    select * from scored s ${minSimilarity}
+    order by s.score desc, s.similarity desc nulls last, s.id
+    limit ${parts.topK})`);
+  // Access tracking in the same statement: no second round trip, and it commits with the read.
+  ctes.push(sql`touched as (
+    update memories set access_count = access_count + 1, last_accessed_at = now()
+    where workspace_id = ${parts.workspaceId} and id in (select id from top)
+    returning id, access_count, last_accessed_at)`);
+
+  return sql`with ${sql.join(ctes, sql`, `)}
+    select top.*, touched.access_count as "accessCount", touched.last_accessed_at as "lastAccessedAt"
+    from top join touched on touched.id = top.id
+    order by top.score desc, top.similarity desc nulls last, top.id`;
+}
