@@ -80,7 +80,8 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
   const input = ClaimInput.parse(raw);
   const who = actorRef(actor);
   const typeFilter = input.types
-    ? sql`and i.type in (select jsonb_array_elements_text(${JSON.stringify(input.types)}::jsonb))`
+    ? // An array computed once (an InitPlan), so the ordered index scan stays a plain filter.
+      sql`and i.type = any(array(select jsonb_array_elements_text(${JSON.stringify(input.types)}::jsonb)))`
     : sql``;
   const claimed = await rows<{
     id: string;
@@ -99,7 +100,9 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
           select i.id from work_items i
           where i.workspace_id = ${actor.workspaceId}::uuid and i.status = 'QUEUED' and i.available_at <= now()
           ${typeFilter}
-          order by i.priority desc, i.created_at, i.id
+          -- Exactly the order of work_items_claim_idx (priority DESC NULLS LAST), so the claim is an
+          -- index scan that stops after \`limit\` rows instead of a sort of the whole queue.
+          order by i.priority desc nulls last, i.created_at, i.id
           limit ${input.limit}
           for update skip locked
         ),
@@ -124,8 +127,12 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
           returning id
         ),
         orders as (
+          -- Orders are locked in id order, so two claims starting the same orders cannot deadlock.
           update work_orders o set status = 'PROCESSING', updated_at = now()
-          where o.id in (select work_order_id from claimed) and o.status = 'PENDING'
+          from (select p.id from work_orders p
+                where p.id in (select work_order_id from claimed) and p.status = 'PENDING'
+                order by p.id for update) pending
+          where o.id = pending.id
           returning o.id, o.workspace_id
         ),
         logged as (
@@ -142,7 +149,7 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
         select c.id, c.work_order_id, c.type, c.payload, c.priority::text as priority, c.current_attempt_id as attempt_id,
                c.attempt_count as attempt_number, c.max_attempts, c.fencing_token::text as fencing_token, c.lease_expires_at
         from claimed c
-        order by c.priority desc, c.created_at, c.id`,
+        order by c.priority desc nulls last, c.created_at, c.id`,
   );
   return claimed.map((row) => ({
     id: row.id,

@@ -224,7 +224,6 @@ const Template = z
 
 const IdempotencyHeader = z.object({
   "idempotency-key": IdempotencyKey.optional().openapi({
-    param: { name: "Idempotency-Key", in: "header" },
     description: "Makes creation safe to retry: the same key and body return the original order",
   }),
 });

@@ -94,6 +94,33 @@ describeEachDatabase("work orders API", (db) => {
     return claimed.body.items as Array<{ id: string; attemptId: string; fencingToken: string; type: string; workOrderId: string }>;
   }
 
+  it("documents every work-orders route in the OpenAPI document", async () => {
+    const { app } = await setup();
+    const doc = await call(app, "GET", "/openapi.json");
+    expect(doc.status).toBe(200);
+    for (const path of [
+      "/v1/work-orders",
+      "/v1/work-orders/{id}",
+      "/v1/work-orders/{id}/cancel",
+      "/v1/work-items/claim",
+      "/v1/work-items/{id}",
+      "/v1/work-items/{id}/heartbeat",
+      "/v1/work-items/{id}/complete",
+      "/v1/work-items/{id}/fail",
+      "/v1/work-items/{id}/evals",
+      "/v1/dead-letters",
+      "/v1/dead-letters/{id}",
+      "/v1/dead-letters/{id}/redrive",
+      "/v1/dead-letters/{id}/discard",
+      "/v1/workflow-templates",
+      "/v1/workflow-templates/{id}",
+    ]) {
+      expect(doc.body.paths, path).toHaveProperty([path]);
+    }
+    const header = doc.body.paths["/v1/work-orders"].post.parameters.find((p: any) => p.in === "header");
+    expect(header.name.toLowerCase()).toBe("idempotency-key");
+  });
+
   it("makes creation idempotent with Idempotency-Key", async () => {
     const { app, key } = await setup();
     const body = { title: "once", metadata: { b: 2, a: 1 }, items: [item()] };
