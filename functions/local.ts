@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import { connect, rows, type Database } from "../db/client";
 import { hashApiKey } from "./shared/auth";
 import { migrate } from "../db/migrate";
+import { startLocalScheduler } from "./jobs/local-scheduler";
 import { embeddingProvider } from "./memory/provider";
 import { bootstrapWorkspace } from "./platform/workspaces";
 import { allRouters } from "./routers";
@@ -50,6 +51,7 @@ async function main() {
   const { applied } = await migrate(database);
   logger.info("database ready", { driver: database.kind, migrationsApplied: applied });
   await ensureFirstWorkspace(database);
+  const scheduler = startLocalScheduler(database);
 
   const app = createApp({
     database: async () => database,
@@ -63,6 +65,7 @@ async function main() {
   const shutdown = async (signal: string) => {
     logger.info("shutting down", { signal });
     server.close();
+    await scheduler.stop();
     await database.close();
     process.exit(0);
   };

@@ -31,7 +31,7 @@ import { rows, type Database, type Tx } from "../../db/client";
 import { redriveWebhookDeadLetter } from "../approvals/notifications";
 import { recordActivity } from "../shared/activity";
 import { Conflict, NotFound } from "../shared/errors";
-import { lambdaDatabase } from "../shared/lambda";
+import { lambdaDatabase } from "../shared/lambda-database";
 import { logger } from "../shared/logger";
 import { redriveDeadLetter } from "../work-orders/dead-letters";
 import { systemActor } from "../work-orders/lifecycle";

@@ -12,7 +12,7 @@
 import type { ScheduledEvent, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { Database } from "../../db/client";
 import { processEvents, type ProcessEventsOptions, type ProcessEventsResult } from "../memory/events";
-import { lambdaDatabase } from "../shared/lambda";
+import { lambdaDatabase } from "../shared/lambda-database";
 import { logger } from "../shared/logger";
 import { envNumber, runJob, timeBudgetMs, type DatabaseSource, type JobContext, type JobTrigger } from "./job";
 

@@ -12,7 +12,7 @@ import type { ScheduledEvent } from "aws-lambda";
 import type { Database } from "../../db/client";
 import { sweepApprovalDeadlines } from "../approvals/deadlines";
 import { deliverPendingNotifications } from "../approvals/notifications";
-import { lambdaDatabase } from "../shared/lambda";
+import { lambdaDatabase } from "../shared/lambda-database";
 import { reapExpiredLeases } from "../work-orders/leases";
 import { describeError, runJob, type DatabaseSource, type JobContext } from "./job";
 

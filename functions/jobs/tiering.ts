@@ -26,7 +26,7 @@ import type { ScheduledEvent } from "aws-lambda";
 import { sql, type SQL } from "drizzle-orm";
 import { rows, type Database } from "../../db/client";
 import { memoryTier } from "../../db/schema";
-import { lambdaDatabase } from "../shared/lambda";
+import { lambdaDatabase } from "../shared/lambda-database";
 import { envNumber, runJob, timeBudgetMs, type DatabaseSource, type JobContext } from "./job";
 
 export type Tier = (typeof memoryTier.enumValues)[number];

@@ -3,7 +3,7 @@
  * invokes it on every deploy (infra/database.ts); a thrown error fails the deploy.
  */
 import { migrateDatabase } from "../../db/migrate";
-import { deployedDatabaseUrl } from "../shared/lambda";
+import { deployedDatabaseUrl } from "../shared/lambda-database";
 import { logger } from "../shared/logger";
 
 export async function handler(): Promise<{ applied: number }> {
