@@ -281,8 +281,10 @@ export async function cancelItems(tx: Tx, actor: ActorRef, items: Array<{ itemId
 }
 
 /**
- * CTEs `target` (the items cancelled), `attempt` and `logged` that cancel the non-terminal
- * items matching `where` (alias `i`); shared by cancelItems and order cancellation.
+ * CTEs `target` (the items cancelled), `attempt`, `withdrawn` and `logged` that cancel the
+ * non-terminal items matching `where` (alias `i`); shared by cancelItems and order
+ * cancellation. Approval requests still pending for those items are withdrawn (CANCELLED),
+ * so nobody is asked to decide on work that will not run.
  */
 export function cancelledItemsCte(where: SQL, actor: ActorRef, reason: SQL): SQL {
   return sql`previous as (
@@ -299,6 +301,11 @@ export function cancelledItemsCte(where: SQL, actor: ActorRef, reason: SQL): SQL
           update attempts a set status = 'CANCELLED', finished_at = now(), updated_at = now()
           from target t where a.id = t.current_attempt_id and a.status = 'STARTED'
           returning a.id
+        ),
+        withdrawn as (
+          update approval_requests r set status = 'CANCELLED', decided_at = now(), updated_at = now()
+          from target t where r.work_item_id = t.id and r.status = 'PENDING'
+          returning r.id
         ),
         logged as (
           insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)

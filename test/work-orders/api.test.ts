@@ -554,4 +554,18 @@ describeEachDatabase("work orders API", (db) => {
     const refreshed = await database.withTenant({ workspaceId, userId }, (tx) => refreshOrderStatus(tx, [order.body.id]));
     expect(refreshed).toEqual([]);
   });
+
+  it("withdraws the pending approval requests of the items an order cancellation cancels", async () => {
+    const { app, key, database } = await setup();
+    const order = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "gated then cancelled", items: [{ type: "deploy", payload: {}, approval: { gate: "BEFORE" } }] },
+    });
+    expect(order.body.items[0].status).toBe("AWAITING_APPROVAL");
+    const pending = () =>
+      rows<{ status: string }>(database.db, sql`select status::text from approval_requests where work_order_id = ${order.body.id}::uuid`);
+    expect(await pending()).toEqual([{ status: "PENDING" }]);
+    expect((await call(app, "POST", `/v1/work-orders/${order.body.id}/cancel`, { key })).status).toBe(200);
+    expect(await pending()).toEqual([{ status: "CANCELLED" }]);
+  });
 });
