@@ -56,7 +56,7 @@ describe("npm start (embedded default)", () => {
       expect(openapi.status).toBe(200);
       const workspaces = await fetch(`http://127.0.0.1:${server.port}/v1/workspaces`, { headers: { authorization: `Bearer ${KEY}` } });
       expect(workspaces.status).toBe(200);
-      expect((await workspaces.json()).items).toHaveLength(1);
+      expect(((await workspaces.json()) as { items: unknown[] }).items).toHaveLength(1);
       expect(server.log()).toContain('"msg":"scheduler started"');
       expect(server.log()).toContain('"migrationsApplied":3');
     } finally {
@@ -68,7 +68,7 @@ describe("npm start (embedded default)", () => {
     const server = await start({ DATABASE_URL: `pglite:${dir}`, CAIRN_API_KEY: KEY, CAIRN_SCHEDULER: "off" });
     try {
       const workspaces = await fetch(`http://127.0.0.1:${server.port}/v1/workspaces`, { headers: { authorization: `Bearer ${KEY}` } });
-      expect((await workspaces.json()).items).toHaveLength(1);
+      expect(((await workspaces.json()) as { items: unknown[] }).items).toHaveLength(1);
       expect(server.log()).toContain('"migrationsApplied":0');
       expect(server.log()).toContain('"msg":"scheduler disabled"');
       expect(server.log()).not.toContain('"msg":"scheduler started"');

@@ -29,6 +29,14 @@ export const RedriveInput = z
   })
   .openapi("RedriveDeadLetterInput");
 
+export const RetryPolicyInput = z
+  .strictObject({
+    autoRetry: z.boolean().openapi({ description: "Let the dead-letter reprocessing job redrive it automatically" }),
+    maxRedrives: z.number().int().min(0).max(100).optional().openapi({ description: "Cap on automatic redrives (default kept)" }),
+    nextRetryAt: z.coerce.date().optional().openapi({ type: "string", format: "date-time", description: "First automatic retry (default now)" }),
+  })
+  .openapi("DeadLetterRetryPolicy");
+
 export const DiscardInput = z.strictObject({ reason: z.string().trim().min(1).max(2000) }).openapi("DiscardDeadLetterInput");
 
 const columns = {
@@ -202,6 +210,38 @@ export async function discardDeadLetter(tx: Tx, actor: Actor, id: string, raw: z
           insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
           select l.workspace_id, ${who.type}::actor_type, ${who.id}, 'dead_letter.discarded', 'dead_letter', l.id,
                  jsonb_build_object('status', 'OPEN'), jsonb_build_object('status', 'DISCARDED', 'reason', ${input.reason}::text)
+          from letter l
+        )
+        select id from letter`,
+  );
+  if (!updated) throw new Conflict("The dead letter changed concurrently; retry");
+  return getDeadLetter(tx, actor, id);
+}
+
+/**
+ * Marks an open dead letter for automatic retry (or stops it). The dead-letter reprocessing
+ * job redrives those whose next retry time has come, up to `maxRedrives` times.
+ */
+export async function setDeadLetterRetry(tx: Tx, actor: Actor, id: string, raw: z.input<typeof RetryPolicyInput>, now = new Date()) {
+  const input = RetryPolicyInput.parse(raw);
+  const current = await getDeadLetter(tx, actor, id);
+  if (current.status !== "OPEN") throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });
+  const who = actorRef(actor);
+  const nextRetryAt = input.autoRetry ? (input.nextRetryAt ?? now) : null;
+  const maxRedrives = input.maxRedrives ?? current.maxRedrives;
+  const [updated] = await rows<{ id: string }>(
+    tx,
+    sql`with letter as (
+          update dead_letters d
+          set auto_retry = ${input.autoRetry}, next_retry_at = ${nextRetryAt}, max_redrives = ${maxRedrives}, updated_at = now()
+          where d.id = ${id}::uuid and d.workspace_id = ${actor.workspaceId}::uuid and d.status = 'OPEN'
+          returning d.id, d.workspace_id
+        ),
+        logged as (
+          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
+          select l.workspace_id, ${who.type}::actor_type, ${who.id}, 'dead_letter.retry_policy_set', 'dead_letter', l.id,
+                 jsonb_build_object('autoRetry', ${current.autoRetry}::boolean, 'maxRedrives', ${current.maxRedrives}::int),
+                 jsonb_build_object('autoRetry', ${input.autoRetry}::boolean, 'maxRedrives', ${maxRedrives}::int)
           from letter l
         )
         select id from letter`,

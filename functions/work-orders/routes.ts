@@ -14,6 +14,8 @@ import {
   ListDeadLettersQuery,
   redriveDeadLetterAs,
   RedriveInput,
+  RetryPolicyInput,
+  setDeadLetterRetry,
 } from "./dead-letters";
 import { getWorkItem, recordEval, RecordEvalInput } from "./items";
 import {
@@ -414,6 +416,19 @@ export const workOrderRoutes = createRouter()
       const body = c.req.valid("json") ?? {};
       return c.json(await inTenant(c, (tx) => redriveDeadLetterAs(tx, c.var.actor, c.req.valid("param").id, body)), 200);
     },
+  )
+  .openapi(
+    createRoute({
+      method: "patch",
+      path: "/v1/dead-letters/{id}",
+      tags: deadLetterTags,
+      summary: "Mark an open dead letter for automatic retry by the reprocessing job (or stop it)",
+      middleware: [write] as const,
+      request: { params: IdParam, ...jsonBody(RetryPolicyInput) },
+      responses: { 200: json(DeadLetter, "Updated"), ...errorResponses },
+    }),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => setDeadLetterRetry(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
   )
   .openapi(
     createRoute({

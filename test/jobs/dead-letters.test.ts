@@ -96,8 +96,10 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
     await markAutoRetry(database, workspaceId, first!.id, { maxRedrives: 2, nextRetryAt: minutesFromNow(10) });
     expect((await handler(scheduledEvent("DeadLettersSchedule"), lambdaContext())).redriven.workItems).toBe(0);
 
-    // Due: redriven through the work-orders context; the item is queued and runs again.
-    await markAutoRetry(database, workspaceId, first!.id, { maxRedrives: 2 });
+    // Due (marked through the API, retry now): redriven through the work-orders context; the item runs again.
+    const marked = await call(app, "PATCH", `/v1/dead-letters/${first!.id}`, { key, body: { autoRetry: true, maxRedrives: 2 } });
+    expect(marked.status).toBe(200);
+    expect(marked.body).toMatchObject({ autoRetry: true, maxRedrives: 2, status: "OPEN" });
     const run1 = await handler(scheduledEvent("DeadLettersSchedule"), lambdaContext());
     expect(run1).toMatchObject({ job: "dead-letters", trigger: "schedule", ok: true, redriven: { workItems: 1, events: 0 } });
     expect((await lettersOf(database, workspaceId))[0]).toMatchObject({ status: "REDRIVEN", redrive_count: 1, redriven_by: REPROCESSOR_ID });

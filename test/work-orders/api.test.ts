@@ -358,15 +358,32 @@ describeEachDatabase("work orders API", (db) => {
 
     const open = await call(app, "GET", "/v1/dead-letters?status=OPEN&source=work_item", { key });
     expect(open.body.items).toHaveLength(1);
+    const letterId = open.body.items[0].id;
+    // Automatic retry: set, validated, and refused once the dead letter is closed.
+    const retry = await call(app, "PATCH", `/v1/dead-letters/${letterId}`, {
+      key,
+      body: { autoRetry: true, maxRedrives: 5, nextRetryAt: "2030-01-01T00:00:00Z" },
+    });
+    expect(retry.status).toBe(200);
+    expect(retry.body).toMatchObject({ autoRetry: true, maxRedrives: 5, nextRetryAt: "2030-01-01T00:00:00.000Z" });
+    expect((await call(app, "PATCH", `/v1/dead-letters/${letterId}`, { key, body: { autoRetry: "yes" } })).status).toBe(400);
+    expect((await call(app, "PATCH", `/v1/dead-letters/${letterId}`, { key, body: { autoRetry: true, maxRedrives: -1 } })).status).toBe(400);
     expect((await call(app, "POST", `/v1/dead-letters/${open.body.items[0].id}/discard`, { key, body: {} })).status).toBe(400);
     const discarded = await call(app, "POST", `/v1/dead-letters/${open.body.items[0].id}/discard`, { key, body: { reason: "known bad input" } });
     expect(discarded.status).toBe(200);
     expect(discarded.body).toMatchObject({ status: "DISCARDED", discardReason: "known bad input" });
     expect(discarded.body.discardedBy).toBeTruthy();
     expect((await call(app, "POST", `/v1/dead-letters/${open.body.items[0].id}/redrive`, { key })).status).toBe(409);
+    expect(discarded.body).toMatchObject({ autoRetry: false, nextRetryAt: null });
+    expect((await call(app, "PATCH", `/v1/dead-letters/${letterId}`, { key, body: { autoRetry: true } })).status).toBe(409);
     expect((await call(app, "GET", "/v1/dead-letters", { key })).body.items).toHaveLength(3);
     expect((await call(app, "GET", "/v1/dead-letters?status=DISCARDED", { key })).body.items).toHaveLength(1);
     expect((await activityFor(letterA.id)).map((r) => r.action)).toEqual(["dead_letter.created", "dead_letter.redriven"]);
+    expect((await activityFor(letterId)).map((r) => r.action)).toEqual([
+      "dead_letter.created",
+      "dead_letter.retry_policy_set",
+      "dead_letter.discarded",
+    ]);
   });
 
   it("hides another workspace's orders, items, templates and dead letters (404 by id, absent from listings)", async () => {
