@@ -12,6 +12,7 @@ import {
   type EventInput,
 } from "../../functions/memory/events";
 import { allRouters } from "../../functions/routers";
+import { searchMemories, searchSettings } from "../../functions/memory/search";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 
@@ -148,17 +149,20 @@ describeEachDatabase("events", (db) => {
     expect((jiraJob!.outputData as any).memoryIds).toEqual(made.map((memory) => memory.id));
     expect(jiraJob!.durationMs).toBeGreaterThanOrEqual(0);
 
-    // Searchable: the nearest memory to the question is the slack message (vector search in SQL).
-    const question = (await provider.embed([`are deploys frozen ${tag}`]))[0]!;
-    const nearest = await database.withTenant({ workspaceId }, (tx) =>
-      rows<{ source_event_id: string; content: string }>(
-        tx,
-        sql`select source_event_id, content from memories
-            where workspace_id = ${workspaceId}::uuid and embedding_dims = 768
-            order by embedding::vector(768) <=> ${`[${question.join(",")}]`}::vector(768) limit 1`,
-      ),
+    // Searchable through the memory search (hybrid: vector and full text), and the poisoned event made nothing.
+    const search = { query: `are deploys frozen ${tag}`, topK: 3 };
+    const found = await database.withTenant(
+      { workspaceId },
+      (tx) => searchMemories(tx, { workspaceId }, search, { provider }),
+      searchSettings(search),
     );
-    expect(nearest[0]!.source_event_id).toBe(slackId);
+    expect(found.results[0]!.sourceEventId).toBe(slackId);
+    expect(found.results[0]!.content).toBe(`Deploys frozen ${tag}`);
+    const jiraHit = await database.withTenant({ workspaceId }, (tx) =>
+      searchMemories(tx, { workspaceId }, { query: "payment", mode: "text", topK: 5 }, { provider }),
+    );
+    expect(jiraHit.results.map((memory) => memory.sourceEventId)).toContain(jiraId);
+    expect(found.results.concat(jiraHit.results).some((memory) => memory.sourceEventId === gitId)).toBe(false);
 
     // The event without text: FAILED at once (no retry) with a dead letter holding the event.
     const git = await call(app, "GET", `/v1/events/${gitId}`, { key: writer });
