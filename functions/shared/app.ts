@@ -43,12 +43,22 @@ export interface AppOptions {
   routers: Router[];
   /** Extra facts for /health (the embedding provider, say). */
   health?: () => Record<string, unknown>;
-  title?: string;
+  /**
+   * Serve this OpenAPI document instead of the one generated from `routers`: a Lambda that
+   * holds one context documents the whole API (functions/platform/openapi.json).
+   */
+  document?: object;
 }
 
 export function toErrorBody(error: AppError) {
   return { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } };
 }
+
+export const OPENAPI_CONFIG = {
+  openapi: "3.1.0",
+  info: { title: "Cairn", version: "0.1.0" },
+  security: [{ apiKey: [] }],
+};
 
 export function createApp(options: AppOptions): Router {
   const app = createRouter();
@@ -74,7 +84,8 @@ export function createApp(options: AppOptions): Router {
       },
     })(c, next);
   });
-  app.use("*", async (c, next) => {
+  // Only the API needs the database: /openapi.json and /docs answer without one.
+  app.use("/v1/*", async (c, next) => {
     c.set("database", await options.database());
     await next();
   });
@@ -84,14 +95,16 @@ export function createApp(options: AppOptions): Router {
   });
 
   app.get("/health", async (c) => {
-    const database = c.var.database;
     const extra = options.health?.() ?? {};
+    let driver: string | undefined;
     try {
+      const database = await options.database();
+      driver = database.kind;
       await database.db.execute(sql`select 1`);
-      return c.json({ status: "ok", database: { status: "ok", driver: database.kind }, ...extra });
+      return c.json({ status: "ok", database: { status: "ok", driver }, ...extra });
     } catch (error) {
       logger.error("health check failed", { error });
-      return c.json({ status: "degraded", database: { status: "unavailable", driver: database.kind }, ...extra }, 503);
+      return c.json({ status: "degraded", database: { status: "unavailable", driver }, ...extra }, 503);
     }
   });
 
@@ -102,13 +115,9 @@ export function createApp(options: AppOptions): Router {
     scheme: "bearer",
     description: "An API key: `Authorization: Bearer cairn_…`",
   });
-  const documentConfig = {
-    openapi: "3.1.0",
-    info: { title: options.title ?? "Cairn", version: "0.1.0" },
-    security: [{ apiKey: [] }],
-  };
-  app.doc31("/openapi.json", documentConfig);
-  app.get("/docs", (c) => c.html(renderDocsPage(app.getOpenAPI31Document(documentConfig) as never)));
+  const document = () => options.document ?? app.getOpenAPI31Document(OPENAPI_CONFIG);
+  app.get("/openapi.json", (c) => c.json(document()));
+  app.get("/docs", (c) => c.html(renderDocsPage(document() as never)));
 
   app.notFound((c) => c.json(toErrorBody(new AppError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`)), 404));
   app.onError((error, c) => {
