@@ -81,6 +81,11 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
     case "22007":
     case "22008":
       return new BadRequest("A value has an invalid format");
+    case "22P05":
+    case "22021":
+      return new BadRequest("Text contains a character PostgreSQL cannot store (such as U+0000)");
+    case "54001":
+      return new BadRequest("A value is nested too deeply");
     case "22003":
     case "22001":
       return new Invalid("A value is out of range or too long");
