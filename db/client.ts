@@ -1,6 +1,7 @@
 import type { ExtractTablesWithRelations, SQL } from "drizzle-orm";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import { logger } from "../functions/shared/logger";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -58,12 +59,23 @@ export async function connect(url = process.env.DATABASE_URL, options: ConnectOp
     const { Pool } = await import("@neondatabase/serverless");
     const { drizzle } = await import("drizzle-orm/neon-serverless");
     const pool = new Pool({ connectionString: url, max: options.max ?? 10 });
+    pool.on("error", onIdleClientError);
     return wrap("neon", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end());
   }
   const { default: pg } = await import("pg");
   const { drizzle } = await import("drizzle-orm/node-postgres");
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
+  pool.on("error", onIdleClientError);
   return wrap("pg", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end());
+}
+
+/**
+ * An idle pooled connection that dies (a Neon compute scaling to zero, a server restart) is
+ * dropped by the pool, which then emits "error"; unheard, that event would crash the process.
+ * The next query simply opens a new connection.
+ */
+function onIdleClientError(error: Error): void {
+  logger.warn("an idle database connection was closed", { error: error.message });
 }
 
 async function connectPglite(url: string | undefined): Promise<Database> {
