@@ -176,7 +176,7 @@ const DIMS_LITERAL: Record<SupportedDimensions, SQL> = { 768: sql.raw("768"), 15
 const RESULT_COLUMNS = sql.raw(`m.id, m.content, m.content_hash AS "contentHash", m.type, m.source_type AS "sourceType",
   m.source_event_id AS "sourceEventId", m.chunk_index AS "chunkIndex", m.metadata, m.importance, m.tier,
   m.pinned_tier AS "pinnedTier", m.embedding_dims AS "embeddingDims", m.embedding_model AS "embeddingModel",
-  m.created_at AS "createdAt", m.updated_at AS "updatedAt"`);
+  m.created_at AS "createdAt", m.updated_at AS "updatedAt", m.access_count, m.last_accessed_at`);
 
 interface ResultRow {
   id: string;
@@ -414,13 +414,21 @@ function buildSearchStatement(parts: StatementParts): SQL {
     order by s.score desc, s.similarity desc nulls last, s.id
     limit ${parts.topK})`);
   // Access tracking in the same statement: no second round trip, and it commits with the read.
+  // SKIP LOCKED: a search never waits for (or deadlocks with) another transaction holding a
+  // returned memory — a concurrent search, an update, a tiering run. That memory is still
+  // returned; only this access goes uncounted. Access counts are a ranking signal, not a ledger.
   ctes.push(sql`touched as (
     update memories set access_count = access_count + 1, last_accessed_at = now()
-    where workspace_id = ${parts.workspaceId} and id in (select id from top)
+    where id in (
+      select id from memories
+      where workspace_id = ${parts.workspaceId} and id in (select id from top)
+      for update skip locked)
     returning id, access_count, last_accessed_at)`);
 
   return sql`with ${sql.join(ctes, sql`, `)}
-    select top.*, touched.access_count as "accessCount", touched.last_accessed_at as "lastAccessedAt"
-    from top join touched on touched.id = top.id
+    select top.*,
+           coalesce(touched.access_count, top.access_count) as "accessCount",
+           coalesce(touched.last_accessed_at, top.last_accessed_at) as "lastAccessedAt"
+    from top left join touched on touched.id = top.id
     order by top.score desc, top.similarity desc nulls last, top.id`;
 }

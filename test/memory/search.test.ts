@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import type { Database } from "../../db/client";
+import { connect, type Database } from "../../db/client";
 import { EmbeddingProviderError, LexicalHashEmbeddingProvider, type EmbeddingProvider } from "../../functions/memory/embeddings";
 import { insertMemories, type MemoryInput } from "../../functions/memory/memories";
 import { setEmbeddingProvider } from "../../functions/memory/provider";
@@ -193,6 +193,51 @@ describeEachDatabase("memory search", (db) => {
       { content: "first", access_count: 2, accessed: true },
       { content: "second", access_count: 1, accessed: true },
       { content: "third", access_count: 0, accessed: false },
+    ]);
+  });
+
+  it("never waits for a row another transaction holds: the memory is returned, that access uncounted", async () => {
+    const { database, target, url } = db();
+    const { workspaceId: ws } = await seedWorkspace(database);
+    const [held, free] = await store(database, ws, [
+      { content: "held by a long transaction", embedding: towards(768, 0.9, 2) },
+      { content: "free to count", embedding: towards(768, 0.8, 3) },
+    ]);
+    if (target !== "postgres") {
+      // PGlite has one connection, so nothing can hold a row meanwhile: both accesses count.
+      const result = await search(database, ws, { vector: e0(768) });
+      expect(result.results.map((r) => [r.content, r.accessCount])).toEqual([
+        [held!.content, 1],
+        [free!.content, 1],
+      ]);
+      return;
+    }
+    const other = await connect(url, { driver: "neon", max: 2 });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = other.withTenant({ workspaceId: ws }, async (tx) => {
+      await tx.execute(sql`update memories set importance = 0.8 where id = ${held!.id}`);
+      locked();
+      await released;
+    });
+    try {
+      await isLocked;
+      const result = await search(database, ws, { vector: e0(768) });
+      expect(result.results.map((r) => [r.content, r.accessCount])).toEqual([
+        [held!.content, 0],
+        [free!.content, 1],
+      ]);
+    } finally {
+      release();
+      await holder;
+      await other.close();
+    }
+    const after = await search(database, ws, { vector: e0(768) });
+    expect(after.results.map((r) => [r.content, r.accessCount, r.importance])).toEqual([
+      [held!.content, 1, 0.8],
+      [free!.content, 2, 0.5],
     ]);
   });
 
