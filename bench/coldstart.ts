@@ -1,21 +1,21 @@
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { build } from "esbuild";
-import { contexts } from "../functions/contexts.js";
+import { esmRequireBanner, lambdaExternals, lambdaMainFields } from "../infra/bundling.js";
+import { buildFunctions } from "../scripts/build.js";
 import { fmt } from "./lib/results.js";
 import type { Section } from "./lib/section.js";
 import { percentile } from "./lib/stats.js";
 
 /**
  * 5. Cold start, per Lambda function: bundle size and module init time (a fresh Node
- * process importing the bundle), against a bare Hono + Drizzle + Neon bundle built with
- * the same esbuild settings. Cairn's handlers come from functions/contexts.ts; a handler
- * whose file does not exist yet is reported as not wired.
+ * process importing the bundle, p50 over N processes), against a bare Hono + Drizzle + Neon
+ * bundle. Cairn's bundles come from `buildFunctions()` (scripts/build.ts: the deploy's
+ * entries, externals and esbuild options); the baseline is built with the same options.
  */
 const run = promisify(execFile);
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -30,46 +30,55 @@ export const coldStartSection: Section = {
     await mkdir(outDir, { recursive: true });
     const details: Record<string, unknown> = { samples };
     try {
-      const baseline = await measureEntry(join(repoRoot, "bench/baselines/lambda-baseline.ts"), join(outDir, "baseline"), samples);
+      const baselineFile = join(outDir, "baseline", "index.mjs");
+      await build({
+        absWorkingDir: repoRoot,
+        entryPoints: [join(repoRoot, "bench/baselines/lambda-baseline.ts")],
+        outfile: baselineFile,
+        bundle: true,
+        platform: "node",
+        target: "node22",
+        format: "esm",
+        minify: true,
+        mainFields: lambdaMainFields,
+        banner: { js: esmRequireBanner },
+        external: lambdaExternals,
+        legalComments: "none",
+        logLevel: "error",
+      });
+      const baseline = { bytes: (await stat(baselineFile)).size, ...(await initTimes(baselineFile, samples)) };
       details.baseline = baseline;
       console.log(`  baseline (Hono + Drizzle + Neon): ${fmt(baseline.bytes / 1024)} KiB, init p50 ${fmt(baseline.initP50)} ms`);
 
-      for (const [name, ctxRoutes] of Object.entries(contexts)) {
-        // "functions/memory/handler.handler" → functions/memory/handler.ts
-        const modulePath = ctxRoutes.handler.replace(/\.[^.]+$/, "");
-        const entry = [".ts", ".js"].map((ext) => join(repoRoot, modulePath + ext)).find((p) => existsSync(p));
-        let m: Measured | null = null;
+      const bundles = await buildFunctions({ outdir: join(outDir, "functions") });
+      for (const b of bundles) {
+        const file = join(outDir, "functions", b.name, "index.mjs");
+        let m: { initP50: number; initP95: number } | null = null;
         let note = "";
-        if (!entry) {
-          note = `${modulePath}.ts not written yet`;
+        try {
+          m = await initTimes(file, samples);
+        } catch (err) {
+          note = `import failed: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`;
           ctx.partial = true;
-        } else {
-          try {
-            m = await measureEntry(entry, join(outDir, name), samples);
-          } catch (err) {
-            note = `build/import failed: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`;
-            ctx.partial = true;
-          }
         }
-        details[name] = m ?? { note };
+        details[b.name] = { bytes: b.bytes, inputs: b.inputs, ...(m ?? { note }) };
         ctx.recorder.row({
           section: "coldstart",
-          scenario: `${name} Lambda: bundle size`,
-          cairn: m ? { value: m.bytes / 1024, unit: "KiB" } : null,
+          scenario: `${b.name}: bundle size`,
+          cairn: { value: b.bytes / 1024, unit: "KiB" },
           baseline: { value: baseline.bytes / 1024, unit: "KiB", label: "Hono + Drizzle + Neon" },
           better: "lower",
-          notes: note || "esbuild, minified ESM, same settings for both",
+          notes: `${b.inputs} inputs; buildFunctions() options for both`,
         });
         ctx.recorder.row({
           section: "coldstart",
-          scenario: `${name} Lambda: module init p50`,
+          scenario: `${b.name}: module init p50`,
           cairn: m ? { value: m.initP50, unit: "ms" } : null,
           baseline: { value: baseline.initP50, unit: "ms", label: "Hono + Drizzle + Neon" },
           better: "lower",
           notes: note || `fresh node process per sample, ${samples} samples; p95 ${fmt(m!.initP95)} vs ${fmt(baseline.initP95)} ms`,
         });
       }
-      if (ctx.partial) ctx.messages.push("some Cairn handlers not written yet");
       return details;
     } finally {
       await rm(outDir, { recursive: true, force: true });
@@ -77,40 +86,17 @@ export const coldStartSection: Section = {
   },
 };
 
-interface Measured {
-  bytes: number;
-  initP50: number;
-  initP95: number;
-  samplesMs: number[];
-}
-
-async function measureEntry(entry: string, outBase: string, samples: number): Promise<Measured> {
-  const outfile = `${outBase}.mjs`;
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    minify: true,
-    // The Lambda runtime provides the AWS SDK; ws's native speed-ups are optional.
-    external: ["@aws-sdk/*", "bufferutil", "utf-8-validate", "pg-native"],
-    // Bundled CommonJS dependencies call require() for Node built-ins.
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: "silent",
-  });
-  const bytes = (await stat(outfile)).size;
-  const url = pathToFileURL(outfile).href;
+/** Module init: `await import(bundle)` in a fresh Node process, once untimed (warms the file cache), then `samples` times. */
+async function initTimes(file: string, samples: number): Promise<{ initP50: number; initP95: number; samplesMs: number[] }> {
+  const url = pathToFileURL(file).href;
   const script = `const t0 = performance.now(); await import(${JSON.stringify(url)}); process.stdout.write(String(performance.now() - t0));`;
   const times: number[] = [];
-  // One untimed run warms the OS file cache, as a Lambda's code is on local disk by init.
   for (let i = 0; i <= samples; i++) {
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
-      env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", DATABASE_URL: "postgres://bench@127.0.0.1:5432/none" },
+      env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", LOG_LEVEL: "warn", DATABASE_URL: "postgres://bench@127.0.0.1:5432/none" },
     });
     if (i > 0) times.push(Number(stdout));
   }
   times.sort((a, b) => a - b);
-  return { bytes, initP50: percentile(times, 50), initP95: percentile(times, 95), samplesMs: times };
+  return { initP50: percentile(times, 50), initP95: percentile(times, 95), samplesMs: times };
 }

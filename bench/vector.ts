@@ -1,330 +1,196 @@
 import pg from "pg";
-import type { Section, SectionContext } from "./lib/section.js";
+import { EXACT_SCAN_MAX_ROWS, searchSettings, type MemorySearchInput } from "../functions/memory/search.js";
+import type { Corpus, SearchCall } from "./cairn-adapter.js";
+import { exactTopK } from "./lib/exact.js";
 import { fmt } from "./lib/results.js";
-import { mean, now, recallAtK, timeEach } from "./lib/stats.js";
-import { ClusteredVectors, binaryArray, defaultVectorOptions, vectorBinary } from "./lib/vectors.js";
+import type { Section } from "./lib/section.js";
+import { mean, now, recallAtK, timeEach, type LatencySummary } from "./lib/stats.js";
+import { toVectorLiteral } from "./lib/vectors.js";
 
 /**
- * 2. Vector search on a plain pgvector table: recall@10 (against exact search computed in
- * the same run), p50/p95 latency and single-connection QPS for HNSW at ef_search 40/100/200
- * versus the exact scan; then the filtered cases — a workspace holding 1% of the rows and
- * a metadata filter keeping 1% — with and without iterative index scans (pgvector 0.8).
+ * 2. Vector search on Cairn's own `memories` table (100,000 seeded clustered 768-dim vectors
+ * in one workspace + 1% in a second; quick: 20,000): recall@10 against exact search computed
+ * in the same run, p50/p95 latency and single-client QPS of `searchMemories` with HNSW at
+ * ef_search 40/100/200 (and Cairn's default, from `searchSettings`), versus the exact scan (the same statement with `strategy: "exact"`,
+ * whose ordering the index cannot serve). Then the filtered cases — the 1% workspace and a
+ * metadata filter keeping 1% — with iterative index scans off and on (relaxed_order), and
+ * with Cairn's default (the statement's own gate picks an exact scan for ≤ 1,000 rows).
  *
- * HOOK: when Cairn is wired, `cairn.loadMemories` + `cairn.searchVector` run the same
- * queries and their recall/latency are reported next to these plain-table figures.
+ * Ground truth is brute force in JS over the float32 values stored, cross-checked against
+ * the server's exact scan. A raw-SQL `ORDER BY embedding <=> q LIMIT 10` on the same index,
+ * over node-postgres, is the lower bound for Cairn's statement + transaction + driver.
  */
-const schema = "bench_vector";
 const k = 10;
-const mainWorkspace = 1;
-const smallWorkspace = 2;
-/** 100 metadata sources, so `metadata @> '{"source":"s7"}'` keeps 1% of the rows. */
-const sources = 100;
-const rareSourceIndex = 7;
-const rareSource = `s${rareSourceIndex}`;
-
-/** Each query phase may run at least 20 s even when the section's budget is spent, so recall is never computed from a handful of queries. */
-const phaseDeadline = (ctxDeadline?: number) => Math.max(ctxDeadline ?? 0, now() + 20_000);
+const MAIN = 0;
+const SMALL = 1;
+const RARE = 2;
 
 interface Sizes {
   rows: number;
   queries: number;
-  /** Queries for which the server's exact scan is timed (and cross-checked). */
+  /** Queries for which the exact scan of the main workspace (~1 s each at 100k) is timed. */
   exactTimed: number;
-}
-
-interface Dataset {
-  rows: number;
-  smallWorkspaceRows: number;
-  dimensions: number;
-  /** All vectors back to back, row i at [i·dim, (i+1)·dim); row i has id i. */
-  data: Float32Array;
-  workspace: Uint8Array;
-  source: Uint8Array;
 }
 
 export const vectorSection: Section = {
   name: "vector",
-  title: "Vector search (HNSW vs exact, filtered with/without iterative scans)",
-  budgetSeconds: { quick: 120, full: 480 },
+  title: "Vector search on Cairn's memories (HNSW vs exact, filtered with/without iterative scans)",
+  budgetSeconds: { quick: 150, full: 420 },
   async run(ctx) {
-    const sizes: Sizes = ctx.options.quick ? { rows: 20_000, queries: 50, exactTimed: 20 } : { rows: 100_000, queries: 100, exactTimed: 20 };
-    const details: Record<string, unknown> = { ...sizes, dimensions: defaultVectorOptions.dimensions, clusters: defaultVectorOptions.clusters };
-    const client = new pg.Client({ connectionString: ctx.options.databaseUrl, application_name: "cairn-bench-vector" });
-    await client.connect();
-    try {
-      const gen = new ClusteredVectors();
-      const t0 = now();
-      const loaded = await load(client, gen, sizes.rows);
-      details.load = { rows: loaded.rows, smallWorkspaceRows: loaded.smallWorkspaceRows, seconds: (now() - t0) / 1000 };
-      console.log(`  loaded ${loaded.rows} vectors in ${((now() - t0) / 1000).toFixed(1)} s`);
+    const sizes: Sizes = ctx.options.quick ? { rows: 20_000, queries: 50, exactTimed: 10 } : { rows: 100_000, queries: 100, exactTimed: 20 };
+    const cairn = ctx.cairn;
+    await dropOldPlainTable(ctx.options.databaseUrl);
+    const corpus = await cairn.corpus(sizes.rows, sizes.queries);
+    const details: Record<string, unknown> = { ...sizes, stored: corpus.rows, smallWorkspace: corpus.smallRows, rareRows: corpus.rareRows, load: corpus.load };
 
-      const queries = Array.from({ length: sizes.queries }, () => gen.next().vector);
-      const qbufs = queries.map(vectorBinary);
+    const tt = now();
+    const truth = groundTruth(corpus);
+    details.groundTruthSeconds = (now() - tt) / 1000;
+    console.log(`  exact top-${k} in JS for ${corpus.queries.length} queries × 3 filters: ${fmt(details.groundTruthSeconds as number)} s`);
 
-      // Ground truth: exact top-10 by brute force in JS over the same float32 data (cosine
-      // distance on unit vectors = 1 − dot). Scanning 100k × 768 on the server takes ~0.5 s
-      // a query here, so the server's exact scan is timed on a subset only, which also
-      // cross-checks the JS answers against pgvector's own.
-      const tt = now();
-      const { main: truthMain, smallWorkspace: truthWs, metadata: truthMeta } = bruteForceAll(loaded, queries);
-      details.groundTruthSeconds = (now() - tt) / 1000;
-      console.log(`  exact top-${k} for ${queries.length} queries × 3 filters in JS: ${fmt((now() - tt) / 1000)} s`);
+    const qs = corpus.queries.map((q) => Array.from(q));
+    const main = corpus.main.workspaceId;
+    const small = corpus.small.workspaceId;
+    const vectorInput = (i: number, filters?: MemorySearchInput["filters"]): MemorySearchInput => ({ vector: qs[i]!, topK: k, mode: "vector", ...(filters ? { filters } : {}) });
+    const idx = qs.map((_, i) => i);
+    const recallOf = (t: string[][], found: string[][]) => mean(found.map((f, i) => recallAtK(t[i]!, f, k)));
+    const phase = () => Math.max(ctx.deadline, now() + 15_000);
 
-      const timedExact = qbufs.slice(0, sizes.exactTimed);
-      const exactDeadline = now() + (ctx.deadline - now()) * 0.25;
-      const exact = await timeEach(timedExact, (q) => topK(client, mainSql(), q), { warmup: 1, deadline: exactDeadline });
-      const exactWs = await timeEach(timedExact, (q) => topK(client, smallWorkspaceSql(), q), { warmup: 1 });
-      const exactMeta = await timeEach(timedExact, (q) => topK(client, metadataSql(), q), { warmup: 1 });
-      const agreement = {
-        main: mean(exact.results.map((r, i) => recallAtK(truthMain[i]!, r, k))),
-        smallWorkspace: mean(exactWs.results.map((r, i) => recallAtK(truthWs[i]!, r, k))),
-        metadata: mean(exactMeta.results.map((r, i) => recallAtK(truthMeta[i]!, r, k))),
-      };
-      details.exact = {
-        main: exact.summary,
-        smallWorkspace: exactWs.summary,
-        metadata: exactMeta.summary,
-        agreementWithJsGroundTruth: agreement,
-        plan: await planOf(client, mainSql(), qbufs[0]!),
-      };
-      console.log(
-        `  exact scan (server): p50 ${fmt(exact.summary.p50)} ms, p95 ${fmt(exact.summary.p95)} ms over ${exact.summary.count} queries; ` +
-          `agreement with JS ground truth ${fmt(agreement.main)} / ${fmt(agreement.smallWorkspace)} / ${fmt(agreement.metadata)}`,
-      );
-      if (agreement.main < 0.99 || agreement.smallWorkspace < 0.99 || agreement.metadata < 0.99) {
-        ctx.messages.push("JS ground truth disagrees with pgvector exact scan above 1%");
-      }
-      const nq = qbufs.length;
+    // Exact scans: the baseline for latency and the cross-check of the JS ground truth.
+    const exactMain = await timeEach(idx.slice(0, sizes.exactTimed), (i) => cairn.search({ workspaceId: main, input: vectorInput(i), strategy: "exact" }), { warmup: 1 });
+    const exactSmall = await timeEach(idx, (i) => cairn.search({ workspaceId: small, input: vectorInput(i), strategy: "exact" }), { warmup: 2 });
+    const rareFilter = { metadata: corpus.rareFilter };
+    const exactRare = await timeEach(idx, (i) => cairn.search({ workspaceId: main, input: vectorInput(i, rareFilter), strategy: "exact" }), { warmup: 2 });
+    const agreement = {
+      main: recallOf(truth[MAIN]!, exactMain.results),
+      smallWorkspace: recallOf(truth[SMALL]!, exactSmall.results),
+      metadata: recallOf(truth[RARE]!, exactRare.results),
+    };
+    details.exact = { main: exactMain.summary, smallWorkspace: exactSmall.summary, metadata: exactRare.summary, agreementWithJsGroundTruth: agreement };
+    console.log(
+      `  Cairn exact scan: main p50 ${fmt(exactMain.summary.p50)} ms (${exactMain.summary.count} q), 1% workspace ${fmt(exactSmall.summary.p50)} ms, 1% metadata ${fmt(exactRare.summary.p50)} ms; ` +
+        `recall vs JS ground truth ${fmt(agreement.main)} / ${fmt(agreement.smallWorkspace)} / ${fmt(agreement.metadata)}`,
+    );
+    if (agreement.main < 0.99 || agreement.smallWorkspace < 0.99 || agreement.metadata < 0.99) {
+      ctx.messages.push("JS ground truth disagrees with the server's exact scan above 1%");
+    }
 
-      // Index build, timed: it decides whether the full run fits in the 15-minute budget.
-      await client.query("set maintenance_work_mem = '1GB'");
-      await client.query("set max_parallel_maintenance_workers = 1"); // leader + 1 worker = the 2 cores
-      const tb = now();
-      await client.query(`create index items_embedding_hnsw on ${schema}.items using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64)`);
-      const buildSeconds = (now() - tb) / 1000;
-      await client.query(`analyze ${schema}.items`);
-      const { rows: sizeRows } = await client.query<{ size: string }>(
-        `select pg_size_pretty(pg_relation_size('${schema}.items_embedding_hnsw')) as size`,
-      );
-      details.indexBuild = { seconds: buildSeconds, size: sizeRows[0]!.size, m: 16, efConstruction: 64, parallelWorkers: 1, maintenanceWorkMem: "1GB" };
-      console.log(`  HNSW build (m=16, ef_construction=64): ${buildSeconds.toFixed(1)} s, ${sizeRows[0]!.size}`);
+    // Raw SQL on the same table and index: the lower bound at each ef_search.
+    const defaultEf = Number(searchSettings(vectorInput(0))["hnsw.ef_search"]);
+    const efs = [...new Set([40, 100, 200, defaultEf])].sort((a, b) => a - b);
+    const raw = await rawHnsw(cairn.url, corpus, truth[MAIN]!, efs, phase);
+
+    const hnsw: Record<string, unknown> = {};
+    for (const ef of efs) {
+      const call = (i: number): SearchCall => ({ workspaceId: main, input: vectorInput(i), settings: { "hnsw.ef_search": String(ef) } });
+      const run = await timeEach(idx, (i) => cairn.search(call(i)), { warmup: 3, deadline: phase() });
+      const recall = recallOf(truth[MAIN]!, run.results);
+      const r = raw[ef]!;
+      hnsw[`ef${ef}`] = { recall, ...run.summary, plan: await cairn.plan(call(0)), raw: r };
+      if (run.truncated) ctx.partial = true;
       ctx.recorder.row({
         section: "vector",
-        scenario: `HNSW index build, ${loaded.rows.toLocaleString("en-US")} × ${defaultVectorOptions.dimensions}`,
-        cairn: null,
-        baseline: { value: buildSeconds, unit: "s", label: "plain table, m=16 ef_c=64" },
+        scenario: `HNSW ef_search=${ef} vs exact scan, ${fmt(corpus.rows)} rows: p50 (recall@10 ${fmt(recall)} vs 1)`,
+        cairn: { value: run.summary.p50, unit: "ms", label: `p95 ${fmt(run.summary.p95)} ms, ${fmt(run.summary.qps)} q/s` },
+        baseline: { value: exactMain.summary.p50, unit: "ms", label: `exact scan, ${fmt(exactMain.summary.qps)} q/s` },
         better: "lower",
-        notes: `index ${sizeRows[0]!.size}; load ${fmt(loaded.rows / (details.load as { seconds: number }).seconds)} rows/s`,
+        notes: `raw SQL ORDER BY … LIMIT on the same index: p50 ${fmt(r.summary.p50)} ms, recall ${fmt(r.recall)}`,
       });
+    }
+    const byDefault = hnsw[`ef${defaultEf}`] as LatencySummary & { recall: number };
+    ctx.recorder.row({
+      section: "vector",
+      scenario: `searchMemories (default settings, ef_search=${defaultEf}) vs raw SQL on the same index: p50`,
+      cairn: { value: byDefault.p50, unit: "ms", label: `recall ${fmt(byDefault.recall)}` },
+      baseline: { value: raw[defaultEf]!.summary.p50, unit: "ms", label: `raw SQL over node-postgres, recall ${fmt(raw[defaultEf]!.recall)}` },
+      better: "lower",
+      notes: "Cairn: a tenant transaction (BEGIN, set-up, statement, COMMIT) over the Neon driver and WS proxy; the statement also counts the access of each result",
+    });
+    details.hnsw = hnsw;
 
-      const truth = truthMain;
-
-      // Unfiltered HNSW at three ef_search settings.
-      const hnsw: Record<string, unknown> = {};
-      for (const ef of [40, 100, 200]) {
-        await client.query(`set hnsw.ef_search = ${ef}`);
-        const run = await timeEach(qbufs.slice(0, nq), (q) => topK(client, mainSql(), q), { warmup: 3, deadline: phaseDeadline(ctx.deadline) });
-        const recall = mean(run.results.map((found, i) => recallAtK(truth[i]!, found, k)));
-        hnsw[`ef${ef}`] = { recall, ...run.summary, plan: await planOf(client, mainSql(), qbufs[0]!) };
+    // Filtered searches.
+    const filtered: Record<string, unknown> = {};
+    const cases = [
+      { name: "1% workspace", rows: corpus.smallRows, ws: small, filters: undefined, truth: truth[SMALL]!, exact: exactSmall.summary },
+      { name: "1% metadata filter", rows: corpus.rareRows, ws: main, filters: rareFilter, truth: truth[RARE]!, exact: exactRare.summary },
+    ];
+    for (const c of cases) {
+      const byMode: Record<string, unknown> = {};
+      const modes: { label: string; strategy: "index" | "auto"; settings: Record<string, string> }[] = [
+        { label: "HNSW, iterative scan off", strategy: "index", settings: { "hnsw.iterative_scan": "off" } },
+        { label: "HNSW, iterative scan relaxed_order", strategy: "index", settings: {} },
+        { label: "Cairn default (auto)", strategy: "auto", settings: {} },
+      ];
+      for (const m of modes) {
+        const call = (i: number): SearchCall => ({ workspaceId: c.ws, input: vectorInput(i, c.filters), settings: m.settings, strategy: m.strategy });
+        const run = await timeEach(idx, (i) => cairn.search(call(i)), { warmup: 3, deadline: phase() });
+        const recall = recallOf(c.truth, run.results);
+        const returned = mean(run.results.map((r) => r.length));
+        const plan = await cairn.plan(call(0));
+        byMode[m.label] = { recall, avgReturned: returned, ...run.summary, plan };
         if (run.truncated) ctx.partial = true;
+        const auto = m.strategy === "auto";
         ctx.recorder.row({
           section: "vector",
-          scenario: `HNSW ef_search=${ef}: p50 latency (recall@10 ${fmt(recall)})`,
-          cairn: null,
-          baseline: { value: run.summary.p50, unit: "ms p50", label: `plain HNSW, p95 ${fmt(run.summary.p95)} ms, ${fmt(run.summary.qps)} q/s` },
+          scenario: `${c.name} (${fmt(c.rows)} rows), ${m.label}: p50 (recall@10 ${fmt(recall)} vs 1)`,
+          cairn: { value: run.summary.p50, unit: "ms", label: `${fmt(returned)} rows returned on avg` },
+          baseline: { value: c.exact.p50, unit: "ms", label: "exact scan" },
           better: "lower",
-          notes: `exact scan p50 ${fmt(exact.summary.p50)} ms / ${fmt(exact.summary.qps)} q/s (${exact.summary.count} queries); HNSW is ${fmt(exact.summary.p50 / run.summary.p50)}× faster at recall ${fmt(recall)}`,
+          notes: auto
+            ? `the statement's gate counts the rows passing the filter: ≤ ${EXACT_SCAN_MAX_ROWS} → exact scan, else the index with iterative scan`
+            : `ef_search ${defaultEf} (Cairn's default); plan: ${plan.split(" / ").find((p) => /hnsw|Index/.test(p)) ?? plan}`,
         });
       }
-      details.hnsw = hnsw;
-      await client.query("reset hnsw.ef_search");
-
-      // Filtered: HNSW alone post-filters its ef_search candidates, so a 1% filter leaves
-      // almost nothing; iterative scans keep walking the graph until k rows pass the filter.
-      const filtered: Record<string, unknown> = {};
-      const cases = [
-        { name: "1% workspace", sql: smallWorkspaceSql, forcedSql: smallWorkspaceNoBtreeSql, truth: truthWs, exact: exactWs.summary },
-        { name: "1% metadata filter", sql: metadataSql, forcedSql: metadataNoBtreeSql, truth: truthMeta, exact: exactMeta.summary },
-      ];
-      // Force the HNSW index (seq scan off; `workspace_id + 0` keeps the btree out) so the
-      // figures are about the index, whatever the planner would pick on this data size.
-      for (const c of cases) {
-        const byMode: Record<string, unknown> = {};
-        for (const mode of ["off", "relaxed_order"] as const) {
-          await client.query(`set hnsw.iterative_scan = ${mode}`);
-          await client.query("set enable_seqscan = off");
-          const run = await timeEach(qbufs.slice(0, nq), (q) => topK(client, c.forcedSql(), q), { warmup: 3, deadline: phaseDeadline(ctx.deadline) });
-          const recall = mean(run.results.map((found, i) => recallAtK(c.truth[i]!, found, k)));
-          const returned = mean(run.results.map((r) => r.length));
-          const plan = await planOf(client, c.forcedSql(), qbufs[0]!);
-          await client.query("reset enable_seqscan");
-          // What the planner picks on its own with this setting (recorded, not timed).
-          const plannerChoice = await planOf(client, c.sql(), qbufs[0]!);
-          byMode[mode] = { recall, avgReturned: returned, ...run.summary, plan, plannerChoice };
-          if (run.truncated) ctx.partial = true;
-          ctx.recorder.row({
-            section: "vector",
-            scenario: `${c.name}, HNSW ef_search=40, iterative_scan=${mode}: p50 (recall@10 ${fmt(recall)})`,
-            cairn: null,
-            baseline: { value: run.summary.p50, unit: "ms p50", label: `plain HNSW, ${fmt(returned)} rows returned on avg` },
-            better: "lower",
-            notes: `exact (filtered) p50 ${fmt(c.exact.p50)} ms, recall 1; planner alone picks: ${plannerChoice}`,
-          });
-        }
-        filtered[c.name] = byMode;
-      }
-      await client.query("reset hnsw.iterative_scan");
-      details.filtered = filtered;
-
-      await cairnSide(ctx, details);
-      return details;
-    } finally {
-      await client.end();
+      filtered[c.name] = byMode;
     }
+    details.filtered = filtered;
+    return details;
   },
 };
 
-/** Cairn's search on the same data and queries; skipped (partial) until the adapter is wired. */
-async function cairnSide(ctx: SectionContext, details: Record<string, unknown>): Promise<void> {
-  if (!ctx.cairn.wired) {
-    ctx.partial = true;
-    ctx.messages.push("Cairn not wired");
-    return;
-  }
-  // HOOK: generate the same dataset as BenchMemory rows (same seed), cairn.loadMemories(...),
-  // run cairn.searchVector for the same queries, record recall against `truth` and latency
-  // next to the plain HNSW figures above.
-  details.cairn = "not implemented";
+/** The benchmark used to load a duplicate plain pgvector table; it is gone, drop a leftover. */
+async function dropOldPlainTable(benchUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: benchUrl });
+  await client.connect();
+  await client.query("drop schema if exists bench_vector cascade").finally(() => client.end());
 }
 
-async function load(client: pg.Client, gen: ClusteredVectors, rows: number): Promise<Dataset> {
-  await client.query(`drop schema if exists ${schema} cascade`);
-  await client.query(`create schema ${schema}`);
-  await client.query(`
-    create table ${schema}.items (
-      id int primary key,
-      workspace_id int not null,
-      metadata jsonb not null,
-      embedding vector(${gen.options.dimensions}) not null
-    )`);
-  await client.query(`create index items_workspace on ${schema}.items (workspace_id)`);
-  const { rows: oidRows } = await client.query<{ oid: number }>("select 'vector'::regtype::oid::int as oid");
-  const vectorOid = oidRows[0]!.oid;
+function groundTruth(corpus: Corpus): string[][][] {
+  const total = corpus.ids.length;
+  const rows = exactTopK(corpus.data, corpus.dimensions, total, corpus.queries, 3, (row) => {
+    if (!corpus.ids[row]) return [];
+    if (corpus.workspace[row] === 1) return [SMALL];
+    return corpus.source[row] === 7 ? [MAIN, RARE] : [MAIN];
+  }, k);
+  return rows.map((perQuery) => perQuery.map((ids) => ids.map((row) => corpus.ids[row]!)));
+}
 
-  // The main workspace gets `rows` vectors, the small one another 1%, interleaved as they
-  // would arrive. Batches are sent as one `vector[]` parameter in binary form; the next
-  // batch is generated while the server inserts the previous one.
-  const smallWorkspaceRows = Math.round(rows * 0.01);
-  const total = rows + smallWorkspaceRows;
-  const dim = gen.options.dimensions;
-  const data = new Float32Array(total * dim);
-  const workspace = new Uint8Array(total);
-  const source = new Uint8Array(total);
-  const batchSize = 1000;
-  const insertSql = `insert into ${schema}.items (id, workspace_id, metadata, embedding)
-    select * from unnest($1::int[], $2::int[], $3::jsonb[], $4::vector[])`;
-  let pending: Promise<unknown> | undefined;
-  let smallLeft = smallWorkspaceRows;
-  for (let from = 0; from < total; from += batchSize) {
-    const ids: number[] = [];
-    const workspaces: number[] = [];
-    const metas: string[] = [];
-    const vecs: Buffer[] = [];
-    for (let id = from; id < Math.min(total, from + batchSize); id++) {
-      const remaining = total - id;
-      const small = smallLeft > 0 && gen.random() < smallLeft / remaining;
-      if (small) smallLeft--;
-      const src = Math.floor(gen.random() * sources);
-      const { vector } = gen.next();
-      data.set(vector, id * dim);
-      workspace[id] = small ? smallWorkspace : mainWorkspace;
-      source[id] = src;
-      ids.push(id);
-      workspaces.push(workspace[id]!);
-      metas.push(JSON.stringify({ source: `s${src}` }));
-      vecs.push(vectorBinary(vector));
+/** `select id … order by embedding::vector(768) <=> q limit 10` over node-postgres, per ef_search. */
+async function rawHnsw(
+  appUrl: string,
+  corpus: Corpus,
+  truth: string[][],
+  efs: number[],
+  phase: () => number,
+): Promise<Record<number, { recall: number; summary: LatencySummary }>> {
+  const client = new pg.Client({ connectionString: appUrl, application_name: "cairn-bench-raw-vector" });
+  await client.connect();
+  const out: Record<number, { recall: number; summary: LatencySummary }> = {};
+  try {
+    const literals = corpus.queries.map(toVectorLiteral);
+    const text = `select id from memories where workspace_id = $2 and embedding_dims = 768
+                  order by embedding::vector(768) <=> $1::vector(768) limit ${k}`;
+    for (const ef of efs) {
+      await client.query(`set hnsw.ef_search = ${ef}`);
+      const run = await timeEach(
+        corpus.queries.map((_, i) => i),
+        async (i) => (await client.query<{ id: string }>({ name: "raw_knn", text, values: [literals[i], corpus.main.workspaceId] })).rows.map((r) => r.id),
+        { warmup: 3, deadline: phase() },
+      );
+      out[ef] = { recall: mean(run.results.map((f, i) => recallAtK(truth[i]!, f, k))), summary: run.summary };
     }
-    const params = [ids, workspaces, metas, binaryArray(vecs, vectorOid)];
-    if (pending) await pending;
-    pending = client.query(insertSql, params);
+  } finally {
+    await client.end();
   }
-  if (pending) await pending;
-  await client.query(`vacuum analyze ${schema}.items`);
-  return { rows: total, smallWorkspaceRows, dimensions: dim, data, workspace, source };
-}
-
-/** A running top-k (smallest distances), kept sorted by insertion. */
-class TopK {
-  readonly ids: number[] = [];
-  readonly dist: number[] = [];
-  push(id: number, d: number): void {
-    const n = this.ids.length;
-    if (n === k && d >= this.dist[k - 1]!) return;
-    let pos = n === k ? k - 1 : n;
-    while (pos > 0 && this.dist[pos - 1]! > d) {
-      this.dist[pos] = this.dist[pos - 1]!;
-      this.ids[pos] = this.ids[pos - 1]!;
-      pos--;
-    }
-    this.dist[pos] = d;
-    this.ids[pos] = id;
-  }
-}
-
-/**
- * Exact top-k by cosine distance (1 − dot on unit vectors) for every query and every
- * filter at once. Rows are visited in blocks that stay in cache while all queries are
- * scored against them, so the 300 MB of vectors stream from memory once, not once per query.
- */
-function bruteForceAll(ds: Dataset, queries: Float32Array[]): { main: string[][]; smallWorkspace: string[][]; metadata: string[][] } {
-  const dim = ds.dimensions;
-  const data = ds.data;
-  const main = queries.map(() => new TopK());
-  const ws = queries.map(() => new TopK());
-  const meta = queries.map(() => new TopK());
-  const block = 128;
-  for (let start = 0; start < ds.rows; start += block) {
-    const end = Math.min(ds.rows, start + block);
-    for (let qi = 0; qi < queries.length; qi++) {
-      const q = queries[qi]!;
-      for (let row = start; row < end; row++) {
-        const off = row * dim;
-        let dot = 0;
-        for (let j = 0; j < dim; j++) dot += q[j]! * data[off + j]!;
-        const d = 1 - dot;
-        if (ds.workspace[row] === mainWorkspace) {
-          main[qi]!.push(row, d);
-          if (ds.source[row] === rareSourceIndex) meta[qi]!.push(row, d);
-        } else if (ds.workspace[row] === smallWorkspace) {
-          ws[qi]!.push(row, d);
-        }
-      }
-    }
-  }
-  const ids = (t: TopK[]) => t.map((x) => x.ids.map(String));
-  return { main: ids(main), smallWorkspace: ids(ws), metadata: ids(meta) };
-}
-
-const mainSql = () => `select id from ${schema}.items where workspace_id = ${mainWorkspace} order by embedding <=> $1::vector limit ${k}`;
-const smallWorkspaceSql = () => `select id from ${schema}.items where workspace_id = ${smallWorkspace} order by embedding <=> $1::vector limit ${k}`;
-const smallWorkspaceNoBtreeSql = () =>
-  `select id from ${schema}.items where workspace_id + 0 = ${smallWorkspace} order by embedding <=> $1::vector limit ${k}`;
-const metadataNoBtreeSql = () =>
-  `select id from ${schema}.items where workspace_id + 0 = ${mainWorkspace} and metadata @> '{"source":"${rareSource}"}' order by embedding <=> $1::vector limit ${k}`;
-const metadataSql = () =>
-  `select id from ${schema}.items where workspace_id = ${mainWorkspace} and metadata @> '{"source":"${rareSource}"}' order by embedding <=> $1::vector limit ${k}`;
-
-async function topK(client: pg.Client, sql: string, q: Buffer): Promise<string[]> {
-  const res = await client.query<{ id: number }>(sql, [q]);
-  return res.rows.map((r) => String(r.id));
-}
-
-/** The plan's scan nodes, compactly, e.g. "Index Scan using items_embedding_hnsw". */
-async function planOf(client: pg.Client, sql: string, q: Buffer): Promise<string> {
-  const res = await client.query<{ "QUERY PLAN": string }>(`explain ${sql}`, [q]);
-  return res.rows
-    .map((r) => r["QUERY PLAN"].trim().replace(/^->\s*/, ""))
-    .filter((l) => /Scan/.test(l))
-    .map((l) => l.replace(/\s+\(cost=.*$/, ""))
-    .join(" / ");
+  return out;
 }

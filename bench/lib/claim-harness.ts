@@ -11,8 +11,15 @@ export interface ClaimTarget {
   /** Marks the given items, all claimed by `worker`, as done. */
   complete(worker: number, ids: string[]): Promise<void>;
   /** After the run: how many items the database holds as done and as not done. */
-  verify(): Promise<{ done: number; notDone: number }>;
+  verify(): Promise<Verified>;
   close(): Promise<void>;
+}
+
+/** The database's view after a run; `extra` holds target-specific checks (counts that must be 0 are named so). */
+export interface Verified {
+  done: number;
+  notDone: number;
+  extra?: Record<string, number>;
 }
 
 export interface ClaimRunOptions {
@@ -36,7 +43,7 @@ export interface ClaimRunResult {
   claimCalls: number;
   emptyClaims: number;
   truncated: boolean;
-  verified: { done: number; notDone: number };
+  verified: Verified;
   errors: string[];
 }
 
