@@ -152,7 +152,7 @@ function requestValues(requirement: ApprovalRequirement, now: Date) {
  * Opens one approval request per entry in the caller's transaction (one INSERT), with
  * `requested_by` = the actor (four-eyes: they cannot decide it), and queues a webhook
  * notification per active API connector in the same transaction (the outbox). Call
- * `deliverApprovalNotifications(database, ids)` after the transaction commits.
+ * `deliverApprovalNotifications(database, workspaceId, ids)` after the transaction commits.
  * Returns the request ids in the order of `requests`.
  */
 export async function openApprovalRequests(

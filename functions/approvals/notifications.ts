@@ -10,7 +10,7 @@
  * reject old timestamps (replays).
  */
 import { createHmac } from "node:crypto";
-import { inArray, sql, type SQL } from "drizzle-orm";
+import { and, inArray, sql, type SQL } from "drizzle-orm";
 import { rows, type Database, type Tx } from "../../db/client";
 import { processingJobs } from "../../db/schema";
 import { logger } from "../shared/logger";
@@ -77,11 +77,17 @@ function pgArray(value: string[] | string | null): string[] {
 }
 
 /**
+ * The transactions a delivery runs in: the request's tenant (RLS on) right after a request
+ * commits, the maintenance role for the scheduled retry across workspaces.
+ */
+type Run = <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
+/**
  * Claims due deliveries (pending and due, or claimed by a deliverer that died) and reads
  * what each needs, in one short transaction that commits before any POST is made.
  */
-async function claim(database: Database, now: Date, only?: SQL): Promise<ClaimedDelivery[]> {
-  return database.withMaintenance(async (tx) => {
+async function claim(run: Run, now: Date, only?: SQL): Promise<ClaimedDelivery[]> {
+  return run(async (tx) => {
     const claimed = await rows<{ id: string }>(
       tx,
       sql`with due as (
@@ -184,9 +190,9 @@ async function post(delivery: ClaimedDelivery, now: Date): Promise<Outcome> {
 }
 
 /** Records every outcome in one transaction: completions, retries with backoff, dead letters. */
-async function record(database: Database, outcomes: Outcome[], skipped: string[], now: Date): Promise<void> {
+async function record(run: Run, outcomes: Outcome[], skipped: string[], now: Date): Promise<void> {
   if (outcomes.length === 0 && skipped.length === 0) return;
-  await database.withMaintenance(async (tx) => {
+  await run(async (tx) => {
     const done = [...outcomes.filter((o) => o.ok).map((o) => o.jobId), ...skipped];
     if (done.length > 0) {
       await tx
@@ -236,8 +242,8 @@ async function recordFailures(tx: Tx, failed: Array<{ jobId: string; error?: str
     from failed f where f.status = 'FAILED'`);
 }
 
-async function deliver(database: Database, now: Date, only?: SQL): Promise<{ delivered: number; failed: number; deadLettered: number }> {
-  const claimed = await claim(database, now, only);
+async function deliver(run: Run, now: Date, only?: SQL): Promise<{ delivered: number; failed: number; deadLettered: number }> {
+  const claimed = await claim(run, now, only);
   const skipped: string[] = [];
   const sendable: ClaimedDelivery[] = [];
   const exhausted: Outcome[] = [];
@@ -251,7 +257,7 @@ async function deliver(database: Database, now: Date, only?: SQL): Promise<{ del
     }
   }
   const outcomes = [...exhausted, ...(await Promise.all(sendable.map((delivery) => post(delivery, now))))];
-  await record(database, outcomes, skipped, new Date(Math.max(Date.now(), now.getTime())));
+  await record(run, outcomes, skipped, new Date(Math.max(Date.now(), now.getTime())));
   const byId = new Map(claimed.map((d) => [d.job_id, d]));
   const failed = outcomes.filter((o) => !o.ok);
   for (const outcome of failed) {
@@ -271,13 +277,18 @@ async function deliver(database: Database, now: Date, only?: SQL): Promise<{ del
 }
 
 /**
- * Delivers the notifications of requests that were just committed. Runs after commit
- * and never throws: what it cannot deliver stays in the outbox for `deliverPendingNotifications`.
+ * Delivers the notifications of requests that were just committed, as the requests' tenant
+ * (a request path never needs the maintenance role). Runs after commit and never throws:
+ * what it cannot deliver stays in the outbox for `deliverPendingNotifications`.
  */
-export async function deliverApprovalNotifications(database: Database, requestIds: string[]): Promise<void> {
+export async function deliverApprovalNotifications(database: Database, workspaceId: string, requestIds: string[]): Promise<void> {
   if (requestIds.length === 0) return;
   try {
-    await deliver(database, new Date(), inArray(sql`input_data->>'requestId'`, requestIds));
+    await deliver(
+      (fn) => database.withTenant({ workspaceId }, fn),
+      new Date(),
+      and(sql`workspace_id = ${workspaceId}::uuid`, inArray(sql`input_data->>'requestId'`, requestIds)),
+    );
   } catch (error) {
     logger.error("approval notifications not delivered; they stay queued", { requestIds, error });
   }
@@ -294,7 +305,7 @@ export async function deliverPendingNotifications(
 ): Promise<{ delivered: number; failed: number; deadLettered: number }> {
   const total = { delivered: 0, failed: 0, deadLettered: 0 };
   for (let batch = 0; batch < maxBatches; batch++) {
-    const result = await deliver(database, now);
+    const result = await deliver((fn) => database.withMaintenance(fn), now);
     total.delivered += result.delivered;
     total.failed += result.failed;
     total.deadLettered += result.deadLettered;

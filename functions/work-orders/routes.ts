@@ -249,7 +249,7 @@ export const workOrderRoutes = createRouter()
     async (c) => {
       const key = c.req.valid("header")["idempotency-key"];
       const created = await inTenant(c, (tx) => createWorkOrder(tx, c.var.actor, c.req.valid("json"), { idempotencyKey: key }));
-      await deliverApprovalNotifications(c.var.database, created.approvalRequestIds);
+      await deliverApprovalNotifications(c.var.database, c.var.actor.workspaceId, created.approvalRequestIds);
       const body = { ...created.order, items: created.items, approvalRequestIds: created.approvalRequestIds };
       return created.created ? c.json(body, 201) : c.json(body, 200);
     },
@@ -346,7 +346,7 @@ export const workOrderRoutes = createRouter()
     }),
     async (c) => {
       const done = await inTenant(c, (tx) => completeWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json")));
-      await deliverApprovalNotifications(c.var.database, done.approvalRequestIds);
+      await deliverApprovalNotifications(c.var.database, c.var.actor.workspaceId, done.approvalRequestIds);
       return c.json(done, 200);
     },
   )
