@@ -49,8 +49,8 @@ export const MAX_SCAN_TUPLES = 40_000;
 export const SCAN_MEM_MULTIPLIER = 4;
 /**
  * The smallest ef_search (candidate list) of a search; pgvector's default is 40. On clustered
- * data where many neighbours are nearly equidistant, 100 held recall@10 at about 0.97 and 200
- * at about 0.985 for the same latency (test/memory/search-recall.test.ts data, 20,000 rows).
+ * data where many neighbours are nearly equidistant, 100 held unfiltered recall@10 at about
+ * 0.97 and 200 at about 0.99, for the same latency (the data of test/memory/search-recall.test.ts).
  */
 export const MIN_EF_SEARCH = 200;
 /** Reciprocal rank fusion's k (the RRF paper's 60). */
@@ -86,7 +86,7 @@ export const MemorySearchInput = z
     }),
     topK: z.number().int().min(1).max(100).default(10),
     minSimilarity: z.number().min(-1).max(1).optional().openapi({
-      description: "Drop results whose cosine similarity to the query vector is lower",
+      description: "Drop results whose cosine similarity to the query vector is lower (or unknown: a hybrid text hit of another size)",
     }),
     weights: z
       .strictObject({ vector: z.number().min(0).max(100).default(1), text: z.number().min(0).max(100).default(1) })
