@@ -9,29 +9,22 @@
  * with `X-Cairn-Timestamp: <unix seconds>`; receivers recompute it over the raw body and
  * reject old timestamps (replays).
  */
-import { createHmac } from "node:crypto";
 import { and, inArray, sql, type SQL } from "drizzle-orm";
 import { rows, type Database, type Tx } from "../../db/client";
 import { processingJobs } from "../../db/schema";
 import { logger } from "../shared/logger";
+import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../shared/signatures";
 import { summarizePayload } from "./summary";
 
 export const APPROVAL_WEBHOOK_JOB = "approval_webhook";
 export const WEBHOOK_MAX_ATTEMPTS = 5;
 export const WEBHOOK_TIMEOUT_MS = 5_000;
-export const SIGNATURE_HEADER = "x-cairn-signature";
-export const TIMESTAMP_HEADER = "x-cairn-timestamp";
 /** How long a claimed delivery is ours before another deliverer may take it over. */
 const CLAIM_LEASE_SECONDS = 60;
 const BATCH = 50;
 /** Retry backoff: 30 s doubling per attempt, capped at one hour, with ±25 % jitter. */
 const BACKOFF_BASE_SECONDS = 30;
 const BACKOFF_CAP_SECONDS = 3600;
-
-/** `sha256=<hex>` over `<timestamp>.<raw body>`: what the receiver must recompute. */
-export function signWebhook(secret: string, timestamp: string, body: string): string {
-  return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex")}`;
-}
 
 interface ClaimedDelivery {
   job_id: string;
@@ -167,7 +160,7 @@ async function post(delivery: ClaimedDelivery, now: Date): Promise<Outcome> {
         "x-cairn-event": "approval.requested",
         "x-cairn-delivery": delivery.job_id,
         [TIMESTAMP_HEADER]: timestamp,
-        [SIGNATURE_HEADER]: signWebhook(delivery.signing_secret!, timestamp, body),
+        [SIGNATURE_HEADER]: signBody(delivery.signing_secret!, timestamp, body),
       },
       body,
       redirect: "manual",

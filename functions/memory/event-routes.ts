@@ -3,6 +3,7 @@ import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody, Timestamp } from "../shared/openapi";
 import { PageQuery, pageSchema } from "../shared/pagination";
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../shared/signatures";
 import {
   getConversation,
   listConversations,
@@ -23,8 +24,6 @@ import {
   ListEventsQuery,
   MAX_EVENTS_PER_BATCH,
   receiveConnectorEvents,
-  SIGNATURE_HEADER,
-  TIMESTAMP_HEADER,
 } from "./events";
 import { nudgeEventProcessing } from "./ingest-nudge";
 

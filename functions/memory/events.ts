@@ -7,7 +7,7 @@
  * id) and queues a `processing_jobs` row per stored event. `processEvents` (the events job,
  * every minute and on an ingest-queue nudge) turns queued events into memories.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, sql, type SQL } from "drizzle-orm";
 import { rows, type Database, type Tx } from "../../db/client";
@@ -15,6 +15,7 @@ import { deadLetters, processingJobs, processingStatus, rawEvents } from "../../
 import { recordActivity, type ActivityEntry } from "../shared/activity";
 import { AppError, BadRequest, Forbidden, NotFound, Unauthorized, UpstreamFailed } from "../shared/errors";
 import { logger } from "../shared/logger";
+import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../shared/signatures";
 import { after, page, PageQuery } from "../shared/pagination";
 import { chunkText, type ChunkOptions } from "./chunking";
 import { EmbeddingProviderError, type EmbeddingProvider } from "./embeddings";
@@ -231,8 +232,6 @@ async function fillConcurrentDuplicates(tx: Tx, workspaceId: string, items: Inge
 
 /** How far a signed request's timestamp may be from the server's clock. */
 export const SIGNATURE_TOLERANCE_SECONDS = 5 * 60;
-export const SIGNATURE_HEADER = "X-Cairn-Signature";
-export const TIMESTAMP_HEADER = "X-Cairn-Timestamp";
 
 export interface SignedDelivery {
   rawBody: string;
@@ -242,11 +241,6 @@ export interface SignedDelivery {
   timestamp: string | undefined;
 }
 
-/** The signature header a connector sends (also what tests and client libraries use). */
-export function signConnectorRequest(secret: string, timestamp: number | string, rawBody: string): string {
-  return `sha256=${createHmac("sha256", secret).update(`${timestamp}.${rawBody}`).digest("hex")}`;
-}
-
 /** Whether `signature` is the HMAC of the timestamp and raw body under `secret` (constant time). */
 export function verifySignature(secret: string, delivery: SignedDelivery, now: Date): boolean {
   const { signature, timestamp, rawBody } = delivery;
@@ -254,7 +248,7 @@ export function verifySignature(secret: string, delivery: SignedDelivery, now: D
   if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_SECONDS) return false;
   const match = /^sha256=([0-9a-f]{64})$/i.exec(signature.trim());
   if (!match) return false;
-  const expected = Buffer.from(signConnectorRequest(secret, timestamp, rawBody).slice("sha256=".length), "hex");
+  const expected = Buffer.from(signBody(secret, timestamp, rawBody).slice("sha256=".length), "hex");
   const presented = Buffer.from(match[1]!.toLowerCase(), "hex");
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }

@@ -8,10 +8,10 @@ import {
   IngestEventsInput,
   processEvents,
   retryDelayMs,
-  signConnectorRequest,
   type EventInput,
 } from "../../functions/memory/events";
 import { allRouters } from "../../functions/routers";
+import { signBody } from "../../functions/shared/signatures";
 import { searchMemories, searchSettings } from "../../functions/memory/search";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
@@ -42,7 +42,7 @@ async function addConnector(database: Database, workspaceId: string, status: "AC
 function signed(secret: string, body: string, timestamp = Math.floor(Date.now() / 1000)) {
   return {
     raw: body,
-    headers: { "X-Cairn-Signature": signConnectorRequest(secret, timestamp, body), "X-Cairn-Timestamp": String(timestamp) },
+    headers: { "X-Cairn-Signature": signBody(secret, timestamp, body), "X-Cairn-Timestamp": String(timestamp) },
   };
 }
 
