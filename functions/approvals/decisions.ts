@@ -9,7 +9,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
 import { rows, type Tx } from "../../db/client";
 import { approvalEvents, approvalRequests, workItems, workOrders } from "../../db/schema";
-import { recordActivity } from "../shared/activity";
+import { recordChange } from "../shared/activity";
 import type { Actor } from "../shared/auth";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
 import { applyApprovalEffects, type ActorRef, type ClosedRequest } from "./effects";
@@ -173,12 +173,7 @@ export async function recordDecision(tx: Tx, actor: Actor, requestId: string, ra
   } else {
     await escalateRequests(tx, [request], now);
   }
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: `approval.${input.decision.toLowerCase()}`,
-    entityType: "approval_request",
-    entityId: request.id,
+  await recordChange(tx, actor, `approval.${input.decision.toLowerCase()}`, { type: "approval_request", id: request.id }, {
     before: { status: request.status, approvalsCount: request.approvalsCount },
     after: { decision: input.decision, reason: input.reason ?? null },
   });

@@ -17,7 +17,7 @@ import {
   workspaceMembers,
   type PolicyCondition,
 } from "../../db/schema";
-import { recordActivity } from "../shared/activity";
+import { recordChange } from "../shared/activity";
 import type { Actor } from "../shared/auth";
 import { Invalid, NotFound } from "../shared/errors";
 import { MAX_TIMEOUT_SECONDS } from "./gates";
@@ -146,9 +146,8 @@ function settingsOf(input: CreatePolicyInput): PolicySettings {
   return { ...input, conditions: input.conditions as PolicyCondition[] };
 }
 
-export async function createPolicy(tx: Tx, actor: Actor, raw: z.input<typeof CreatePolicyInput>): Promise<PolicyView> {
-  const policy = settingsOf(CreatePolicyInput.parse(raw));
-  await assertValidPolicy(tx, actor, policy);
+/** Inserts `version` of the policy `policyKey` as its current version. */
+async function insertVersion(tx: Tx, actor: Actor, policyKey: string, version: number, policy: PolicySettings): Promise<PolicyRow> {
   const [row] = await tx
     .insert(approvalPolicies)
     .values({
@@ -158,21 +157,23 @@ export async function createPolicy(tx: Tx, actor: Actor, raw: z.input<typeof Cre
       timeoutSeconds: policy.timeoutSeconds ?? null,
       escalationTimeoutSeconds: policy.escalationTimeoutSeconds ?? null,
       workspaceId: actor.workspaceId,
-      policyKey: randomUUID(),
-      version: 1,
+      policyKey,
+      version,
       isCurrent: true,
       createdBy: actor.userId,
     })
     .returning();
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "approval_policy.created",
-    entityType: "approval_policy",
-    entityId: row!.id,
-    after: { policyKey: row!.policyKey, version: 1 },
+  return row!;
+}
+
+export async function createPolicy(tx: Tx, actor: Actor, raw: z.input<typeof CreatePolicyInput>): Promise<PolicyView> {
+  const policy = settingsOf(CreatePolicyInput.parse(raw));
+  await assertValidPolicy(tx, actor, policy);
+  const row = await insertVersion(tx, actor, randomUUID(), 1, policy);
+  await recordChange(tx, actor, "approval_policy.created", { type: "approval_policy", id: row.id }, {
+    after: { policyKey: row.policyKey, version: 1 },
   });
-  return policyView(row!);
+  return policyView(row);
 }
 
 async function currentVersion(tx: Tx, actor: Actor, policyKey: string, lock: boolean): Promise<PolicyRow> {
@@ -244,29 +245,10 @@ export async function updatePolicy(tx: Tx, actor: Actor, policyKey: string, raw:
   };
   await assertValidPolicy(tx, actor, next);
   await tx.update(approvalPolicies).set({ isCurrent: false }).where(eq(approvalPolicies.id, current.id));
-  const [row] = await tx
-    .insert(approvalPolicies)
-    .values({
-      ...next,
-      description: next.description ?? null,
-      itemType: next.itemType ?? null,
-      timeoutSeconds: next.timeoutSeconds ?? null,
-      escalationTimeoutSeconds: next.escalationTimeoutSeconds ?? null,
-      workspaceId: actor.workspaceId,
-      policyKey,
-      version: current.version + 1,
-      isCurrent: true,
-      createdBy: actor.userId,
-    })
-    .returning();
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "approval_policy.updated",
-    entityType: "approval_policy",
-    entityId: row!.id,
+  const row = await insertVersion(tx, actor, policyKey, current.version + 1, next);
+  await recordChange(tx, actor, "approval_policy.updated", { type: "approval_policy", id: row.id }, {
     before: { id: current.id, version: current.version },
-    after: { id: row!.id, version: row!.version, changes: Object.keys(changes) },
+    after: { id: row.id, version: row.version, changes: Object.keys(changes) },
   });
-  return policyView(row!);
+  return policyView(row);
 }

@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { conversationMemories, conversations, feedback, memories } from "../../db/schema";
-import { recordActivity } from "../shared/activity";
+import { recordChange } from "../shared/activity";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, page, PageQuery } from "../shared/pagination";
 import { StorableJson, StorableString } from "./events";
@@ -116,12 +116,7 @@ export async function recordConversation(tx: Tx, actor: ConversationActor, raw: 
       })),
     );
   }
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId ?? null },
-    action: "conversation.recorded",
-    entityType: "conversation",
-    entityId: conversation!.id,
+  await recordChange(tx, actor, "conversation.recorded", { type: "conversation", id: conversation!.id }, {
     after: { channel: input.channel, userRef: input.userRef ?? null, memories: memoryIds.length },
   });
   return {
@@ -193,12 +188,7 @@ export async function recordFeedback(tx: Tx, actor: ConversationActor, conversat
       createdBy: actor.userId ?? null,
     })
     .returning(feedbackColumns);
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId ?? null },
-    action: "feedback.recorded",
-    entityType: "feedback",
-    entityId: created!.id,
+  await recordChange(tx, actor, "feedback.recorded", { type: "feedback", id: created!.id }, {
     after: { conversationId, rating: input.rating },
   });
   return created!;

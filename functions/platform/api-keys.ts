@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import type { Tx } from "../../db/client";
 import { apiKeys, workspaceMembers } from "../../db/schema";
 import { generateApiKey, Scope, type Actor } from "../shared/auth";
-import { recordActivity } from "../shared/activity";
+import { recordChange } from "../shared/activity";
 import { Invalid, NotFound } from "../shared/errors";
 
 export const CreateApiKeyInput = z
@@ -58,12 +58,7 @@ export async function createApiKey(tx: Tx, actor: Actor, raw: z.input<typeof Cre
       expiresAt: input.expiresAt ?? null,
     })
     .returning(publicColumns);
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "api_key.created",
-    entityType: "api_key",
-    entityId: key!.id,
+  await recordChange(tx, actor, "api_key.created", { type: "api_key", id: key!.id }, {
     after: { name: input.name, scopes: key!.scopes },
   });
   return { ...key!, key: generated.key };
@@ -77,12 +72,6 @@ export async function revokeApiKey(tx: Tx, actor: Actor, id: string, now = new D
   if (!existing) throw new NotFound("API key", id);
   if (existing.revokedAt) return existing;
   const [revoked] = await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning(publicColumns);
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "api_key.revoked",
-    entityType: "api_key",
-    entityId: id,
-  });
+  await recordChange(tx, actor, "api_key.revoked", { type: "api_key", id: id });
   return revoked!;
 }

@@ -4,7 +4,8 @@ import type { Tx } from "../../db/client";
 import { capabilities } from "../../db/schema";
 import type { Actor } from "../shared/auth";
 import { after, page, PageQuery } from "../shared/pagination";
-import { found, ownRow, pick, recordChange } from "./catalog-records";
+import { recordChange } from "../shared/activity";
+import { found, ownRow, pick } from "./catalog-records";
 
 /** What an agent can do ("send-email", "refund"), granted through the tools that provide it. */
 const fields = {

@@ -1,12 +1,11 @@
 import { and, eq, type AnyColumn, type SQL } from "drizzle-orm";
-import type { Tx } from "../../db/client";
 import type { Actor } from "../shared/auth";
-import { recordActivity } from "../shared/activity";
 import { NotFound } from "../shared/errors";
 
 /**
  * The small pieces every catalog record (connector, tool, capability, payload schema)
- * repeats: "this id in the caller's workspace", "or 404", "and log it".
+ * repeats: "this id in the caller's workspace", "or 404", "what an update changed".
+ * (Logging the change is `recordChange` in shared/activity.ts.)
  */
 
 /** Row `id` of the caller's workspace. RLS hides other workspaces anyway; the explicit filter is defence in depth and uses the index. */
@@ -17,24 +16,6 @@ export const ownRow = (table: { workspaceId: AnyColumn; id: AnyColumn }, actor: 
 export function found<T>(row: T | undefined, entity: string, id: string): T {
   if (!row) throw new NotFound(entity, id);
   return row;
-}
-
-/** One activity row for a change the actor made to a catalog record. */
-export function recordChange(
-  tx: Tx,
-  actor: Actor,
-  action: string,
-  entity: { type: string; id: string },
-  change: { before?: unknown; after?: unknown } = {},
-) {
-  return recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action,
-    entityType: entity.type,
-    entityId: entity.id,
-    ...change,
-  });
 }
 
 /** The fields of `row` that `changes` touches: an update's "before" in the activity log. */

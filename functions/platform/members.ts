@@ -3,7 +3,7 @@ import { z } from "@hono/zod-openapi";
 import { rows, type Tx } from "../../db/client";
 import { memberRole, users, workspaceMembers } from "../../db/schema";
 import type { Actor } from "../shared/auth";
-import { recordActivity } from "../shared/activity";
+import { recordChange } from "../shared/activity";
 import { Conflict, NotFound } from "../shared/errors";
 import { ensureUser } from "./workspaces";
 
@@ -55,12 +55,7 @@ export async function addMember(tx: Tx, actor: Actor, raw: z.input<typeof AddMem
     .onConflictDoNothing()
     .returning({ userId: workspaceMembers.userId });
   if (!inserted) throw new Conflict(`${input.email} is already a member of this workspace`);
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "member.added",
-    entityType: "user",
-    entityId: userId,
+  await recordChange(tx, actor, "member.added", { type: "user", id: userId }, {
     after: { role: input.role },
   });
   return getMember(tx, actor, userId);
@@ -85,12 +80,7 @@ export async function updateMember(tx: Tx, actor: Actor, userId: string, raw: z.
     .update(workspaceMembers)
     .set({ role: input.role })
     .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "member.role_changed",
-    entityType: "user",
-    entityId: userId,
+  await recordChange(tx, actor, "member.role_changed", { type: "user", id: userId }, {
     before: { role: before.role },
     after: { role: input.role },
   });
@@ -103,12 +93,7 @@ export async function removeMember(tx: Tx, actor: Actor, userId: string) {
   await tx
     .delete(workspaceMembers)
     .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "member.removed",
-    entityType: "user",
-    entityId: userId,
+  await recordChange(tx, actor, "member.removed", { type: "user", id: userId }, {
     before: { role: before.role },
   });
 }

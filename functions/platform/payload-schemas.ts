@@ -7,7 +7,8 @@ import { payloadSchemas } from "../../db/schema";
 import type { Actor } from "../shared/auth";
 import { Invalid } from "../shared/errors";
 import { after, page, PageQuery } from "../shared/pagination";
-import { found, ownRow, recordChange } from "./catalog-records";
+import { recordChange } from "../shared/activity";
+import { found, ownRow } from "./catalog-records";
 
 /**
  * JSON Schemas (draft 2020-12) that work-item payloads of one type must match. A change is a

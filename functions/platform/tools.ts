@@ -6,7 +6,8 @@ import type { Actor } from "../shared/auth";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, page, PageQuery } from "../shared/pagination";
 import { capabilityColumns, getCapability } from "./capabilities";
-import { found, ownRow, pick, recordChange } from "./catalog-records";
+import { recordChange } from "../shared/activity";
+import { found, ownRow, pick } from "./catalog-records";
 import { compileJsonSchema, JsonSchemaObject, QueryFlag } from "./payload-schemas";
 
 const fields = {

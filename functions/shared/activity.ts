@@ -11,6 +11,27 @@ export interface ActivityEntry {
   after?: unknown;
 }
 
+/**
+ * One activity row for a change the acting user made in their workspace (the common case).
+ * The actor's `userId` may be null (a caller with no user): the row then names no one.
+ */
+export function recordChange(
+  tx: Tx,
+  actor: { workspaceId: string; userId?: string | null },
+  action: string,
+  entity: { type: string; id: string },
+  change: { before?: unknown; after?: unknown } = {},
+): Promise<void> {
+  return recordActivity(tx, {
+    workspaceId: actor.workspaceId,
+    actor: { type: "USER", id: actor.userId ?? null },
+    action,
+    entityType: entity.type,
+    entityId: entity.id,
+    ...change,
+  });
+}
+
 /** Writes activity rows in the caller's transaction, so they commit with the change. One INSERT for many. */
 export async function recordActivity(tx: Tx, entries: ActivityEntry | ActivityEntry[]): Promise<void> {
   const list = Array.isArray(entries) ? entries : [entries];

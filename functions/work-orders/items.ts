@@ -3,7 +3,7 @@ import { and, asc, eq } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
 import type { Tx } from "../../db/client";
 import { attempts, evalResults, workItems } from "../../db/schema";
-import { recordActivity } from "../shared/activity";
+import { recordChange } from "../shared/activity";
 import type { Actor } from "../shared/auth";
 import { NotFound } from "../shared/errors";
 import { itemColumns } from "./work-orders";
@@ -73,12 +73,7 @@ export async function recordEval(tx: Tx, actor: Actor, workItemId: string, raw: 
     .insert(evalResults)
     .values({ workspaceId: actor.workspaceId, workItemId, ...input })
     .returning(evalColumns);
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "work_item.evaluated",
-    entityType: "work_item",
-    entityId: workItemId,
+  await recordChange(tx, actor, "work_item.evaluated", { type: "work_item", id: workItemId }, {
     after: { evalId: created!.id, evaluator: input.evaluator, score: input.score, passed: input.passed },
   });
   return created!;

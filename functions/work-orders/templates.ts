@@ -8,7 +8,7 @@ import { z } from "@hono/zod-openapi";
 import type { Tx } from "../../db/client";
 import { workflowTemplates } from "../../db/schema";
 import { ApprovalRequirementInput } from "../approvals/gates";
-import { recordActivity } from "../shared/activity";
+import { recordChange } from "../shared/activity";
 import type { Actor } from "../shared/auth";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, page, PageQuery } from "../shared/pagination";
@@ -101,12 +101,7 @@ export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof C
       retryCapMs: input.retry?.capMs ?? null,
     })
     .returning(columns);
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "workflow_template.created",
-    entityType: "workflow_template",
-    entityId: created!.id,
+  await recordChange(tx, actor, "workflow_template.created", { type: "workflow_template", id: created!.id }, {
     after: { name: created!.name, version: created!.version },
   });
   return presentTemplate(created!);
@@ -171,12 +166,7 @@ export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.in
       retryCapMs: retry?.capMs ?? null,
     })
     .returning(columns);
-  await recordActivity(tx, {
-    workspaceId: actor.workspaceId,
-    actor: { type: "USER", id: actor.userId },
-    action: "workflow_template.versioned",
-    entityType: "workflow_template",
-    entityId: created!.id,
+  await recordChange(tx, actor, "workflow_template.versioned", { type: "workflow_template", id: created!.id }, {
     before: { id: current.id, version: current.version },
     after: { name: created!.name, version: created!.version },
   });
