@@ -122,6 +122,12 @@ function wrap(kind: DriverKind, db: Db, end: () => Promise<void>): Database {
   };
 }
 
+/**
+ * A JSON value (an array of ids, a set of records) as one bound `jsonb` parameter: the same
+ * on every driver, and one parameter however many elements it holds.
+ */
+export const jsonParam = (value: unknown): SQL => sql`${JSON.stringify(value)}::jsonb`;
+
 /** Rows of a raw statement, whichever driver ran it (they all expose `rows`). */
 export async function rows<T>(tx: Tx | Db, query: SQL): Promise<T[]> {
   const result = (await tx.execute(query)) as unknown as { rows: T[] };

@@ -27,7 +27,7 @@
  */
 import type { ScheduledEvent, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { sql } from "drizzle-orm";
-import { rows, type Database, type Tx } from "../../db/client";
+import { jsonParam, rows, type Database, type Tx } from "../../db/client";
 import { redriveWebhookDeadLetter } from "../approvals/notifications";
 import { recordActivity } from "../shared/activity";
 import { Conflict, NotFound } from "../shared/errors";
@@ -61,11 +61,6 @@ export function redriveConfig(env: NodeJS.ProcessEnv = process.env): RedriveConf
     backoffBaseMs: envNumber(env, "CAIRN_DEAD_LETTER_BACKOFF_BASE_MS", d.backoffBaseMs, { min: 0 }),
     backoffMaxMs: envNumber(env, "CAIRN_DEAD_LETTER_BACKOFF_MAX_MS", d.backoffMaxMs, { min: 0 }),
   };
-}
-
-/** Delay before the next automatic redrive, after `redrives` redrives so far (≥ 1). */
-export function redriveBackoffMs(redrives: number, config: Pick<RedriveConfig, "backoffBaseMs" | "backoffMaxMs">): number {
-  return Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** Math.max(0, redrives - 1));
 }
 
 export interface RedriveOptions extends Partial<RedriveConfig> {
@@ -264,14 +259,14 @@ async function recordRedriveFailure(
       tx,
       permanent
         ? sql`update dead_letters
-              set auto_retry = false, next_retry_at = null, errors = errors || ${JSON.stringify([entry])}::jsonb, updated_at = now()
+              set auto_retry = false, next_retry_at = null, errors = errors || ${jsonParam([entry])}, updated_at = now()
               where id = ${letter.id}::uuid and workspace_id = ${letter.workspace_id}::uuid and status = 'OPEN'
               returning redrive_count`
         : sql`update dead_letters
               set redrive_count = redrive_count + 1,
                   next_retry_at = ${now.toISOString()}::timestamptz
                     + least(${config.backoffMaxMs}::float8, ${config.backoffBaseMs}::float8 * power(2, redrive_count)) * interval '1 millisecond',
-                  errors = errors || ${JSON.stringify([entry])}::jsonb, updated_at = now()
+                  errors = errors || ${jsonParam([entry])}, updated_at = now()
               where id = ${letter.id}::uuid and workspace_id = ${letter.workspace_id}::uuid and status = 'OPEN'
               returning redrive_count`,
     );
@@ -407,13 +402,13 @@ export async function storeQueueDeadLetters(database: Database, records: SQSReco
       const ids = [...new Set(parsed.map((m) => m.message_id))].sort();
       await tx.execute(
         sql`select pg_advisory_xact_lock(hashtextextended('cairn.queue-dead-letter:' || id, 0))
-            from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb) as id order by id`,
+            from jsonb_array_elements_text(${jsonParam(ids)}) as id order by id`,
       );
       return rows<{ message_id: string; outcome: "stored" | "duplicate" }>(
         tx,
         sql`
           with input as (
-            select * from jsonb_to_recordset(${JSON.stringify(parsed)}::jsonb)
+            select * from jsonb_to_recordset(${jsonParam(parsed)})
               as x(message_id text, workspace_id uuid, reason text, payload jsonb)
           ),
           attributable as (

@@ -10,7 +10,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, sql, type SQL } from "drizzle-orm";
-import { rows, type Database, type Tx } from "../../db/client";
+import { jsonParam, rows, type Database, type Tx } from "../../db/client";
 import { deadLetters, processingJobs, processingStatus, rawEvents } from "../../db/schema";
 import { recordActivity, type ActivityEntry } from "../shared/activity";
 import { AppError, BadRequest, Forbidden, NotFound, Unauthorized, UpstreamFailed } from "../shared/errors";
@@ -158,7 +158,7 @@ export async function ingestEvents(
     tx,
     sql`
       with input as (
-        select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+        select * from jsonb_to_recordset(${jsonParam(records)})
           as x(ord int, source text, event_type text, external_id text, payload jsonb, metadata jsonb)
       ),
       inserted as (

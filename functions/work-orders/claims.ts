@@ -9,7 +9,7 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
-import { rows, type Tx } from "../../db/client";
+import { jsonParam, rows, type Tx } from "../../db/client";
 import { openApprovalRequests } from "../approvals/gates";
 import type { Actor } from "../shared/auth";
 import { Conflict, NotFound } from "../shared/errors";
@@ -81,7 +81,7 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
   const who = actorRef(actor);
   const typeFilter = input.types
     ? // An array computed once (an InitPlan), so the ordered index scan stays a plain filter.
-      sql`and i.type = any(array(select jsonb_array_elements_text(${JSON.stringify(input.types)}::jsonb)))`
+      sql`and i.type = any(array(select jsonb_array_elements_text(${jsonParam(input.types)})))`
     : sql``;
   const claimed = await rows<{
     id: string;

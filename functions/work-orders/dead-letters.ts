@@ -4,13 +4,13 @@
  */
 import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
-import { rows, type Tx } from "../../db/client";
+import { jsonParam, rows, type Tx } from "../../db/client";
 import { deadLetters, deadLetterSource, deadLetterStatus } from "../../db/schema";
 import { validateItemPayloads } from "../platform/payload-schemas";
 import type { Actor } from "../shared/auth";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, page, PageQuery } from "../shared/pagination";
-import { actorRef, jsonParam, refreshOrderStatus, type ActorRef } from "./lifecycle";
+import { actorRef, refreshOrderStatus, type ActorRef } from "./lifecycle";
 
 const QueryFlag = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 

@@ -18,7 +18,7 @@
  * claim, completion, cancellation and these helpers all follow it, so they cannot deadlock.
  */
 import { sql, type SQL } from "drizzle-orm";
-import { rows, type Tx } from "../../db/client";
+import { jsonParam, rows, type Tx } from "../../db/client";
 import type { Actor } from "../shared/auth";
 
 export type WorkOrderStatus = "PENDING" | "PROCESSING" | "COMPLETED" | "FAILED" | "CANCELLED";
@@ -40,9 +40,6 @@ export const actorRef = (actor: Pick<Actor, "workspaceId" | "userId">): ActorRef
 });
 
 export const systemActor = (workspaceId: string | null = null, id = "system"): ActorRef => ({ workspaceId, type: "SYSTEM", id });
-
-/** A JSON array of values as one bound parameter: works the same on every driver. */
-export const jsonParam = (value: unknown): SQL => sql`${JSON.stringify(value)}::jsonb`;
 
 /** `workspace_id` filter when the actor is scoped to a workspace (defence in depth beside RLS). */
 export const inWorkspace = (column: SQL, actor: ActorRef): SQL =>
