@@ -4,9 +4,9 @@ import { z } from "@hono/zod-openapi";
 import type { Tx } from "../../db/client";
 import { connectors, connectorStatus, connectorType } from "../../db/schema";
 import type { Actor } from "../shared/auth";
-import { Invalid } from "../shared/errors";
 import { after, page, PageQuery } from "../shared/pagination";
-import { found, ownRow, pick, recordChange } from "./catalog-records";
+import { recordChange } from "../shared/activity";
+import { found, ownRow, pick } from "./catalog-records";
 
 export const ConnectorType = z.enum(connectorType.enumValues).openapi("ConnectorType");
 export const ConnectorStatus = z.enum(connectorStatus.enumValues).openapi("ConnectorStatus");
@@ -113,21 +113,4 @@ export async function rotateConnectorSecret(tx: Tx, actor: Actor, id: string) {
   found(connector, "Connector", id);
   await recordChange(tx, actor, "connector.secret_rotated", { type: "connector", id });
   return { ...connector!, signingSecret };
-}
-
-/**
- * What a sender of notifications needs from a connector (the approvals context): where to
- * post and the secret to sign with. An API connector can only notify through its webhookUrl,
- * so using one without it is a 422 at the point of use (it may exist for event intake only).
- */
-export async function notificationTarget(tx: Tx, actor: Pick<Actor, "workspaceId">, id: string) {
-  const [connector] = await tx
-    .select({ id: connectors.id, type: connectors.type, status: connectors.status, webhookUrl: connectors.webhookUrl, signingSecret: connectors.signingSecret })
-    .from(connectors)
-    .where(and(eq(connectors.workspaceId, actor.workspaceId), eq(connectors.id, id)));
-  const target = found(connector, "Connector", id);
-  if (target.type === "API" && !target.webhookUrl) {
-    throw new Invalid(`Connector ${id} is of type API without a webhookUrl, so it cannot send notifications`);
-  }
-  return target;
 }

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
 import { rows, type Tx } from "../../db/client";
-import { priority, workItems, workItemStatus, workOrders, workOrderStatus, type ApprovalRequirement } from "../../db/schema";
+import { priority, workItems, workOrders, workOrderStatus, type ApprovalRequirement } from "../../db/schema";
 import { ApprovalRequirementInput, openApprovalRequests, resolveApprovalRequirements } from "../approvals/gates";
 import { validateItemPayloads } from "../platform/payload-schemas";
 import { recordActivity } from "../shared/activity";
@@ -59,8 +59,6 @@ export const ListWorkOrdersQuery = PageQuery.extend({
 export const CancelWorkOrderInput = z
   .strictObject({ reason: z.string().trim().min(1).max(2000).optional() })
   .openapi("CancelWorkOrderInput");
-
-export const WorkItemStatus = z.enum(workItemStatus.enumValues);
 
 const orderColumns = {
   id: workOrders.id,
