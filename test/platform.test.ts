@@ -85,9 +85,19 @@ describeEachDatabase("platform API", (db) => {
     expect((await call(app, "PATCH", `/v1/members/${added.body.userId}`, { key: adminKey, body: { role: "ADMIN" } })).body.role).toBe("ADMIN");
     const demoteOwner = await call(app, "PATCH", `/v1/members/${userId}`, { key: adminKey, body: { role: "MEMBER" } });
     expect(demoteOwner.status).toBe(409);
+    const memberKey = await call(app, "POST", "/v1/api-keys", {
+      key: adminKey,
+      body: { name: "ann", scopes: ["admin"], userId: added.body.userId },
+    });
+    expect(memberKey.status).toBe(201);
+    expect((await call(app, "GET", "/v1/members", { key: memberKey.body.key })).status).toBe(200);
     expect((await call(app, "DELETE", `/v1/members/${added.body.userId}`, { key: adminKey })).status).toBe(204);
     const members = await call(app, "GET", "/v1/members", { key: adminKey });
     expect(members.body.items.map((m: { userId: string }) => m.userId)).toEqual([userId]);
+    // A removed member's keys stop working with them.
+    expect((await call(app, "GET", "/v1/members", { key: memberKey.body.key })).status).toBe(401);
+    const keys = await call(app, "GET", "/v1/api-keys", { key: adminKey });
+    expect(keys.body.items.find((k: { id: string }) => k.id === memberKey.body.id).revokedAt).not.toBeNull();
   });
 
   it("creates workspaces that only their members can see", async () => {

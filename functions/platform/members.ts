@@ -1,7 +1,7 @@
-import { and, desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
 import { rows, type Tx } from "../../db/client";
-import { memberRole, users, workspaceMembers } from "../../db/schema";
+import { apiKeys, memberRole, users, workspaceMembers } from "../../db/schema";
 import type { Actor } from "../shared/auth";
 import { recordChange } from "../shared/activity";
 import { Conflict, NotFound } from "../shared/errors";
@@ -87,13 +87,20 @@ export async function updateMember(tx: Tx, actor: Actor, userId: string, raw: z.
   return getMember(tx, actor, userId);
 }
 
-export async function removeMember(tx: Tx, actor: Actor, userId: string) {
+/** Removes the member and revokes their API keys in this workspace: a former member's key must not keep its scopes. */
+export async function removeMember(tx: Tx, actor: Actor, userId: string, now = new Date()) {
   const before = await getMember(tx, actor, userId);
   await assertNotLastOwner(tx, actor, userId);
   await tx
     .delete(workspaceMembers)
     .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
+  const revoked = await tx
+    .update(apiKeys)
+    .set({ revokedAt: now })
+    .where(and(eq(apiKeys.workspaceId, actor.workspaceId), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id });
   await recordChange(tx, actor, "member.removed", { type: "user", id: userId }, {
     before: { role: before.role },
+    after: { apiKeysRevoked: revoked.map((key) => key.id) },
   });
 }
