@@ -128,6 +128,16 @@ function wrap(kind: DriverKind, db: Db, end: () => Promise<void>): Database {
  */
 export const jsonParam = (value: unknown): SQL => sql`${JSON.stringify(value)}::jsonb`;
 
+/**
+ * An enum or uuid array column of a raw row: some drivers parse it, others return the
+ * Postgres text form `{A,B}` (elements of these columns never contain commas or quotes).
+ */
+export function pgArray(value: string[] | string | null): string[] {
+  if (Array.isArray(value)) return value;
+  if (!value || value === "{}") return [];
+  return value.slice(1, -1).split(",").map((s) => s.replace(/^"|"$/g, ""));
+}
+
 /** Rows of a raw statement, whichever driver ran it (they all expose `rows`). */
 export async function rows<T>(tx: Tx | Db, query: SQL): Promise<T[]> {
   const result = (await tx.execute(query)) as unknown as { rows: T[] };

@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
-import { rows, type Tx } from "../../db/client";
+import { pgArray, rows, type Tx } from "../../db/client";
 import {
   approvalGate,
   approvalRejectAction,
@@ -68,13 +68,6 @@ interface CurrentPolicy {
   escalate_to_roles: string[] | string;
   escalation_timeout_seconds: number | null;
   on_reject: "FAIL" | "REWORK";
-}
-
-/** Raw-SQL enum/uuid arrays come back as `{A,B}` text from some drivers. */
-function pgArray(value: string[] | string | null): string[] {
-  if (Array.isArray(value)) return value;
-  if (!value || value === "{}") return [];
-  return value.slice(1, -1).split(",").map((s) => s.replace(/^"|"$/g, ""));
 }
 
 function requirementFromPolicy(policy: CurrentPolicy): ApprovalRequirement {

@@ -10,7 +10,7 @@
  * reject old timestamps (replays).
  */
 import { and, inArray, sql, type SQL } from "drizzle-orm";
-import { rows, type Database, type Tx } from "../../db/client";
+import { pgArray, rows, type Database, type Tx } from "../../db/client";
 import { processingJobs } from "../../db/schema";
 import { logger } from "../shared/logger";
 import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../shared/signatures";
@@ -63,11 +63,6 @@ interface Outcome {
 }
 
 const toIso = (value: string | Date | null) => (value === null ? null : new Date(value).toISOString());
-function pgArray(value: string[] | string | null): string[] {
-  if (Array.isArray(value)) return value;
-  if (!value || value === "{}") return [];
-  return value.slice(1, -1).split(",").map((s) => s.replace(/^"|"$/g, ""));
-}
 
 /**
  * The transactions a delivery runs in: the request's tenant (RLS on) right after a request

@@ -1,7 +1,7 @@
 /** Reading approval requests: the inbox (oldest deadline first) and one request with its decisions. */
 import { and, asc, eq, sql, type SQL } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
-import { rows, type Tx } from "../../db/client";
+import { pgArray, rows, type Tx } from "../../db/client";
 import { approvalEvents, approvalStatus } from "../../db/schema";
 import type { Actor } from "../shared/auth";
 import { BadRequest, NotFound } from "../shared/errors";
@@ -48,11 +48,6 @@ interface RequestRow {
   order_requested_by: string | null;
 }
 
-function pgArray(value: string[] | string | null): string[] {
-  if (Array.isArray(value)) return value;
-  if (!value || value === "{}") return [];
-  return value.slice(1, -1).split(",").map((s) => s.replace(/^"|"$/g, ""));
-}
 const date = (value: string | Date | null) => (value === null ? null : new Date(value));
 
 function requestView(row: RequestRow) {
