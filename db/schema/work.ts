@@ -137,6 +137,11 @@ export const workItems = pgTable(
     index("work_items_lease_idx").on(t.leaseExpiresAt).where(sql`${t.status} = 'PROCESSING'`),
     index("work_items_order_idx").on(t.workOrderId, t.sequence),
     index("work_items_status_idx").on(t.workspaceId, t.status, t.createdAt.desc()),
+    // "Does this order still have unfinished items?": a completion asks it, so it must not
+    // walk the order's finished items.
+    index("work_items_open_idx")
+      .on(t.workOrderId)
+      .where(sql`${t.status} IN ('QUEUED', 'AWAITING_APPROVAL', 'PROCESSING')`),
     check("work_items_attempts_check", sql`${t.maxAttempts} BETWEEN 1 AND 100 AND ${t.attemptCount} >= 0`),
   ],
 );

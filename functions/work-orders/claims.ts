@@ -259,10 +259,21 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
           from target t where a.id = t.current_attempt_id
           returning a.id
         ),
+        -- Only a completion that may be the order's last needs the order (locked) and a status
+        -- refresh. Another unfinished item that nobody is changing proves this is not the last;
+        -- it is share-locked until commit, so it cannot finish unseen meanwhile. Items locked by
+        -- a concurrent completion are skipped: both completions then lock the order in turn,
+        -- and the second one's refresh sees the first one's commit.
         order_lock as (
-          update work_orders o set updated_at = now()
+          select o.id from work_orders o
           where o.id in (select work_order_id from target where status = 'COMPLETED')
-          returning o.id
+            and not exists (
+              select 1 from work_items w
+              where w.work_order_id = o.id and w.id not in (select id from target)
+                and w.status in ('QUEUED', 'AWAITING_APPROVAL', 'PROCESSING')
+              for share skip locked
+            )
+          for update
         ),
         logged as (
           insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
@@ -281,7 +292,7 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
   if (!done) rejectStale(parseJson(row?.existing ?? null), itemId, input);
   let approvalRequestIds: string[] = [];
   if (done.status === "COMPLETED") {
-    await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
+    if (done.ordersLocked > 0) await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
   } else {
     approvalRequestIds = await openApprovalRequests(
       tx,
@@ -305,6 +316,8 @@ interface Done {
   status: "COMPLETED" | "AWAITING_APPROVAL";
   approval: import("../../db/schema").ApprovalRequirement | null;
   completedAt: string | null;
+  /** 1 when this completion may have finished the order (its row is then locked). */
+  ordersLocked: number;
 }
 
 /**

@@ -101,6 +101,28 @@ describeEachDatabase("work queue", (db) => {
     expect((await domain(database, actor).order(created.order.id)).status).toBe("COMPLETED");
   }, 600_000);
 
+  it("finishes an order whose last items complete at the same moment", async () => {
+    const { database, target, url } = db();
+    const actor = await seedActor(database);
+    const orders = target === "postgres" ? 40 : 10;
+    // Two connections on Postgres, so the two last completions really race.
+    const second = target === "postgres" ? await connect(url, { driver: "neon", max: 4 }) : database;
+    try {
+      for (let n = 0; n < orders; n++) {
+        const created = await domain(database, actor).create({
+          title: `race ${n}`,
+          items: [{ type: "race", payload: {} }, { type: "race", payload: {} }],
+        });
+        const [a, b] = await domain(database, actor).claim("racer", 2);
+        expect([a!.id, b!.id].sort()).toEqual(created.items.map((i) => i.id).sort());
+        await Promise.all([domain(database, actor).complete(a!.id, a!), domain(second, actor).complete(b!.id, b!)]);
+        expect((await domain(database, actor).order(created.order.id)).status).toBe("COMPLETED");
+      }
+    } finally {
+      if (second !== database) await second.close();
+    }
+  }, 300_000);
+
   it("claims by priority, then age, and only claimable items", async () => {
     const { database } = db();
     const actor = await seedActor(database);

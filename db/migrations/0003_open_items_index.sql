@@ -1,0 +1,1 @@
+CREATE INDEX "work_items_open_idx" ON "work_items" USING btree ("work_order_id") WHERE "work_items"."status" IN ('QUEUED', 'AWAITING_APPROVAL', 'PROCESSING');
