@@ -100,6 +100,20 @@ describeEachDatabase("platform API", (db) => {
     expect(keys.body.items.find((k: { id: string }) => k.id === memberKey.body.id).revokedAt).not.toBeNull();
   });
 
+  it("keeps one owner when the last two owners are demoted at once", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { adminKey, userId } = await seedWorkspace(database);
+    const second = await call(app, "POST", "/v1/members", { key: adminKey, body: { email: `second-${Date.now()}@example.test`, role: "OWNER" } });
+    expect(second.status).toBe(201);
+    const statuses = await Promise.all(
+      [userId, second.body.userId].map(async (id) => (await call(app, "PATCH", `/v1/members/${id}`, { key: adminKey, body: { role: "MEMBER" } })).status),
+    );
+    expect(statuses.sort()).toEqual([200, 409]);
+    const members = await call(app, "GET", "/v1/members", { key: adminKey });
+    expect(members.body.items.filter((m: { role: string }) => m.role === "OWNER")).toHaveLength(1);
+  });
+
   it("creates workspaces that only their members can see", async () => {
     const { database } = db();
     const app = testApp(database);

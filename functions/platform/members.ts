@@ -1,6 +1,6 @@
-import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { and, desc, eq, isNull } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
-import { rows, type Tx } from "../../db/client";
+import type { Tx } from "../../db/client";
 import { apiKeys, memberRole, users, workspaceMembers } from "../../db/schema";
 import type { Actor } from "../shared/auth";
 import { recordChange } from "../shared/activity";
@@ -61,15 +61,20 @@ export async function addMember(tx: Tx, actor: Actor, raw: z.input<typeof AddMem
   return getMember(tx, actor, userId);
 }
 
-/** The last OWNER cannot be demoted or removed: a workspace always has one. */
+/**
+ * The last OWNER cannot be demoted or removed: a workspace always has one. The owner rows
+ * are locked, so two concurrent demotions of the last two owners are serialised and the
+ * second one sees a single owner left.
+ */
 async function assertNotLastOwner(tx: Tx, actor: Actor, userId: string) {
-  const [row] = await rows<{ owners: number; is_owner: boolean }>(
-    tx,
-    sql`select count(*) filter (where role = 'OWNER')::int as owners,
-               bool_or(user_id = ${userId} and role = 'OWNER') as is_owner
-        from workspace_members where workspace_id = ${actor.workspaceId}`,
-  );
-  if (row?.is_owner && row.owners <= 1) throw new Conflict("A workspace must keep at least one OWNER");
+  const owners = await tx
+    .select({ userId: workspaceMembers.userId })
+    .from(workspaceMembers)
+    .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.role, "OWNER")))
+    .for("update");
+  if (owners.length <= 1 && owners.some((owner) => owner.userId === userId)) {
+    throw new Conflict("A workspace must keep at least one OWNER");
+  }
 }
 
 export async function updateMember(tx: Tx, actor: Actor, userId: string, raw: z.input<typeof UpdateMemberInput>) {
