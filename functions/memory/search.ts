@@ -53,6 +53,8 @@ export const SCAN_MEM_MULTIPLIER = 4;
  * 0.97 and 200 at about 0.99, for the same latency (the data of test/memory/search-recall.test.ts).
  */
 export const MIN_EF_SEARCH = 200;
+/** The index branch fetches this many times the candidates it keeps (see buildSearchStatement). */
+export const INDEX_OVERFETCH = 2;
 /** Reciprocal rank fusion's k (the RRF paper's 60). */
 export const DEFAULT_RRF_K = 60;
 
@@ -353,8 +355,11 @@ function buildSearchStatement(parts: StatementParts): SQL {
     const distance = sql`embedding::${vt} <=> (select v from q)`;
     const vectorWhere = sql`embedding_dims = ${DIMS_LITERAL[dims!]} and ${where}`;
     // The index branch: ORDER BY the indexed expression's distance, ascending, with a LIMIT.
+    // It takes INDEX_OVERFETCH times the candidates: a relaxed-order iterative scan returns its
+    // batches roughly sorted, so a closer row can come after the cut; vector_ranked re-sorts
+    // by distance and keeps the pool.
     const indexBranch = (gate: SQL) =>
-      sql`(select id, ${distance} as distance from memories where ${vectorWhere}${gate} order by ${distance} limit ${pool})`;
+      sql`(select id, ${distance} as distance from memories where ${vectorWhere}${gate} order by ${distance} limit ${pool * INDEX_OVERFETCH})`;
     // The exact branch: `+ 0` makes the ordering unusable by the HNSW index, so every row that
     // passes the filter is compared (found through the filter's own indexes where it has some).
     const exactBranch = (gate: SQL) =>
@@ -373,7 +378,9 @@ function buildSearchStatement(parts: StatementParts): SQL {
       );
     }
     // Relaxed-order index scans may return neighbours slightly out of order: rank by distance.
-    ctes.push(sql`vector_ranked as (select id, row_number() over (order by distance, id) as rank from vector_hits)`);
+    ctes.push(sql`vector_ranked as (
+      select id, rank from (select id, row_number() over (order by distance, id) as rank from vector_hits) ranked
+      where rank <= ${pool})`);
   }
   if (useText) {
     ctes.push(sql`text_hits as (
