@@ -48,9 +48,9 @@ export const MAX_SCAN_TUPLES = 40_000;
 /** Memory an iterative scan may use, as a multiple of work_mem (pgvector's default is 1). */
 export const SCAN_MEM_MULTIPLIER = 4;
 /**
- * The smallest ef_search (candidate list) of a search; pgvector's default is 40. On clustered
- * data where many neighbours are nearly equidistant, 100 held unfiltered recall@10 at about
- * 0.97 and 200 at about 0.99, for the same latency (the data of test/memory/search-recall.test.ts).
+ * The smallest ef_search (candidate list) of a search; pgvector's default is 40. On 20,000
+ * clustered synthetic vectors whose neighbours are nearly equidistant (a hard case), 100 held
+ * unfiltered recall@10 at about 0.97 and 200 at about 0.99, for about the same latency.
  */
 export const MIN_EF_SEARCH = 200;
 /** The index branch fetches this many times the candidates it keeps (see buildSearchStatement). */

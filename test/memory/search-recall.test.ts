@@ -22,7 +22,7 @@ const CLUSTERS = 10;
 const DIMS = 768;
 const QUERIES = 20;
 const K = 10;
-/** `bucket` = (i / 20) % 100: every bucket holds 1% of the rows, spread evenly over the clusters. */
+/** `bucket` = (i / 20) % 100: every bucket holds 1% of the rows, spread evenly over the clusters and the sheets. */
 const FILTER = { bucket: 7 };
 
 const provider = new LexicalHashEmbeddingProvider({ dimensions: DIMS });
@@ -36,9 +36,13 @@ describeEachDatabase("memory search recall at scale", (db) => {
     workspaceId = (await seedWorkspace(database)).workspaceId;
     // Bulk load the way one loads a vector table: drop the HNSW index, insert with set-based
     // SQL, build the index once (with room for the graph in memory). The index is rebuilt from
-    // its own catalogue definition, so it is exactly the migration's index. The vectors come
-    // from Postgres's seeded PRNG (setseed), generated in the database: cluster centres uniform
-    // in [-1, 1]^768, members a centre plus uniform noise in [-0.6, 0.6] per component.
+    // its own catalogue definition, so it is exactly the migration's index.
+    // The vectors come from Postgres's seeded PRNG (setseed), generated in the database. Like
+    // real embeddings they have a low intrinsic dimension: each of 10 clusters is a 2-D sheet
+    // in 768-D (centre + a·u1 + b·u2, with a, b uniform in [-2, 2] and centre, u1, u2 uniform in
+    // [-1, 1]^768) plus small uniform noise in [-0.1, 0.1] per component. (Pure i.i.d. noise
+    // around a centre makes all of a cluster's members nearly equidistant from a query, so
+    // which ten are "nearest" is decided by noise.)
     const [index] = await rows<{ indexdef: string }>(
       database.db,
       sql`select indexdef from pg_indexes where indexname = 'memories_embedding_768_hnsw'`,
@@ -47,20 +51,23 @@ describeEachDatabase("memory search recall at scale", (db) => {
       await tx.execute(sql`drop index memories_embedding_768_hnsw`);
       await tx.execute(sql`select setseed(0.42)`);
       await tx.execute(sql`create temporary table centres on commit drop as
-        select c, array_agg(random() * 2 - 1 order by d) as v
+        select c, array_agg(random() * 2 - 1 order by d) as v, array_agg(random() * 2 - 1 order by d) as u1,
+               array_agg(random() * 2 - 1 order by d) as u2
         from generate_series(0, ${CLUSTERS - 1}) c, generate_series(1, ${DIMS}) d group by c`);
+      const point = sql`(select array_agg(centres.v[d] + p.a * centres.u1[d] + p.b * centres.u2[d] + (random() * 0.2 - 0.1) order by d)
+                         from generate_series(1, ${DIMS}) d)::vector`;
       await tx.execute(sql`insert into memories (workspace_id, content, content_hash, metadata, embedding, embedding_dims, embedding_model)
-        select ${workspaceId}, 'synthetic memory ' || i, 'synthetic-' || i,
-               jsonb_build_object('bucket', (i / 20) % 100, 'cluster', i % ${CLUSTERS}),
-               (select array_agg(centres.v[d] + (random() * 1.2 - 0.6) order by d) from generate_series(1, ${DIMS}) d)::vector,
-               ${DIMS}, 'synthetic'
-        from generate_series(0, ${ROWS - 1}) i join centres on centres.c = i % ${CLUSTERS}`);
+        select ${workspaceId}, 'synthetic memory ' || p.i, 'synthetic-' || p.i,
+               jsonb_build_object('bucket', (p.i / 20) % 100, 'cluster', p.i % ${CLUSTERS}), ${point}, ${DIMS}, 'synthetic'
+        from (select i, random() * 4 - 2 as a, random() * 4 - 2 as b from generate_series(0, ${ROWS - 1}) i) p
+        join centres on centres.c = p.i % ${CLUSTERS}`);
       await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
       await tx.execute(sql.raw(index!.indexdef));
       const generated = await rows<{ v: string }>(
         tx,
-        sql`select (select array_agg(centres.v[d] + (random() * 1.2 - 0.6) order by d) from generate_series(1, ${DIMS}) d)::vector::text as v
-            from centres, generate_series(1, ${QUERIES / CLUSTERS}) r order by c, r`,
+        sql`select ${point}::text as v
+            from centres, (select i, random() * 4 - 2 as a, random() * 4 - 2 as b from generate_series(1, ${QUERIES / CLUSTERS}) i) p
+            order by centres.c, p.i`,
       );
       return generated.map((row) => JSON.parse(row.v) as number[]);
     });
