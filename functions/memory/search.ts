@@ -383,10 +383,12 @@ function buildSearchStatement(parts: StatementParts): SQL {
       where rank <= ${pool})`);
   }
   if (useText) {
+    // The tsquery is written inline (not read from the tq CTE) so the planner sees a constant
+    // and can use the GIN index on search_vector.
     ctes.push(sql`text_hits as (
       select id, ts_rank_cd(search_vector, (select query from tq), 32) as rank_value
       from memories
-      where ${where} and search_vector @@ (select query from tq)
+      where ${where} and search_vector @@ websearch_to_tsquery('english', ${parts.query})
       order by rank_value desc, id
       limit ${pool})`);
     ctes.push(sql`text_ranked as (select id, row_number() over (order by rank_value desc, id) as rank from text_hits)`);
@@ -413,9 +415,12 @@ function buildSearchStatement(parts: StatementParts): SQL {
   const textRank = parts.query !== undefined ? sql`ts_rank_cd(m.search_vector, (select query from tq), 32)::float8` : sql`null::float8`;
   const minSimilarity = parts.minSimilarity !== undefined ? sql`where s.similarity >= ${parts.minSimilarity}::float8` : sql``;
 
+  // The fused ids are looked up by primary key (`= any(array(...))`): joined to the CTE, the
+  // planner misjudges its size and scans memories.
   ctes.push(sql`scored as (
     select ${RESULT_COLUMNS}, ${similarity} as similarity, ${textRank} as "textRank", f.score
-    from fused f join memories m on m.id = f.id and m.workspace_id = ${parts.workspaceId})`);
+    from memories m join fused f on f.id = m.id
+    where m.id = any(array(select id from fused)) and m.workspace_id = ${parts.workspaceId})`);
   ctes.push(sql`top as (
     select * from scored s ${minSimilarity}
     order by s.score desc, s.similarity desc nulls last, s.id
