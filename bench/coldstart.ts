@@ -5,8 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { build } from "esbuild";
-import { esmRequireBanner, lambdaExternals, lambdaMainFields } from "../infra/bundling.js";
-import { buildFunctions } from "../scripts/build.js";
+import { buildFunctions, lambdaBuildOptions } from "../scripts/build.js";
 import { fmt } from "./lib/results.js";
 import type { Section } from "./lib/section.js";
 import { percentile } from "./lib/stats.js";
@@ -32,19 +31,10 @@ export const coldStartSection: Section = {
     try {
       const baselineFile = join(outDir, "baseline", "index.mjs");
       await build({
+        ...lambdaBuildOptions,
         absWorkingDir: repoRoot,
         entryPoints: [join(repoRoot, "bench/baselines/lambda-baseline.ts")],
         outfile: baselineFile,
-        bundle: true,
-        platform: "node",
-        target: "node22",
-        format: "esm",
-        minify: true,
-        mainFields: lambdaMainFields,
-        banner: { js: esmRequireBanner },
-        external: lambdaExternals,
-        legalComments: "none",
-        logLevel: "error",
       });
       const baseline = { bytes: (await stat(baselineFile)).size, ...(await initTimes(baselineFile, samples)) };
       details.baseline = baseline;

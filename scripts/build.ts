@@ -8,7 +8,7 @@
  * test code among its inputs, when it imports a local-only module (PGlite) other than
  * lazily, or when it pulls in another context's HTTP app.
  */
-import { build, type Metafile } from "esbuild";
+import { build, type BuildOptions as BuildOptions_, type Metafile } from "esbuild";
 import { existsSync } from "node:fs";
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
@@ -92,26 +92,31 @@ export function bundleProblems(name: string, metafile: Metafile): string[] {
   return problems;
 }
 
+/** How every Lambda is bundled (as the deploy does); the benchmark's baseline bundle uses it too. */
+export const lambdaBuildOptions = {
+  bundle: true,
+  platform: "node",
+  target: "node22",
+  format: "esm",
+  minify: true,
+  mainFields: lambdaMainFields,
+  banner: { js: esmRequireBanner },
+  external: lambdaExternals,
+  legalComments: "none",
+  logLevel: "error",
+} as const satisfies BuildOptions_;
+
 async function buildOne(name: string, handler: Handler, outdir: string): Promise<BundleSize & { problems: string[] }> {
   const entry = entryFile(handler);
   const dir = join(outdir, name);
   await rm(dir, { recursive: true, force: true });
   const outfile = join(dir, "index.mjs");
   const result = await build({
+    ...lambdaBuildOptions,
     absWorkingDir: root,
     entryPoints: [entry],
     outfile,
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    minify: true,
-    mainFields: lambdaMainFields,
-    banner: { js: esmRequireBanner },
-    external: lambdaExternals,
-    legalComments: "none",
     metafile: true,
-    logLevel: "error",
   });
   const metafile = result.metafile;
   await writeFile(join(dir, "meta.json"), JSON.stringify(metafile));
