@@ -18,7 +18,7 @@ import {
   type ApprovalRequirement,
   type PolicyCondition,
 } from "../../db/schema";
-import { recordActivity } from "../shared/activity";
+import { activityActor, recordActivity } from "../shared/activity";
 import { policyMatches } from "./matching";
 import { APPROVAL_WEBHOOK_JOB, WEBHOOK_MAX_ATTEMPTS } from "./notifications";
 
@@ -196,7 +196,7 @@ export async function openApprovalRequests(
     tx,
     values.map((value) => ({
       workspaceId: actor.workspaceId,
-      actor: actor.userId ? { type: "USER" as const, id: actor.userId } : { type: "SYSTEM" as const },
+      actor: activityActor(actor.userId),
       action: "approval.requested",
       entityType: "approval_request",
       entityId: value.id,

@@ -9,7 +9,7 @@ import { z } from "@hono/zod-openapi";
 import type { Tx } from "../../db/client";
 import { memories } from "../../db/schema";
 import { memoryTier, memoryType } from "../../db/schema/enums";
-import { recordActivity } from "../shared/activity";
+import { activityActor, recordActivity } from "../shared/activity";
 import { BadRequest, Invalid, NotFound, UpstreamFailed } from "../shared/errors";
 import { Timestamp } from "../shared/openapi";
 import { after, page, PageQuery } from "../shared/pagination";
@@ -307,7 +307,7 @@ export async function insertMemories(
         tx,
         inserted.map((row) => ({
           workspaceId: actor.workspaceId,
-          actor: actor.userId ? { type: "USER" as const, id: actor.userId } : { type: "SYSTEM" as const },
+          actor: activityActor(actor.userId),
           action: "memory.created",
           entityType: "memory",
           entityId: row.id,
@@ -395,7 +395,7 @@ export async function updateMemory(tx: Tx, actor: MemoryActor, id: string, raw: 
   const updated = toMemory(row!);
   await recordActivity(tx, {
     workspaceId: actor.workspaceId,
-    actor: actor.userId ? { type: "USER", id: actor.userId } : { type: "SYSTEM" },
+    actor: activityActor(actor.userId),
     action: "memory.updated",
     entityType: "memory",
     entityId: id,
@@ -413,7 +413,7 @@ export async function deleteMemory(tx: Tx, actor: MemoryActor, id: string): Prom
   if (!row) throw new NotFound("Memory", id);
   await recordActivity(tx, {
     workspaceId: actor.workspaceId,
-    actor: actor.userId ? { type: "USER", id: actor.userId } : { type: "SYSTEM" },
+    actor: activityActor(actor.userId),
     action: "memory.deleted",
     entityType: "memory",
     entityId: id,

@@ -32,6 +32,11 @@ export function recordChange(
   });
 }
 
+/** Who an activity row names: the acting user, or the system when no user acts (jobs, signed intake). */
+export function activityActor(userId: string | null | undefined): ActivityEntry["actor"] {
+  return userId ? { type: "USER", id: userId } : { type: "SYSTEM" };
+}
+
 /** Writes activity rows in the caller's transaction, so they commit with the change. One INSERT for many. */
 export async function recordActivity(tx: Tx, entries: ActivityEntry | ActivityEntry[]): Promise<void> {
   const list = Array.isArray(entries) ? entries : [entries];
