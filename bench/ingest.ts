@@ -117,7 +117,7 @@ async function resetTable(client: pg.Client): Promise<void> {
       created_at timestamptz not null default now(),
       unique (workspace_id, content_hash)
     )`);
-  await client.query(`create index on ${schema}.memories using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64)`);
+  await client.query(`create index on ${schema}.memories using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 128)`);
   await client.query(`create index on ${schema}.memories using gin (content_tsv)`);
 }
 
