@@ -24,6 +24,14 @@ const QUERIES = 20;
 const K = 10;
 /** `bucket` = (i / 20) % 100: every bucket holds 1% of the rows, spread evenly over the clusters and the sheets. */
 const FILTER = { bucket: 7 };
+/**
+ * The lowest recall@10 asserted for a search through the HNSW index (ef_search 200, the
+ * migration's m = 16, ef_construction = 128). pgvector builds the graph with unseeded random
+ * levels (and this test builds it in parallel on PostgreSQL), so recall varies from build to
+ * build: 0.93 to 1.00 observed on this data, with or without a filter. The bound sits below that
+ * spread; a search that lost its index or its iterative scan falls far below it (0.2 here).
+ */
+const INDEX_RECALL_FLOOR = 0.9;
 
 const provider = new LexicalHashEmbeddingProvider({ dimensions: DIMS });
 
@@ -124,10 +132,16 @@ describeEachDatabase("memory search recall at scale", (db) => {
     expect(result.recall).toBeGreaterThanOrEqual(0.95);
   });
 
-  it("filtered search through the HNSW index alone holds recall@10 >= 0.95 thanks to iterative scans", async () => {
+  it("filtered search through the HNSW index alone is not starved, thanks to iterative scans", async () => {
     const iterative = await recall(FILTER, { strategy: "index" });
     console.info(`[${db().target}] recall@10, 1% filter, index with iterative scan: ${iterative.recall.toFixed(3)}`);
-    expect(iterative.recall).toBeGreaterThanOrEqual(0.95);
+    // Every search gets its K results, and they are the right ones but for the graph's own
+    // misses. Those vary from index build to index build (see INDEX_RECALL_FLOOR): 0.97 to
+    // 1.00 over 22 builds of the migration's index on this data, 0.93 once with pgvector's
+    // default ef_construction. The 0.95 the automatic strategy holds above is not a property of
+    // any one graph, so it is not asserted here; the default (auto) path never depends on it.
+    expect(iterative.meanReturned).toBe(K);
+    expect(iterative.recall).toBeGreaterThanOrEqual(INDEX_RECALL_FLOOR);
     // Without iterative scans the same index scan starves: ef_search candidates, 1% of them kept.
     const starved = await recall(FILTER, { strategy: "index" }, { "hnsw.iterative_scan": "off" });
     console.info(
@@ -140,11 +154,7 @@ describeEachDatabase("memory search recall at scale", (db) => {
   it("unfiltered search over the whole workspace goes through the index with high recall", async () => {
     const result = await recall(undefined, { strategy: "auto" });
     console.info(`[${db().target}] recall@10, no filter, automatic strategy: ${result.recall.toFixed(3)}`);
-    // A plain HNSW scan (ef_search 200, the migration's m = 16, ef_construction = 64). pgvector
-    // builds the graph with unseeded random levels, so this varies from build to build: 0.955 to
-    // 1.0 observed on this data. The bound is looser than the filtered ones, which the
-    // iterative scan (it visits far more of the graph) and the exact branch hold at 0.95.
-    expect(result.recall).toBeGreaterThanOrEqual(0.9);
+    expect(result.recall).toBeGreaterThanOrEqual(INDEX_RECALL_FLOOR);
   });
 
   it("the statement picks the branch at run time: the index for many rows, the exact scan for few", async () => {
