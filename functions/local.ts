@@ -14,6 +14,7 @@ import { bootstrapWorkspace } from "./platform/workspaces";
 import { allRouters } from "./routers";
 import { createApp } from "./shared/app";
 import { logger } from "./shared/logger";
+import { allowPrivateAddressesByDefault } from "./shared/outbound";
 
 /** First start (no workspace yet), or a CAIRN_API_KEY the database doesn't know: make a workspace for it. */
 async function ensureFirstWorkspace(database: Database): Promise<void> {
@@ -47,6 +48,8 @@ async function ensureFirstWorkspace(database: Database): Promise<void> {
 const port = () => Number(process.env.PORT ?? 3000);
 
 async function main() {
+  // A webhook receiver on this machine is the usual thing to try locally (deployments refuse it).
+  allowPrivateAddressesByDefault();
   const database = await connect(process.env.DATABASE_URL);
   const { applied } = await migrate(database);
   logger.info("database ready", { driver: database.kind, migrationsApplied: applied });

@@ -9,9 +9,12 @@ import { connect } from "../db/client";
 import { migrate } from "../db/migrate";
 import { isJobName, JOB_NAMES } from "../functions/jobs/job";
 import { runJobByName } from "../functions/jobs/registry";
+import { allowPrivateAddressesByDefault } from "../functions/shared/outbound";
 
 // The summary is this command's output; keep the job's own log lines to warnings and errors.
 process.env.LOG_LEVEL ??= "warn";
+// Like `npm start`: a webhook receiver on this machine may be notified.
+allowPrivateAddressesByDefault();
 
 const usage = `usage: npm run job -- <${JOB_NAMES.join("|")}> [--now <ISO time>]`;
 

@@ -8,11 +8,16 @@
  * The body is signed: `X-Cairn-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`
  * with `X-Cairn-Timestamp: <unix seconds>`; receivers recompute it over the raw body and
  * reject old timestamps (replays).
+ *
+ * Destinations must be public addresses unless the deployment allows private ones
+ * (functions/shared/outbound.ts); a refused one fails like an unreachable receiver, with the
+ * reason in the job's errors and, in the end, its dead letter.
  */
 import { and, inArray, sql, type SQL } from "drizzle-orm";
 import { pgArray, rows, type Database, type Tx } from "../../db/client";
 import { processingJobs } from "../../db/schema";
 import { logger } from "../shared/logger";
+import { postToDestination } from "../shared/outbound";
 import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../shared/signatures";
 import { summarizePayload } from "./summary";
 
@@ -147,8 +152,7 @@ async function post(delivery: ClaimedDelivery, now: Date): Promise<Outcome> {
   const body = notificationBody(delivery);
   const timestamp = String(Math.floor(now.getTime() / 1000));
   try {
-    const response = await fetch(delivery.webhook_url!, {
-      method: "POST",
+    const status = await postToDestination(delivery.webhook_url!, {
       headers: {
         "content-type": "application/json",
         "user-agent": "Cairn-Webhooks/1",
@@ -158,21 +162,15 @@ async function post(delivery: ClaimedDelivery, now: Date): Promise<Outcome> {
         [SIGNATURE_HEADER]: signBody(delivery.signing_secret!, timestamp, body),
       },
       body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      timeoutMs: WEBHOOK_TIMEOUT_MS,
     });
-    // Drain the body so the connection is released; its content is not used.
-    await response.arrayBuffer().catch(() => undefined);
     const ms = Math.round(performance.now() - started);
-    if (response.status >= 200 && response.status < 300) return { jobId: delivery.job_id, ok: true, ms };
-    return { jobId: delivery.job_id, ok: false, error: `HTTP ${response.status}`, ms };
+    if (status >= 200 && status < 300) return { jobId: delivery.job_id, ok: true, ms };
+    return { jobId: delivery.job_id, ok: false, error: `HTTP ${status}`, ms };
   } catch (error) {
     const ms = Math.round(performance.now() - started);
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    const message =
-      (error as Error).name === "TimeoutError"
-        ? `timed out after ${WEBHOOK_TIMEOUT_MS} ms`
-        : `${(error as Error).message}${cause ? `: ${cause.code ?? cause.message}` : ""}`;
+    const code = (error as { code?: string }).code;
+    const message = `${(error as Error).message}${code && !(error as Error).message.includes(code) ? ` (${code})` : ""}`;
     return { jobId: delivery.job_id, ok: false, error: message.slice(0, 500), ms };
   }
 }

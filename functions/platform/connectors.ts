@@ -6,12 +6,22 @@ import { connectors, connectorStatus, connectorType } from "../../db/schema";
 import type { Actor } from "../shared/auth";
 import { after, page, PageQuery } from "../shared/pagination";
 import { recordChange } from "../shared/activity";
+import { PRIVATE_ADDRESSES_ENV, refusedDestination } from "../shared/outbound";
 import { found, ownRow, pick } from "./catalog-records";
 
 export const ConnectorType = z.enum(connectorType.enumValues).openapi("ConnectorType");
 export const ConnectorStatus = z.enum(connectorStatus.enumValues).openapi("ConnectorStatus");
 
-const WebhookUrl = z.url({ protocol: /^https?$/ }).max(2000).openapi({ description: "An http(s) URL" });
+const WebhookUrl = z
+  .url({ protocol: /^https?$/ })
+  .max(2000)
+  .superRefine((url, ctx) => {
+    const refused = refusedDestination(url);
+    if (refused) ctx.addIssue({ code: "custom", message: refused });
+  })
+  .openapi({
+    description: `An http(s) URL at a public address (unless the deployment sets ${PRIVATE_ADDRESSES_ENV}=allow; names are checked when a delivery connects)`,
+  });
 const ConnectorConfig = z.record(z.string(), z.unknown()).openapi({ description: "Connector-specific settings (not secret)" });
 
 export const CreateConnectorInput = z

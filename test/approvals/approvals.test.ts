@@ -9,6 +9,7 @@ import { sweepApprovalDeadlines } from "../../functions/approvals/deadlines";
 import { resolveApprovalRequirements } from "../../functions/approvals/gates";
 import { deliverPendingNotifications, redriveWebhookDeadLetter, WEBHOOK_MAX_ATTEMPTS } from "../../functions/approvals/notifications";
 import type { Router } from "../../functions/shared/app";
+import { PRIVATE_ADDRESSES_ENV } from "../../functions/shared/outbound";
 import { databaseError } from "../support/errors";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
@@ -548,13 +549,14 @@ describeEachDatabase("approvals", (db) => {
   describeWebhooks(db);
 });
 
-/** Webhook notifications against a local receiver. */
+/** Webhook notifications against a local receiver (a private address, allowed here as `npm start` does). */
 function describeWebhooks(db: () => { database: Database }) {
   let server: Server;
   let url = "";
   let failing = false;
   const received: Array<{ headers: IncomingMessage["headers"]; body: string }> = [];
   beforeAll(async () => {
+    process.env[PRIVATE_ADDRESSES_ENV] = "allow";
     server = createServer((request, response) => {
       let body = "";
       request.on("data", (chunk) => (body += chunk));
@@ -568,6 +570,7 @@ function describeWebhooks(db: () => { database: Database }) {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/cairn`;
   });
   afterAll(async () => {
+    delete process.env[PRIVATE_ADDRESSES_ENV];
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
@@ -609,6 +612,29 @@ function describeWebhooks(db: () => { database: Database }) {
     ]);
     // A tampered body does not verify.
     expect(createHmac("sha256", secret).update(`${timestamp}.${body.replace("42", "43")}`).digest("hex")).not.toBe(expected.slice(7));
+  });
+
+  it("refuses a receiver at a private address unless the deployment allows it", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { t } = await hooked(database, app);
+    failing = false;
+    received.length = 0;
+    delete process.env[PRIVATE_ADDRESSES_ENV];
+    try {
+      await createOrder(app, t.requester.key, [{ type: "INVOICE", payload: {}, approval: { gate: "BEFORE" } }]);
+    } finally {
+      process.env[PRIVATE_ADDRESSES_ENV] = "allow";
+    }
+    expect(received).toEqual([]);
+    const [job] = await database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
+      tx.select().from(processingJobs).where(and(eq(processingJobs.workspaceId, t.workspaceId), eq(processingJobs.jobType, "approval_webhook"))),
+    );
+    // A failed attempt like any other: kept, retried later, the reason recorded.
+    expect(job).toMatchObject({ status: "PENDING", attempts: 1, error: expect.stringMatching(/127\.0\.0\.1 is not a public address/) });
+    // Allowed, the retry reaches the receiver.
+    await deliverPendingNotifications(database, new Date(Date.now() + 2 * 3600_000));
+    expect(received).toHaveLength(1);
   });
 
   it("retries a failing receiver with backoff and ends in a dead letter, never losing the request", async () => {

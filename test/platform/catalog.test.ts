@@ -3,6 +3,7 @@ import { expect, it } from "vitest";
 import { activityLog, connectors, payloadSchemas } from "../../db/schema";
 import type { Actor } from "../../functions/shared/auth";
 import { AppError } from "../../functions/shared/errors";
+import { PRIVATE_ADDRESSES_ENV } from "../../functions/shared/outbound";
 import { createPayloadSchema, validateItemPayloads } from "../../functions/platform/payload-schemas";
 import { platformRoutes } from "../../functions/platform/routes";
 import { describeEachDatabase } from "../support/databases";
@@ -389,6 +390,31 @@ describeEachDatabase("platform catalog", (db) => {
     }
     // The write-only key cannot read.
     expect((await call(app, "GET", "/v1/connectors", { key: writer })).status).toBe(403);
+  });
+
+  it("refuses a webhook URL at a private address (400, nothing saved) unless the deployment allows it", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { adminKey } = await seedWorkspace(database);
+    for (const webhookUrl of ["http://127.0.0.1:9000/hook", "http://169.254.169.254/latest", "http://[::1]/hook", "http://localhost:8080/hook"]) {
+      const response = await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "internal", type: "API", webhookUrl } });
+      expect({ webhookUrl, status: response.status }).toEqual({ webhookUrl, status: 400 });
+      expect(JSON.stringify(response.body.error)).toMatch(/is not a public address/);
+    }
+    expect((await call(app, "GET", "/v1/connectors", { key: adminKey })).body.items).toEqual([]);
+    const created = await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "public", type: "API", webhookUrl: "https://hooks.example.test/x" } });
+    expect(created.status).toBe(201);
+    const patched = await call(app, "PATCH", `/v1/connectors/${created.body.id}`, { key: adminKey, body: { webhookUrl: "http://10.0.0.8/hook" } });
+    expect(patched.status).toBe(400);
+    expect((await call(app, "GET", `/v1/connectors/${created.body.id}`, { key: adminKey })).body.webhookUrl).toBe("https://hooks.example.test/x");
+
+    process.env[PRIVATE_ADDRESSES_ENV] = "allow";
+    try {
+      const local = await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "local", type: "API", webhookUrl: "http://127.0.0.1:9000/hook" } });
+      expect(local.status).toBe(201);
+    } finally {
+      delete process.env[PRIVATE_ADDRESSES_ENV];
+    }
   });
 
   it("answers bad input with 400 or 422 in the error shape, never 500", async () => {
