@@ -20,7 +20,7 @@ const WebhookUrl = z
     if (refused) ctx.addIssue({ code: "custom", message: refused });
   })
   .openapi({
-    description: `An http(s) URL at a public address (unless the deployment sets ${PRIVATE_ADDRESSES_ENV}=allow; names are checked when a delivery connects)`,
+    description: `An http(s) URL at a public address (unless the server runs with ${PRIVATE_ADDRESSES_ENV}=allow, as npm start does; names are checked when a delivery connects)`,
   });
 const ConnectorConfig = z.record(z.string(), z.unknown()).openapi({ description: "Connector-specific settings (not secret)" });
 
