@@ -13,7 +13,7 @@ import { jsonParam, rows, type Tx } from "../../db/client";
 import { openApprovalRequests } from "../approvals/gates";
 import type { Actor } from "../shared/auth";
 import { Conflict, NotFound } from "../shared/errors";
-import { actorRef, attemptErrors, refreshOrderStatus, type ActorRef } from "./lifecycle";
+import { actorRef, closeFailedItems, refreshOrderStatus, type ActorRef } from "./lifecycle";
 
 export const MAX_LEASE_SECONDS = 3600;
 export const MAX_CLAIM = 100;
@@ -321,31 +321,12 @@ interface Done {
 }
 
 /**
- * CTEs that close the attempts of the items in `target` (columns id, workspace_id,
- * work_order_id, status, current_attempt_id, attempt_count, payload, error, reason) and,
- * for items that became FAILED, write their dead letters and lock their orders: the
- * shared tail of a failed call and a lease timeout.
+ * `closeFailedItems` (attempts closed, dead letters for the items that became FAILED, their
+ * orders locked) and the activity rows of a failed call or a lease timeout: the shared tail
+ * of both statements. `target` has the columns `closeFailedItems` needs, plus available_at.
  */
 export function failureTail(actor: ActorRef, attemptStatus: "FAILED" | "TIMEOUT"): SQL {
-  return sql`attempt as (
-          update attempts a set status = ${attemptStatus}::attempt_status, error = t.error, finished_at = now(), updated_at = now()
-          from target t where a.id = t.current_attempt_id and a.status = 'STARTED'
-          returning a.id
-        ),
-        dead as (
-          insert into dead_letters (workspace_id, source, work_item_id, reason, payload, errors)
-          select t.workspace_id, 'work_item', t.id, t.reason, t.payload,
-                 ${attemptErrors(sql`t.id`)} ||
-                 jsonb_build_array(jsonb_build_object('attempt', t.attempt_count, 'attemptId', t.current_attempt_id,
-                                                      'status', ${attemptStatus}::text, 'error', t.error, 'at', now()))
-          from target t where t.status = 'FAILED'
-          returning id, workspace_id, work_item_id
-        ),
-        order_lock as (
-          update work_orders o set updated_at = now()
-          where o.id in (select work_order_id from target where status = 'FAILED')
-          returning o.id
-        ),
+  return sql`${closeFailedItems(attemptStatus)},
         logged as (
           insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
           select t.workspace_id, ${actor.type}::actor_type, ${actor.id},

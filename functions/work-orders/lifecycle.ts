@@ -141,28 +141,10 @@ export async function failItemsToDeadLetter(
           from input x
           where i.id = x."itemId" and ${inWorkspace(sql`i.workspace_id`, actor)}
             and i.status in ('QUEUED', 'AWAITING_APPROVAL', 'PROCESSING')
-          returning i.id, i.workspace_id, i.work_order_id, i.payload, i.current_attempt_id, i.attempt_count, x.reason,
-                    (select a.status = 'STARTED' from attempts a where a.id = i.current_attempt_id) as attempt_running
+          returning i.id, i.workspace_id, i.work_order_id, i.status, i.payload, i.current_attempt_id, i.attempt_count,
+                    x.reason as error, x.reason
         ),
-        attempt as (
-          update attempts a set status = 'FAILED', error = t.reason, finished_at = now(), updated_at = now()
-          from target t where a.id = t.current_attempt_id and t.attempt_running
-          returning a.id
-        ),
-        dead as (
-          insert into dead_letters (workspace_id, source, work_item_id, reason, payload, errors)
-          select t.workspace_id, 'work_item', t.id, t.reason, t.payload,
-                 ${attemptErrors(sql`t.id`)} ||
-                 jsonb_build_array(jsonb_build_object('attempt', t.attempt_count, 'attemptId', t.current_attempt_id,
-                                                      'status', 'FAILED', 'error', t.reason, 'at', now()))
-          from target t
-          returning id, work_item_id, workspace_id
-        ),
-        order_lock as (
-          update work_orders o set updated_at = now()
-          where o.id in (select work_order_id from target)
-          returning o.id
-        ),
+        ${closeFailedItems("FAILED")},
         logged as (
           insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, after)
           select t.workspace_id, ${actor.type}::actor_type, ${actor.id}, 'work_item.failed', 'work_item', t.id,
@@ -183,6 +165,35 @@ export async function failItemsToDeadLetter(
     { actor, locked: true },
   );
   return failed.map((row) => ({ itemId: row.item_id, deadLetterId: row.dead_letter_id }));
+}
+
+/**
+ * CTEs after a `target` CTE of work items just updated (columns id, workspace_id,
+ * work_order_id, status, current_attempt_id, attempt_count, payload, error, reason):
+ * `attempt` closes their running attempts with `attemptStatus` and the error; for the items
+ * that became FAILED, `dead` writes their dead letters (every attempt's error, this one
+ * included) and `order_lock` locks their orders for the status refresh that follows.
+ */
+export function closeFailedItems(attemptStatus: "FAILED" | "TIMEOUT"): SQL {
+  return sql`attempt as (
+          update attempts a set status = ${attemptStatus}::attempt_status, error = t.error, finished_at = now(), updated_at = now()
+          from target t where a.id = t.current_attempt_id and a.status = 'STARTED'
+          returning a.id
+        ),
+        dead as (
+          insert into dead_letters (workspace_id, source, work_item_id, reason, payload, errors)
+          select t.workspace_id, 'work_item', t.id, t.reason, t.payload,
+                 ${attemptErrors(sql`t.id`)} ||
+                 jsonb_build_array(jsonb_build_object('attempt', t.attempt_count, 'attemptId', t.current_attempt_id,
+                                                      'status', ${attemptStatus}::text, 'error', t.error, 'at', now()))
+          from target t where t.status = 'FAILED'
+          returning id, workspace_id, work_item_id
+        ),
+        order_lock as (
+          update work_orders o set updated_at = now()
+          where o.id in (select work_order_id from target where status = 'FAILED')
+          returning o.id
+        )`;
 }
 
 /**

@@ -583,6 +583,14 @@ function describeWebhooks(db: () => { database: Database }) {
     return { t, secret, connectorId: connector!.id };
   }
 
+  /** The workspace's one approval-webhook job. */
+  async function webhookJob(database: Database, workspaceId: string) {
+    const jobs = await database.withTenant({ workspaceId }, (tx) =>
+      tx.select().from(processingJobs).where(and(eq(processingJobs.workspaceId, workspaceId), eq(processingJobs.jobType, "approval_webhook"))),
+    );
+    return jobs[0]!;
+  }
+
   it("notifies an API connector's webhook, signed, after the request commits", async () => {
     const { database } = db();
     const app = testApp(database);
@@ -627,9 +635,7 @@ function describeWebhooks(db: () => { database: Database }) {
       process.env[PRIVATE_ADDRESSES_ENV] = "allow";
     }
     expect(received).toEqual([]);
-    const [job] = await database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
-      tx.select().from(processingJobs).where(and(eq(processingJobs.workspaceId, t.workspaceId), eq(processingJobs.jobType, "approval_webhook"))),
-    );
+    const job = await webhookJob(database, t.workspaceId);
     // A failed attempt like any other: kept, retried later, the reason recorded.
     expect(job).toMatchObject({ status: "PENDING", attempts: 1, error: expect.stringMatching(/127\.0\.0\.1 is not a public address/) });
     // Allowed, the retry reaches the receiver.
@@ -646,12 +652,7 @@ function describeWebhooks(db: () => { database: Database }) {
     const order = await createOrder(app, t.requester.key, [{ type: "INVOICE", payload: {}, approval: { gate: "BEFORE" } }]);
     const requestId = order.approvalRequestIds[0]!;
     expect(received).toHaveLength(1);
-    const job = async () =>
-      (
-        await database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
-          tx.select().from(processingJobs).where(and(eq(processingJobs.workspaceId, t.workspaceId), eq(processingJobs.jobType, "approval_webhook"))),
-        )
-      )[0]!;
+    const job = () => webhookJob(database, t.workspaceId);
     let current = await job();
     expect(current).toMatchObject({ status: "PENDING", attempts: 1, error: "HTTP 500" });
     expect(current.availableAt.getTime()).toBeGreaterThan(Date.now());
