@@ -61,9 +61,21 @@ if (!isFresh(expected)) {
   writeFileSync(stampFile, `${JSON.stringify(expected, null, 2)}\n`);
 }
 
-run("tsc -p infra/tsconfig.json", process.execPath, [
-  require.resolve("typescript/bin/tsc"),
-  "-p",
-  join(root, "infra", "tsconfig.json"),
-]);
+const tsc = require.resolve("typescript/bin/tsc");
+run("tsc -p infra/tsconfig.json", process.execPath, [tsc, "-p", join(root, "infra", "tsconfig.json")]);
 console.log("typecheck-infra: sst.config.ts and infra/ type-check");
+
+// Negative control: the same compiler options over a component with a misspelled property
+// (infra/fixtures/wrong-property.ts) must fail, or the check above proves nothing.
+const fixture = "infra/fixtures/wrong-property.ts";
+const negativeConfig = join(root, ".sst", "typecheck-infra-negative.json");
+writeFileSync(
+  negativeConfig,
+  `${JSON.stringify({ extends: "../infra/tsconfig.json", files: [`../${fixture}`], include: [] }, null, 2)}\n`,
+);
+const negative = spawnSync(process.execPath, [tsc, "-p", negativeConfig], { cwd: root, encoding: "utf8" });
+if (negative.status === 0 || !/visibilityTimout/.test(negative.stdout)) {
+  console.error(`typecheck-infra: ${fixture} (a misspelled Queue property) was not rejected:\n${negative.stdout}${negative.stderr}`);
+  process.exit(1);
+}
+console.log(`typecheck-infra: a misspelled component property is rejected (${fixture}: ${negative.stdout.match(/error TS\d+/)?.[0]})`);
