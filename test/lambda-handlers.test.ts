@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { migrate } from "../db/migrate";
 import { openTestDatabase, targets, type TestDatabase } from "./support/databases";
 import { seedWorkspace } from "./support/http";
 
@@ -42,26 +43,42 @@ async function invoke(handler: Handler, method: string, path: string, key?: stri
   return { status: result.statusCode, body: result.body ? JSON.parse(result.body) : undefined };
 }
 
-// The Lambdas connect with the deployed URL (DATABASE_URL here); on the real-Postgres target
-// that is a fresh migrated database reached through the Neon driver, as in AWS.
-for (const target of targets.filter((t) => t === "postgres")) {
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
+// The Lambdas connect with the deployed URL (DATABASE_URL here): on the real-Postgres target a
+// fresh migrated database reached through the Neon driver, as in AWS; on the PGlite target an
+// in-memory PGlite, migrated and seeded through the Lambdas' own connection.
+for (const target of targets) {
   describe(`context Lambda handlers with API Gateway v2 events [${target}]`, () => {
-    let db: TestDatabase;
+    let db: TestDatabase | undefined;
     let key: string;
     const saved = { url: process.env.DATABASE_URL, driver: process.env.CAIRN_DB_DRIVER };
 
     beforeAll(async () => {
-      db = await openTestDatabase(target);
-      key = (await seedWorkspace(db.database)).adminKey;
-      process.env.DATABASE_URL = db.url;
-      process.env.CAIRN_DB_DRIVER = "neon";
+      if (target === "postgres") {
+        db = await openTestDatabase(target);
+        process.env.DATABASE_URL = db.url;
+        process.env.CAIRN_DB_DRIVER = "neon";
+      } else {
+        process.env.DATABASE_URL = "pglite:memory";
+        delete process.env.CAIRN_DB_DRIVER;
+      }
+      const { lambdaDatabase } = await import("../functions/shared/lambda-database");
+      const database = await lambdaDatabase();
+      if (target === "pglite") await migrate(database);
+      key = (await seedWorkspace(database)).adminKey;
     });
     afterAll(async () => {
       const { lambdaDatabase } = await import("../functions/shared/lambda-database");
       await (await lambdaDatabase()).close();
-      process.env.DATABASE_URL = saved.url;
-      process.env.CAIRN_DB_DRIVER = saved.driver;
-      await db.close();
+      // The next target's handlers must open their own connection (one per container).
+      vi.resetModules();
+      restoreEnv("DATABASE_URL", saved.url);
+      restoreEnv("CAIRN_DB_DRIVER", saved.driver);
+      await db?.close();
     });
 
     it("serve each context's routes through its own handler, authenticated, in the error shape", async () => {
@@ -72,7 +89,7 @@ for (const target of targets.filter((t) => t === "postgres")) {
 
       const health = await invoke(platform, "GET", "/health");
       expect(health.status).toBe(200);
-      expect(health.body.database).toEqual({ status: "ok", driver: "neon" });
+      expect(health.body.database).toEqual({ status: "ok", driver: target === "postgres" ? "neon" : "pglite" });
       expect((await invoke(platform, "GET", "/v1/workspaces", key)).body.items).toHaveLength(1);
       expect((await invoke(platform, "GET", "/v1/workspaces")).status).toBe(401);
 
