@@ -1,6 +1,6 @@
-import { claimWorkItems } from "../functions/work-orders/claims.js";
 import { allRouters } from "../functions/routers.js";
 import { createApp } from "../functions/shared/app.js";
+import { claimWorkItems } from "../functions/work-orders/claims.js";
 import { corpusSize } from "./cairn-adapter.js";
 import { fmt } from "./lib/results.js";
 import type { Section } from "./lib/section.js";
@@ -39,27 +39,46 @@ export const apiSection: Section = {
       if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
       return res.json() as Promise<Record<string, unknown>>;
     };
-    const apiSearch = await timeEach(idx, async (i) => ((await request("/v1/memories/search", ws.key, input(i))).results as unknown[]).length, {
-      warmup,
-      deadline: deadline(),
-    });
-    const domainSearch = await timeEach(idx, async (i) => (await cairn.search({ workspaceId: ws.workspaceId, input: input(i) })).length, {
-      warmup,
-      deadline: deadline(),
-    });
+    const apiSearch = await timeEach(
+      idx,
+      async (i) => ((await request("/v1/memories/search", ws.key, input(i))).results as unknown[]).length,
+      {
+        warmup,
+        deadline: deadline(),
+      },
+    );
+    const domainSearch = await timeEach(
+      idx,
+      async (i) => (await cairn.search({ workspaceId: ws.workspaceId, input: input(i) })).length,
+      {
+        warmup,
+        deadline: deadline(),
+      },
+    );
 
     // Claim: one item per call from a queue of QUEUED items.
     const queue = await cairn.seedQueue(2 * (samples + warmup));
     const tenant = { workspaceId: queue.workspaceId, userId: queue.userId };
     const claims = Array.from({ length: samples }, (_, i) => i);
-    const apiClaim = await timeEach(claims, async () => ((await request("/v1/work-items/claim", queue.key, { workerId: "api", limit: 1 })).items as unknown[]).length, {
-      warmup,
-      deadline: deadline(),
-    });
-    const domainClaim = await timeEach(claims, async () => (await database.withTenant(tenant, (tx) => claimWorkItems(tx, queue.actor, { workerId: "domain", limit: 1 }))).length, {
-      warmup,
-      deadline: deadline(),
-    });
+    const apiClaim = await timeEach(
+      claims,
+      async () =>
+        ((await request("/v1/work-items/claim", queue.key, { workerId: "api", limit: 1 })).items as unknown[]).length,
+      {
+        warmup,
+        deadline: deadline(),
+      },
+    );
+    const domainClaim = await timeEach(
+      claims,
+      async () =>
+        (await database.withTenant(tenant, (tx) => claimWorkItems(tx, queue.actor, { workerId: "domain", limit: 1 })))
+          .length,
+      {
+        warmup,
+        deadline: deadline(),
+      },
+    );
     if ([apiSearch, domainSearch, apiClaim, domainClaim].some((r) => r.truncated)) ctx.partial = true;
     const empty = [...apiClaim.results, ...domainClaim.results].filter((n) => n !== 1).length;
     if (empty) {
@@ -85,6 +104,11 @@ export const apiSection: Section = {
       better: "lower",
       notes: `+${fmt(apiClaim.summary.p50 - domainClaim.summary.p50)} ms per call`,
     });
-    return { apiSearch: apiSearch.summary, domainSearch: domainSearch.summary, apiClaim: apiClaim.summary, domainClaim: domainClaim.summary };
+    return {
+      apiSearch: apiSearch.summary,
+      domainSearch: domainSearch.summary,
+      apiClaim: apiClaim.summary,
+      domainClaim: domainClaim.summary,
+    };
   },
 };

@@ -3,7 +3,13 @@ import { connect, type Database } from "../db/client.js";
 import { migrateDatabase } from "../db/migrate.js";
 import { configureNeonForProxy } from "../db/neon-local.js";
 import { contentHash, insertMemories, type MemoryInput } from "../functions/memory/memories.js";
-import { searchMemories, searchSettings, explainSearch, type MemorySearchInput, type VectorStrategy } from "../functions/memory/search.js";
+import {
+  explainSearch,
+  type MemorySearchInput,
+  searchMemories,
+  searchSettings,
+  type VectorStrategy,
+} from "../functions/memory/search.js";
 import { bootstrapWorkspace } from "../functions/platform/workspaces.js";
 import type { Actor } from "../functions/shared/auth.js";
 import { claimWorkItems, completeWorkItem } from "../functions/work-orders/claims.js";
@@ -124,7 +130,10 @@ export class CairnBench {
 
   async workspace(label: string): Promise<Workspace> {
     const n = ++this.workspaceCount;
-    const made = await bootstrapWorkspace(this.database, { name: `bench ${label}`, email: `bench-${n}-${label}@bench.invalid` });
+    const made = await bootstrapWorkspace(this.database, {
+      name: `bench ${label}`,
+      email: `bench-${n}-${label}@bench.invalid`,
+    });
     const actor: Actor = {
       workspaceId: made.workspace.id,
       userId: made.userId,
@@ -150,7 +159,11 @@ export class CairnBench {
    * `POST /v1/work-items/{id}/complete` does), each inside `database.withTenant` on its own
    * Neon-driver pool of `workers` connections.
    */
-  async claimTarget(items: number, workers: number, options: { itemsPerOrder?: number; name?: string; database?: Database } = {}): Promise<ClaimTarget> {
+  async claimTarget(
+    items: number,
+    workers: number,
+    options: { itemsPerOrder?: number; name?: string; database?: Database } = {},
+  ): Promise<ClaimTarget> {
     const perOrder = Math.min(options.itemsPerOrder ?? MAX_ITEMS_PER_ORDER, MAX_ITEMS_PER_ORDER);
     const ws = await this.workspace("claims");
     const tenant = { workspaceId: ws.workspaceId, userId: ws.userId };
@@ -180,7 +193,9 @@ export class CairnBench {
     return {
       name: options.name ?? "Cairn",
       async claim(worker, limit) {
-        const claimed = await database.withTenant(tenant, (tx) => claimWorkItems(tx, ws.actor, { workerId: `bench-${worker}`, limit }));
+        const claimed = await database.withTenant(tenant, (tx) =>
+          claimWorkItems(tx, ws.actor, { workerId: `bench-${worker}`, limit }),
+        );
         for (const c of claimed) fences.set(c.id, { attemptId: c.attemptId, fencingToken: c.fencingToken });
         return claimed.map((c) => c.id);
       },
@@ -202,7 +217,11 @@ export class CairnBench {
         );
         const r = rows[0]!;
         // Every item claimed exactly once: as many attempts as items, none with a second attempt.
-        return { done: r.done, notDone: r.not_done, extra: { itemsWithMoreThanOneAttempt: r.reclaimed, attempts: r.attempts } };
+        return {
+          done: r.done,
+          notDone: r.not_done,
+          extra: { itemsWithMoreThanOneAttempt: r.reclaimed, attempts: r.attempts },
+        };
       },
       async close() {
         if (ownsDatabase) await database.close();
@@ -216,7 +235,10 @@ export class CairnBench {
     for (let made = 0; made < items; made += MAX_ITEMS_PER_ORDER) {
       const count = Math.min(MAX_ITEMS_PER_ORDER, items - made);
       await this.database.withTenant({ workspaceId: ws.workspaceId, userId: ws.userId }, (tx) =>
-        createWorkOrder(tx, ws.actor, { title: "bench queue", items: Array.from({ length: count }, (_, i) => ({ type: "bench", payload: { i } })) }),
+        createWorkOrder(tx, ws.actor, {
+          title: "bench queue",
+          items: Array.from({ length: count }, (_, i) => ({ type: "bench", payload: { i } })),
+        }),
       );
     }
     return ws;
@@ -248,7 +270,11 @@ export class CairnBench {
   async plan(call: SearchCall): Promise<string> {
     const settings = { ...searchSettings(call.input), ...call.settings };
     const actor = { workspaceId: call.workspaceId };
-    const text = await this.database.withTenant(actor, (tx) => explainSearch(tx, actor, call.input, { strategy: call.strategy }), settings);
+    const text = await this.database.withTenant(
+      actor,
+      (tx) => explainSearch(tx, actor, call.input, { strategy: call.strategy }),
+      settings,
+    );
     return text
       .split("\n")
       .map((l) => l.trim().replace(/^->\s*/, ""))
@@ -293,7 +319,15 @@ export class CairnBench {
     const vectorOid = oidRows[0]!.oid;
     const t0 = now();
     const batchSize = 1000;
-    type Batch = { rows: number[]; ids: string[]; ws: string[]; content: string[]; hash: string[]; meta: string[]; vec: Buffer[] };
+    type Batch = {
+      rows: number[];
+      ids: string[];
+      ws: string[];
+      content: string[];
+      hash: string[];
+      meta: string[];
+      vec: Buffer[];
+    };
     const empty = (): Batch => ({ rows: [], ids: [], ws: [], content: [], hash: [], meta: [], vec: [] });
     let batch = empty();
     const inFlight: Promise<void>[] = [];
@@ -355,7 +389,9 @@ export class CairnBench {
     } finally {
       client.release();
     }
-    console.log(`  Cairn corpus: ${indexDef.replace(/^CREATE INDEX (\S+) .*$/, "$1")} built in ${indexBuildSeconds.toFixed(1)} s (${indexSize})`);
+    console.log(
+      `  Cairn corpus: ${indexDef.replace(/^CREATE INDEX (\S+) .*$/, "$1")} built in ${indexBuildSeconds.toFixed(1)} s (${indexSize})`,
+    );
 
     const queries: Float32Array[] = [];
     const queryTexts: string[] = [];

@@ -30,13 +30,28 @@ export const claimsSection: Section = {
     let runsLeft = 6;
     const runBudget = () => Math.max(5_000, (ctx.deadline - now()) / runsLeft--);
     for (const batch of [1, 10]) {
-
-      const raw = await measure(ctx, () => createRawClaimTarget(ctx.options.databaseUrl, items, workers), items, workers, batch, runBudget());
-      const boss = await measure(ctx, () => createPgBossTarget(ctx.options.databaseUrl, items, workers), items, workers, batch, runBudget());
+      const raw = await measure(
+        ctx,
+        () => createRawClaimTarget(ctx.options.databaseUrl, items, workers),
+        items,
+        workers,
+        batch,
+        runBudget(),
+      );
+      const boss = await measure(
+        ctx,
+        () => createPgBossTarget(ctx.options.databaseUrl, items, workers),
+        items,
+        workers,
+        batch,
+        runBudget(),
+      );
       const cairn = await measure(ctx, () => ctx.cairn.claimTarget(items, workers), items, workers, batch, runBudget());
       if (cairn?.verified.extra?.itemsWithMoreThanOneAttempt) {
         ctx.failed = true;
-        ctx.messages.push(`Cairn batch ${batch}: ${cairn.verified.extra.itemsWithMoreThanOneAttempt} items claimed more than once (database)`);
+        ctx.messages.push(
+          `Cairn batch ${batch}: ${cairn.verified.extra.itemsWithMoreThanOneAttempt} items claimed more than once (database)`,
+        );
       }
       details[`batch${batch}`] = { raw, pgboss: boss, cairn };
 
@@ -52,7 +67,9 @@ export const claimsSection: Section = {
           dupNote,
           raw && boss ? `raw/pg-boss ${fmt(raw.jobsPerSecond / boss.jobsPerSecond)}×` : "",
           boss?.truncated ? "pg-boss run cut at its time budget" : "",
-        ].filter(Boolean).join("; "),
+        ]
+          .filter(Boolean)
+          .join("; "),
       });
       ctx.recorder.row({
         section: "claims",
@@ -99,7 +116,9 @@ async function measure(
     // Every item completed, and the database agrees, unless the run was cut at its budget.
     if (!result.truncated && (result.completed !== items || result.verified.done !== items)) {
       ctx.failed = true;
-      ctx.messages.push(`${result.target} batch ${batch}: completed ${result.completed}, db done ${result.verified.done} of ${items}`);
+      ctx.messages.push(
+        `${result.target} batch ${batch}: completed ${result.completed}, db done ${result.verified.done} of ${items}`,
+      );
     }
     if (result.truncated) ctx.partial = true;
     return result;

@@ -38,7 +38,9 @@ export const coldStartSection: Section = {
       });
       const baseline = { bytes: (await stat(baselineFile)).size, ...(await initTimes(baselineFile, samples)) };
       details.baseline = baseline;
-      console.log(`  baseline (Hono + Drizzle + Neon): ${fmt(baseline.bytes / 1024)} KiB, init p50 ${fmt(baseline.initP50)} ms`);
+      console.log(
+        `  baseline (Hono + Drizzle + Neon): ${fmt(baseline.bytes / 1024)} KiB, init p50 ${fmt(baseline.initP50)} ms`,
+      );
 
       const bundles = await buildFunctions({ outdir: join(outDir, "functions") });
       for (const b of bundles) {
@@ -66,7 +68,9 @@ export const coldStartSection: Section = {
           cairn: m ? { value: m.initP50, unit: "ms" } : null,
           baseline: { value: baseline.initP50, unit: "ms", label: "Hono + Drizzle + Neon" },
           better: "lower",
-          notes: note || `fresh node process per sample, ${samples} samples; p95 ${fmt(m!.initP95)} vs ${fmt(baseline.initP95)} ms`,
+          notes:
+            note ||
+            `fresh node process per sample, ${samples} samples; p95 ${fmt(m!.initP95)} vs ${fmt(baseline.initP95)} ms`,
         });
       }
       return details;
@@ -77,13 +81,21 @@ export const coldStartSection: Section = {
 };
 
 /** Module init: `await import(bundle)` in a fresh Node process, once untimed (warms the file cache), then `samples` times. */
-async function initTimes(file: string, samples: number): Promise<{ initP50: number; initP95: number; samplesMs: number[] }> {
+async function initTimes(
+  file: string,
+  samples: number,
+): Promise<{ initP50: number; initP95: number; samplesMs: number[] }> {
   const url = pathToFileURL(file).href;
   const script = `const t0 = performance.now(); await import(${JSON.stringify(url)}); process.stdout.write(String(performance.now() - t0));`;
   const times: number[] = [];
   for (let i = 0; i <= samples; i++) {
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
-      env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", LOG_LEVEL: "warn", DATABASE_URL: "postgres://bench@127.0.0.1:5432/none" },
+      env: {
+        PATH: process.env.PATH ?? "",
+        NODE_ENV: "production",
+        LOG_LEVEL: "warn",
+        DATABASE_URL: "postgres://bench@127.0.0.1:5432/none",
+      },
     });
     if (i > 0) times.push(Number(stdout));
   }

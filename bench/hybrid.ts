@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { rows } from "../db/client.js";
-import { DEFAULT_RRF_K, searchSettings, type MemorySearchInput } from "../functions/memory/search.js";
+import { DEFAULT_RRF_K, type MemorySearchInput, searchSettings } from "../functions/memory/search.js";
 import { corpusSize } from "./cairn-adapter.js";
 import { fmt } from "./lib/results.js";
 import type { Section } from "./lib/section.js";
@@ -31,12 +31,24 @@ export const hybridSection: Section = {
     const vec = corpus.queries.map((q) => Array.from(q));
     const deadline = () => Math.max(ctx.deadline, now() + 10_000);
 
-    const hybridInput = (i: number): MemorySearchInput => ({ query: corpus.queryTexts[i]!, vector: vec[i]!, topK: k, mode: "hybrid" });
-    const hybrid = await timeEach(idx, (i) => cairn.search({ workspaceId: ws, input: hybridInput(i) }), { warmup: 3, deadline: deadline() });
-    const vectorOnly = await timeEach(idx, (i) => cairn.search({ workspaceId: ws, input: { vector: vec[i]!, topK: k, mode: "vector" } }), {
+    const hybridInput = (i: number): MemorySearchInput => ({
+      query: corpus.queryTexts[i]!,
+      vector: vec[i]!,
+      topK: k,
+      mode: "hybrid",
+    });
+    const hybrid = await timeEach(idx, (i) => cairn.search({ workspaceId: ws, input: hybridInput(i) }), {
       warmup: 3,
       deadline: deadline(),
     });
+    const vectorOnly = await timeEach(
+      idx,
+      (i) => cairn.search({ workspaceId: ws, input: { vector: vec[i]!, topK: k, mode: "vector" } }),
+      {
+        warmup: 3,
+        deadline: deadline(),
+      },
+    );
     const pool = 50; // searchMemories' candidate pool for topK 10 in hybrid mode
     const twoTrips = await timeEach(
       idx,
@@ -80,7 +92,11 @@ export const hybridSection: Section = {
       section: "hybrid",
       scenario: "hybrid (one statement) vs vector-only search: p50",
       cairn: { value: hybrid.summary.p50, unit: "ms", label: `p95 ${fmt(hybrid.summary.p95)} ms` },
-      baseline: { value: vectorOnly.summary.p50, unit: "ms", label: `vector-only, p95 ${fmt(vectorOnly.summary.p95)} ms` },
+      baseline: {
+        value: vectorOnly.summary.p50,
+        unit: "ms",
+        label: `vector-only, p95 ${fmt(vectorOnly.summary.p95)} ms`,
+      },
       better: "lower",
       notes: `${hybrid.summary.count} queries; both through searchMemories; hybrid fuses 50 text + 50 vector candidates`,
     });
@@ -88,11 +104,21 @@ export const hybridSection: Section = {
       section: "hybrid",
       scenario: "hybrid (one statement) vs text + vector as two round trips, RRF in the client: p50",
       cairn: { value: hybrid.summary.p50, unit: "ms" },
-      baseline: { value: twoTrips.summary.p50, unit: "ms", label: `two statements, p95 ${fmt(twoTrips.summary.p95)} ms` },
+      baseline: {
+        value: twoTrips.summary.p50,
+        unit: "ms",
+        label: `two statements, p95 ${fmt(twoTrips.summary.p95)} ms`,
+      },
       better: "lower",
       notes: `same transaction set-up and driver; top-10 overlap with the one-statement result ${fmt(agreement)}; the one statement also counts accesses (an UPDATE of the 10 results)`,
     });
-    return { hybrid: hybrid.summary, vectorOnly: vectorOnly.summary, twoRoundTrips: twoTrips.summary, top10Overlap: agreement, avgResults: textFound };
+    return {
+      hybrid: hybrid.summary,
+      vectorOnly: vectorOnly.summary,
+      twoRoundTrips: twoTrips.summary,
+      top10Overlap: agreement,
+      avgResults: textFound,
+    };
   },
 };
 

@@ -2,11 +2,11 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import type { BenchMemory } from "./cairn-adapter.js";
 import { MemoryGenerator } from "./lib/memories.js";
-import { seededUuid, mulberry32 } from "./lib/random.js";
+import { mulberry32, seededUuid } from "./lib/random.js";
 import { fmt } from "./lib/results.js";
 import type { Section } from "./lib/section.js";
 import { now } from "./lib/stats.js";
-import { ClusteredVectors, binaryArray, vectorBinary } from "./lib/vectors.js";
+import { binaryArray, ClusteredVectors, vectorBinary } from "./lib/vectors.js";
 
 /**
  * 4. Ingestion: memories per second through one set-based statement per batch versus one
@@ -45,29 +45,54 @@ export const ingestSection: Section = {
       await resetTable(client);
       const batch = await timed(memories, half(), async (slice) => insertBatch(client, slice, vectorOid), batchSize);
       await resetTable(client);
-      const single = await timed(memories, half(), async (slice) => {
-        for (const m of slice) await insertBatch(client, [m], vectorOid, true);
-      }, 50);
+      const single = await timed(
+        memories,
+        half(),
+        async (slice) => {
+          for (const m of slice) await insertBatch(client, [m], vectorOid, true);
+        },
+        50,
+      );
       details.plain = { batch, single };
       if (batch.truncated || single.truncated) ctx.partial = true;
-      console.log(`  plain table: batch ${fmt(batch.perSecond)}/s (${batch.inserted}), one-by-one ${fmt(single.perSecond)}/s (${single.inserted})`);
+      console.log(
+        `  plain table: batch ${fmt(batch.perSecond)}/s (${batch.inserted}), one-by-one ${fmt(single.perSecond)}/s (${single.inserted})`,
+      );
 
       // Cairn, same memories, same slices.
       const cairn = ctx.cairn;
       const wsBatch = await cairn.workspace("ingest-batch");
       const wsSingle = await cairn.workspace("ingest-single");
       const cairnMemories = makeMemories(count, wsBatch.workspaceId);
-      const toInput = (m: BenchMemory) => ({ content: m.content, embedding: Array.from(m.embedding), metadata: m.metadata });
-      const cb = await timed(cairnMemories, half(), async (slice) => {
-        await cairn.insertBatch(wsBatch, slice.map(toInput));
-      }, batchSize);
-      const cs = await timed(cairnMemories, half(), async (slice) => {
-        for (const m of slice) await cairn.insertBatch(wsSingle, [toInput(m)]);
-      }, 50);
+      const toInput = (m: BenchMemory) => ({
+        content: m.content,
+        embedding: Array.from(m.embedding),
+        metadata: m.metadata,
+      });
+      const cb = await timed(
+        cairnMemories,
+        half(),
+        async (slice) => {
+          await cairn.insertBatch(wsBatch, slice.map(toInput));
+        },
+        batchSize,
+      );
+      const cs = await timed(
+        cairnMemories,
+        half(),
+        async (slice) => {
+          for (const m of slice) await cairn.insertBatch(wsSingle, [toInput(m)]);
+        },
+        50,
+      );
       if (cb.truncated || cs.truncated) ctx.partial = true;
       details.cairn = { batch: cb, single: cs };
-      console.log(`  Cairn: insertMemories ${batchSize}/call ${fmt(cb.perSecond)}/s (${cb.inserted}), one per call ${fmt(cs.perSecond)}/s (${cs.inserted})`);
-      await cairn.owner.query("delete from memories where workspace_id = any($1::uuid[])", [[wsBatch.workspaceId, wsSingle.workspaceId]]);
+      console.log(
+        `  Cairn: insertMemories ${batchSize}/call ${fmt(cb.perSecond)}/s (${cb.inserted}), one per call ${fmt(cs.perSecond)}/s (${cs.inserted})`,
+      );
+      await cairn.owner.query("delete from memories where workspace_id = any($1::uuid[])", [
+        [wsBatch.workspaceId, wsSingle.workspaceId],
+      ]);
 
       ctx.recorder.row({
         section: "ingest",
@@ -117,7 +142,9 @@ async function resetTable(client: pg.Client): Promise<void> {
       created_at timestamptz not null default now(),
       unique (workspace_id, content_hash)
     )`);
-  await client.query(`create index on ${schema}.memories using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 128)`);
+  await client.query(
+    `create index on ${schema}.memories using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 128)`,
+  );
   await client.query(`create index on ${schema}.memories using gin (content_tsv)`);
 }
 
@@ -144,7 +171,10 @@ async function insertBatch(client: pg.Client, slice: BenchMemory[], vectorOid: n
       slice.map((m) => m.workspaceId),
       slice.map((m) => m.content),
       slice.map((m) => hash(m.content)),
-      binaryArray(slice.map((m) => vectorBinary(m.embedding)), vectorOid),
+      binaryArray(
+        slice.map((m) => vectorBinary(m.embedding)),
+        vectorOid,
+      ),
       slice.map((m) => JSON.stringify(m.metadata)),
     ],
   });

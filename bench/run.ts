@@ -5,8 +5,9 @@
  * the same run. Writes bench/results/latest.json and bench/results/latest.md.
  * Exits non-zero if any acceptance rule breaks (duplicate claims, lost items).
  */
-import os from "node:os";
+
 import { execSync } from "node:child_process";
+import os from "node:os";
 import { apiSection } from "./api.js";
 import { createCairnAdapter } from "./cairn-adapter.js";
 import { claimsSection } from "./claims.js";
@@ -24,7 +25,15 @@ import { vectorSection } from "./vector.js";
 // Ingest runs before the search corpus is loaded, so Cairn's inserts and the plain-table
 // baseline's both go into an empty table with its indexes; tiering runs last because it
 // moves the corpus's memories to another tier.
-const sections: Section[] = [claimsSection, ingestSection, vectorSection, hybridSection, apiSection, coldStartSection, tieringSection];
+const sections: Section[] = [
+  claimsSection,
+  ingestSection,
+  vectorSection,
+  hybridSection,
+  apiSection,
+  coldStartSection,
+  tieringSection,
+];
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
@@ -98,7 +107,9 @@ async function main(): Promise<number> {
 
 function gitCommit(): string | undefined {
   try {
-    return execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+    return execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim();
   } catch {
     return undefined;
   }

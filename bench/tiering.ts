@@ -26,10 +26,16 @@ export const tieringSection: Section = {
     const before = await hotUpdates(cairn.owner);
     // Most of the budget for Cairn's pass (the baseline moves at most 20,000 rows back).
     const budgetMs = Math.max(10_000, (ctx.deadline - now()) * 0.7);
-    const result = await runTiering(cairn.database, { now: new Date(Date.now() + 40 * 86_400_000), batchSize: 1000, timeBudgetMs: budgetMs });
+    const result = await runTiering(cairn.database, {
+      now: new Date(Date.now() + 40 * 86_400_000),
+      batchSize: 1000,
+      timeBudgetMs: budgetMs,
+    });
     const seconds = (now() - t0) / 1000;
     const afterCairn = await hotUpdates(cairn.owner);
-    console.log(`  runTiering: ${result.total} moved in ${seconds.toFixed(1)} s (${result.batches} batches, complete ${result.complete})`);
+    console.log(
+      `  runTiering: ${result.total} moved in ${seconds.toFixed(1)} s (${result.batches} batches, complete ${result.complete})`,
+    );
     if (!result.complete) {
       ctx.partial = true;
       ctx.messages.push(`tiering pass cut at ${fmt(budgetMs / 1000)} s after ${result.total} of ${count} memories`);
@@ -49,10 +55,20 @@ export const tieringSection: Section = {
       section: "tiering",
       scenario: `tier ${fmt(count)} memories hot→cold (runTiering, batches of 1,000)`,
       cairn: { value: result.total / seconds, unit: "memories/s", label: `${fmt(result.total)} in ${fmt(seconds)} s` },
-      baseline: { value: (rowCount ?? 0) / rawSeconds, unit: "memories/s", label: `one raw UPDATE, ${fmt(rowCount ?? 0)} in ${fmt(rawSeconds)} s` },
+      baseline: {
+        value: (rowCount ?? 0) / rawSeconds,
+        unit: "memories/s",
+        label: `one raw UPDATE, ${fmt(rowCount ?? 0)} in ${fmt(rawSeconds)} s`,
+      },
       notes: `HOT updates: ${fmt(100 * hotShare(before, afterCairn))}% (Cairn), ${fmt(100 * hotShare(afterCairn, afterRaw))}% (raw): the tier column is indexed, so each move also inserts into every index of memories, the HNSW graph included`,
     });
-    return { count, result, seconds, raw: { rows: rowCount, seconds: rawSeconds }, hotUpdateShare: { cairn: hotShare(before, afterCairn), raw: hotShare(afterCairn, afterRaw) } };
+    return {
+      count,
+      result,
+      seconds,
+      raw: { rows: rowCount, seconds: rawSeconds },
+      hotUpdateShare: { cairn: hotShare(before, afterCairn), raw: hotShare(afterCairn, afterRaw) },
+    };
   },
 };
 

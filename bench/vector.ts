@@ -1,10 +1,10 @@
 import pg from "pg";
-import { EXACT_SCAN_MAX_ROWS, searchSettings, type MemorySearchInput } from "../functions/memory/search.js";
+import { EXACT_SCAN_MAX_ROWS, type MemorySearchInput, searchSettings } from "../functions/memory/search.js";
 import type { Corpus, SearchCall } from "./cairn-adapter.js";
 import { exactTopK } from "./lib/exact.js";
 import { fmt } from "./lib/results.js";
 import type { Section } from "./lib/section.js";
-import { mean, now, recallAtK, timeEach, type LatencySummary } from "./lib/stats.js";
+import { type LatencySummary, mean, now, recallAtK, timeEach } from "./lib/stats.js";
 import { toVectorLiteral } from "./lib/vectors.js";
 
 /**
@@ -37,36 +37,68 @@ export const vectorSection: Section = {
   title: "Vector search on Cairn's memories (HNSW vs exact, filtered with/without iterative scans)",
   budgetSeconds: { quick: 150, full: 420 },
   async run(ctx) {
-    const sizes: Sizes = ctx.options.quick ? { rows: 20_000, queries: 50, exactTimed: 10 } : { rows: 100_000, queries: 100, exactTimed: 20 };
+    const sizes: Sizes = ctx.options.quick
+      ? { rows: 20_000, queries: 50, exactTimed: 10 }
+      : { rows: 100_000, queries: 100, exactTimed: 20 };
     const cairn = ctx.cairn;
     await dropOldPlainTable(ctx.options.databaseUrl);
     const corpus = await cairn.corpus(sizes.rows, sizes.queries);
-    const details: Record<string, unknown> = { ...sizes, stored: corpus.rows, smallWorkspace: corpus.smallRows, rareRows: corpus.rareRows, load: corpus.load };
+    const details: Record<string, unknown> = {
+      ...sizes,
+      stored: corpus.rows,
+      smallWorkspace: corpus.smallRows,
+      rareRows: corpus.rareRows,
+      load: corpus.load,
+    };
 
     const tt = now();
     const truth = groundTruth(corpus);
     details.groundTruthSeconds = (now() - tt) / 1000;
-    console.log(`  exact top-${k} in JS for ${corpus.queries.length} queries × 3 filters: ${fmt(details.groundTruthSeconds as number)} s`);
+    console.log(
+      `  exact top-${k} in JS for ${corpus.queries.length} queries × 3 filters: ${fmt(details.groundTruthSeconds as number)} s`,
+    );
 
     const qs = corpus.queries.map((q) => Array.from(q));
     const main = corpus.main.workspaceId;
     const small = corpus.small.workspaceId;
-    const vectorInput = (i: number, filters?: MemorySearchInput["filters"]): MemorySearchInput => ({ vector: qs[i]!, topK: k, mode: "vector", ...(filters ? { filters } : {}) });
+    const vectorInput = (i: number, filters?: MemorySearchInput["filters"]): MemorySearchInput => ({
+      vector: qs[i]!,
+      topK: k,
+      mode: "vector",
+      ...(filters ? { filters } : {}),
+    });
     const idx = qs.map((_, i) => i);
     const recallOf = (t: string[][], found: string[][]) => mean(found.map((f, i) => recallAtK(t[i]!, f, k)));
     const phase = () => Math.max(ctx.deadline, now() + 15_000);
 
     // Exact scans: the baseline for latency and the cross-check of the JS ground truth.
-    const exactMain = await timeEach(idx.slice(0, sizes.exactTimed), (i) => cairn.search({ workspaceId: main, input: vectorInput(i), strategy: "exact" }), { warmup: 1 });
-    const exactSmall = await timeEach(idx, (i) => cairn.search({ workspaceId: small, input: vectorInput(i), strategy: "exact" }), { warmup: 2 });
+    const exactMain = await timeEach(
+      idx.slice(0, sizes.exactTimed),
+      (i) => cairn.search({ workspaceId: main, input: vectorInput(i), strategy: "exact" }),
+      { warmup: 1 },
+    );
+    const exactSmall = await timeEach(
+      idx,
+      (i) => cairn.search({ workspaceId: small, input: vectorInput(i), strategy: "exact" }),
+      { warmup: 2 },
+    );
     const rareFilter = { metadata: corpus.rareFilter };
-    const exactRare = await timeEach(idx, (i) => cairn.search({ workspaceId: main, input: vectorInput(i, rareFilter), strategy: "exact" }), { warmup: 2 });
+    const exactRare = await timeEach(
+      idx,
+      (i) => cairn.search({ workspaceId: main, input: vectorInput(i, rareFilter), strategy: "exact" }),
+      { warmup: 2 },
+    );
     const agreement = {
       main: recallOf(truth[MAIN]!, exactMain.results),
       smallWorkspace: recallOf(truth[SMALL]!, exactSmall.results),
       metadata: recallOf(truth[RARE]!, exactRare.results),
     };
-    details.exact = { main: exactMain.summary, smallWorkspace: exactSmall.summary, metadata: exactRare.summary, agreementWithJsGroundTruth: agreement };
+    details.exact = {
+      main: exactMain.summary,
+      smallWorkspace: exactSmall.summary,
+      metadata: exactRare.summary,
+      agreementWithJsGroundTruth: agreement,
+    };
     console.log(
       `  Cairn exact scan: main p50 ${fmt(exactMain.summary.p50)} ms (${exactMain.summary.count} q), 1% workspace ${fmt(exactSmall.summary.p50)} ms, 1% metadata ${fmt(exactRare.summary.p50)} ms; ` +
         `recall vs JS ground truth ${fmt(agreement.main)} / ${fmt(agreement.smallWorkspace)} / ${fmt(agreement.metadata)}`,
@@ -82,7 +114,11 @@ export const vectorSection: Section = {
 
     const hnsw: Record<string, unknown> = {};
     for (const ef of efs) {
-      const call = (i: number): SearchCall => ({ workspaceId: main, input: vectorInput(i), settings: { "hnsw.ef_search": String(ef) } });
+      const call = (i: number): SearchCall => ({
+        workspaceId: main,
+        input: vectorInput(i),
+        settings: { "hnsw.ef_search": String(ef) },
+      });
       const run = await timeEach(idx, (i) => cairn.search(call(i)), { warmup: 3, deadline: phase() });
       const recall = recallOf(truth[MAIN]!, run.results);
       const r = raw[ef]!;
@@ -91,7 +127,11 @@ export const vectorSection: Section = {
       ctx.recorder.row({
         section: "vector",
         scenario: `HNSW ef_search=${ef} vs exact scan, ${fmt(corpus.rows)} rows: p50 (recall@10 ${fmt(recall)} vs 1)`,
-        cairn: { value: run.summary.p50, unit: "ms", label: `p95 ${fmt(run.summary.p95)} ms, ${fmt(run.summary.qps)} q/s` },
+        cairn: {
+          value: run.summary.p50,
+          unit: "ms",
+          label: `p95 ${fmt(run.summary.p95)} ms, ${fmt(run.summary.qps)} q/s`,
+        },
         baseline: { value: exactMain.summary.p50, unit: "ms", label: `exact scan, ${fmt(exactMain.summary.qps)} q/s` },
         better: "lower",
         notes: `raw SQL ORDER BY … LIMIT on the same index: p50 ${fmt(r.summary.p50)} ms, recall ${fmt(r.recall)}`,
@@ -102,17 +142,36 @@ export const vectorSection: Section = {
       section: "vector",
       scenario: `searchMemories (default settings, ef_search=${defaultEf}) vs raw SQL on the same index: p50`,
       cairn: { value: byDefault.p50, unit: "ms", label: `recall ${fmt(byDefault.recall)}` },
-      baseline: { value: raw[defaultEf]!.summary.p50, unit: "ms", label: `raw SQL over node-postgres, recall ${fmt(raw[defaultEf]!.recall)}` },
+      baseline: {
+        value: raw[defaultEf]!.summary.p50,
+        unit: "ms",
+        label: `raw SQL over node-postgres, recall ${fmt(raw[defaultEf]!.recall)}`,
+      },
       better: "lower",
-      notes: "Cairn: a tenant transaction (BEGIN, set-up, statement, COMMIT) over the Neon driver and WS proxy; the statement also counts the access of each result",
+      notes:
+        "Cairn: a tenant transaction (BEGIN, set-up, statement, COMMIT) over the Neon driver and WS proxy; the statement also counts the access of each result",
     });
     details.hnsw = hnsw;
 
     // Filtered searches.
     const filtered: Record<string, unknown> = {};
     const cases = [
-      { name: "1% workspace", rows: corpus.smallRows, ws: small, filters: undefined, truth: truth[SMALL]!, exact: exactSmall.summary },
-      { name: "1% metadata filter", rows: corpus.rareRows, ws: main, filters: rareFilter, truth: truth[RARE]!, exact: exactRare.summary },
+      {
+        name: "1% workspace",
+        rows: corpus.smallRows,
+        ws: small,
+        filters: undefined,
+        truth: truth[SMALL]!,
+        exact: exactSmall.summary,
+      },
+      {
+        name: "1% metadata filter",
+        rows: corpus.rareRows,
+        ws: main,
+        filters: rareFilter,
+        truth: truth[RARE]!,
+        exact: exactRare.summary,
+      },
     ];
     for (const c of cases) {
       const byMode: Record<string, unknown> = {};
@@ -122,7 +181,12 @@ export const vectorSection: Section = {
         { label: "Cairn default (auto)", strategy: "auto", settings: {} },
       ];
       for (const m of modes) {
-        const call = (i: number): SearchCall => ({ workspaceId: c.ws, input: vectorInput(i, c.filters), settings: m.settings, strategy: m.strategy });
+        const call = (i: number): SearchCall => ({
+          workspaceId: c.ws,
+          input: vectorInput(i, c.filters),
+          settings: m.settings,
+          strategy: m.strategy,
+        });
         const run = await timeEach(idx, (i) => cairn.search(call(i)), { warmup: 3, deadline: phase() });
         const recall = recallOf(c.truth, run.results);
         const returned = mean(run.results.map((r) => r.length));
@@ -157,11 +221,19 @@ async function dropOldPlainTable(benchUrl: string): Promise<void> {
 
 function groundTruth(corpus: Corpus): string[][][] {
   const total = corpus.ids.length;
-  const rows = exactTopK(corpus.data, corpus.dimensions, total, corpus.queries, 3, (row) => {
-    if (!corpus.ids[row]) return [];
-    if (corpus.workspace[row] === 1) return [SMALL];
-    return corpus.source[row] === 7 ? [MAIN, RARE] : [MAIN];
-  }, k);
+  const rows = exactTopK(
+    corpus.data,
+    corpus.dimensions,
+    total,
+    corpus.queries,
+    3,
+    (row) => {
+      if (!corpus.ids[row]) return [];
+      if (corpus.workspace[row] === 1) return [SMALL];
+      return corpus.source[row] === 7 ? [MAIN, RARE] : [MAIN];
+    },
+    k,
+  );
   return rows.map((perQuery) => perQuery.map((ids) => ids.map((row) => corpus.ids[row]!)));
 }
 
@@ -184,7 +256,14 @@ async function rawHnsw(
       await client.query(`set hnsw.ef_search = ${ef}`);
       const run = await timeEach(
         corpus.queries.map((_, i) => i),
-        async (i) => (await client.query<{ id: string }>({ name: "raw_knn", text, values: [literals[i], corpus.main.workspaceId] })).rows.map((r) => r.id),
+        async (i) =>
+          (
+            await client.query<{ id: string }>({
+              name: "raw_knn",
+              text,
+              values: [literals[i], corpus.main.workspaceId],
+            })
+          ).rows.map((r) => r.id),
         { warmup: 3, deadline: phase() },
       );
       out[ef] = { recall: mean(run.results.map((f, i) => recallAtK(truth[i]!, f, k))), summary: run.summary };

@@ -135,7 +135,10 @@ export const jsonParam = (value: unknown): SQL => sql`${JSON.stringify(value)}::
 export function pgArray(value: string[] | string | null): string[] {
   if (Array.isArray(value)) return value;
   if (!value || value === "{}") return [];
-  return value.slice(1, -1).split(",").map((s) => s.replace(/^"|"$/g, ""));
+  return value
+    .slice(1, -1)
+    .split(",")
+    .map((s) => s.replace(/^"|"$/g, ""));
 }
 
 /** Rows of a raw statement, whichever driver ran it (they all expose `rows`). */

@@ -1,6 +1,6 @@
-import { sql } from "drizzle-orm";
 import { fileURLToPath } from "node:url";
-import { connect, rows, type Database } from "./client";
+import { sql } from "drizzle-orm";
+import { connect, type Database, rows } from "./client";
 
 /**
  * Where the SQL migrations are: next to this file in the repository, or wherever a
@@ -16,7 +16,10 @@ async function appliedCount(database: Database): Promise<number> {
     sql`select to_regclass('drizzle.__drizzle_migrations')::text as table`,
   );
   if (!exists?.table) return 0;
-  const [row] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
+  const [row] = await rows<{ n: number }>(
+    database.db,
+    sql`select count(*)::int as n from drizzle.__drizzle_migrations`,
+  );
   return Number(row?.n ?? 0);
 }
 

@@ -5,14 +5,14 @@
  */
 import { serve } from "@hono/node-server";
 import { sql } from "drizzle-orm";
-import { connect, rows, type Database } from "../db/client";
-import { hashApiKey } from "./shared/auth";
+import { connect, type Database, rows } from "../db/client";
 import { migrate } from "../db/migrate";
 import { startLocalScheduler } from "./jobs/local-scheduler";
 import { embeddingProvider } from "./memory/provider";
 import { bootstrapWorkspace } from "./platform/workspaces";
 import { allRouters } from "./routers";
 import { createApp } from "./shared/app";
+import { hashApiKey } from "./shared/auth";
 import { logger } from "./shared/logger";
 import { allowPrivateAddressesByDefault } from "./shared/outbound";
 
@@ -62,7 +62,10 @@ async function main() {
     health: () => ({ embedding: embeddingProvider().describe() }),
   });
   const server = serve({ fetch: app.fetch, port: port() }, (info) => {
-    logger.info("cairn listening", { url: `http://localhost:${info.port}`, docs: `http://localhost:${info.port}/docs` });
+    logger.info("cairn listening", {
+      url: `http://localhost:${info.port}`,
+      docs: `http://localhost:${info.port}/docs`,
+    });
   });
 
   const shutdown = async (signal: string) => {

@@ -3,7 +3,7 @@
  * key of `functions/contexts.ts` pointed at its context's Lambda. The route table lives
  * there, not here, so the local server, this file and the route-coverage test cannot drift.
  */
-import { contexts, type ContextName } from "../functions/contexts";
+import { type ContextName, contexts } from "../functions/contexts";
 import { defineDatabaseFunction } from "./database";
 import { embeddingEnvironment } from "./embedding";
 import type { CairnFunctionArgs } from "./function-defaults";

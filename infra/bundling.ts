@@ -5,7 +5,7 @@
  *
  * Plain data, no SST globals: `scripts/build.ts` imports it outside of SST.
  */
-import { contexts, type ContextName } from "../functions/contexts";
+import { type ContextName, contexts } from "../functions/contexts";
 
 /** SST-style handler (`<file without extension>.<export>`), relative to the repo root. */
 export type Handler = `${string}.${string}`;

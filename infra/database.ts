@@ -11,7 +11,7 @@
  * works on a fresh Neon account.
  */
 import { migrationsDir, migratorFunction } from "./bundling";
-import { defineFunction, type CairnFunctionArgs } from "./function-defaults";
+import { type CairnFunctionArgs, defineFunction } from "./function-defaults";
 
 const isProduction = $app.stage === "production";
 const sharedProjectId = isProduction ? undefined : process.env.NEON_PROJECT_ID;
@@ -61,8 +61,7 @@ function stageConnection() {
     $util
       .all([user, password, host, project.databaseName])
       .apply(
-        ([u, p, h, db]) =>
-          `postgresql://${encodeURIComponent(u)}:${encodeURIComponent(p)}@${h}/${db}?sslmode=require`,
+        ([u, p, h, db]) => `postgresql://${encodeURIComponent(u)}:${encodeURIComponent(p)}@${h}/${db}?sslmode=require`,
       );
   // ep-name.region.aws.neon.tech -> ep-name-pooler.region.aws.neon.tech
   const poolerHost = endpoint.host.apply((host) => host.replace(/^([^.]+)\./, "$1-pooler."));

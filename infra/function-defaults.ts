@@ -30,11 +30,7 @@ export type CairnFunctionArgs = Omit<sst.aws.FunctionArgs, "link" | "environment
 };
 
 /** A function with the shared defaults; `args` override them key by key. */
-export function defineFunction(
-  name: string,
-  args: CairnFunctionArgs,
-  opts?: $util.ComponentResourceOptions,
-) {
+export function defineFunction(name: string, args: CairnFunctionArgs, opts?: $util.ComponentResourceOptions) {
   return new sst.aws.Function(name, { ...functionDefaults, ...args }, opts);
 }
 

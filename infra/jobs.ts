@@ -7,8 +7,8 @@
  */
 import { jobFunctions } from "./bundling";
 import { defineDatabaseFunction } from "./database";
-import { seconds } from "./function-defaults";
 import { embeddingEnvironment } from "./embedding";
+import { seconds } from "./function-defaults";
 import { embeddingApiKey } from "./secrets";
 
 // SQS hides a received message for the visibility timeout. AWS advises at least 6x the

@@ -8,21 +8,22 @@
  * test code among its inputs, when it imports a local-only module (PGlite) other than
  * lazily, or when it pulls in another context's HTTP app.
  */
-import { build, type BuildOptions as BuildOptions_, type Metafile } from "esbuild";
+
 import { existsSync } from "node:fs";
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { type BuildOptions as BuildOptions_, build, type Metafile } from "esbuild";
 import {
   contextFunctions,
   esmRequireBanner,
   forbiddenBundleInputs,
+  type Handler,
   lambdaExternals,
   lambdaFunctions,
   lambdaMainFields,
   localOnlyModules,
   migrationsDir,
-  type Handler,
 } from "../infra/bundling";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -85,7 +86,9 @@ export function bundleProblems(name: string, metafile: Metafile): string[] {
   for (const output of Object.values(metafile.outputs)) {
     for (const imported of output.imports) {
       if (imported.external && imported.kind !== "dynamic-import" && localOnly.some((p) => p.test(imported.path))) {
-        problems.push(`imports ${imported.path} eagerly (${imported.kind}); it is absent in Lambda and must load via import()`);
+        problems.push(
+          `imports ${imported.path} eagerly (${imported.kind}); it is absent in Lambda and must load via import()`,
+        );
       }
     }
   }
@@ -169,7 +172,9 @@ export function printSizes(sizes: BundleSize[]): void {
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const format = (row: string[]) =>
-    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join("  ");
+    row
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .join("  ");
   console.log(format(rows[0]!));
   console.log(widths.map((width) => "-".repeat(width)).join("  "));
   for (const row of rows.slice(1)) console.log(format(row));

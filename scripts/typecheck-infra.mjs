@@ -75,7 +75,11 @@ writeFileSync(
 );
 const negative = spawnSync(process.execPath, [tsc, "-p", negativeConfig], { cwd: root, encoding: "utf8" });
 if (negative.status === 0 || !/visibilityTimout/.test(negative.stdout)) {
-  console.error(`typecheck-infra: ${fixture} (a misspelled Queue property) was not rejected:\n${negative.stdout}${negative.stderr}`);
+  console.error(
+    `typecheck-infra: ${fixture} (a misspelled Queue property) was not rejected:\n${negative.stdout}${negative.stderr}`,
+  );
   process.exit(1);
 }
-console.log(`typecheck-infra: a misspelled component property is rejected (${fixture}: ${negative.stdout.match(/error TS\d+/)?.[0]})`);
+console.log(
+  `typecheck-infra: a misspelled component property is rejected (${fixture}: ${negative.stdout.match(/error TS\d+/)?.[0]})`,
+);

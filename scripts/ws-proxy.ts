@@ -10,10 +10,11 @@
  * Run: `tsx scripts/ws-proxy.ts` (PORT env, default 4444), then configure the
  * driver with `configureNeonForProxy(port)` from `db/neon-local.ts`.
  */
-import net from 'node:net';
-import type { IncomingMessage } from 'node:http';
-import { pathToFileURL } from 'node:url';
-import { WebSocketServer, WebSocket, type RawData } from 'ws';
+
+import type { IncomingMessage } from "node:http";
+import net from "node:net";
+import { pathToFileURL } from "node:url";
+import { type RawData, WebSocket, WebSocketServer } from "ws";
 
 export interface WsProxy {
   port: number;
@@ -26,8 +27,8 @@ interface Target {
 }
 
 function isLoopback(host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true;
-  if (net.isIPv4(host)) return host.startsWith('127.');
+  if (host === "localhost" || host === "::1") return true;
+  if (net.isIPv4(host)) return host.startsWith("127.");
   return false;
 }
 
@@ -41,7 +42,7 @@ export function parseTarget(address: string | null): Target | null {
     host = bracketed[1]!;
     portText = bracketed[2]!;
   } else {
-    const i = address.lastIndexOf(':');
+    const i = address.lastIndexOf(":");
     if (i <= 0) return null;
     host = address.slice(0, i);
     portText = address.slice(i + 1);
@@ -53,14 +54,14 @@ export function parseTarget(address: string | null): Target | null {
 }
 
 function targetOf(req: IncomingMessage): Target | null {
-  const url = new URL(req.url ?? '/', 'http://proxy.invalid');
-  const target = parseTarget(url.searchParams.get('address'));
+  const url = new URL(req.url ?? "/", "http://proxy.invalid");
+  const target = parseTarget(url.searchParams.get("address"));
   if (!target || !isLoopback(target.host)) return null;
   return target;
 }
 
 export function startWsProxy(opts: { port?: number; host?: string } = {}): Promise<WsProxy> {
-  const host = opts.host ?? '127.0.0.1';
+  const host = opts.host ?? "127.0.0.1";
   const sockets = new Set<net.Socket>();
 
   const wss = new WebSocketServer({
@@ -69,14 +70,14 @@ export function startWsProxy(opts: { port?: number; host?: string } = {}): Promi
     perMessageDeflate: false,
     verifyClient: (info: { req: IncomingMessage }, done: (ok: boolean, code?: number, msg?: string) => void) => {
       if (targetOf(info.req)) done(true);
-      else done(false, 403, 'target must be a loopback host:port');
+      else done(false, 403, "target must be a loopback host:port");
     },
   });
 
-  wss.on('connection', (client: WebSocket, req: IncomingMessage) => {
+  wss.on("connection", (client: WebSocket, req: IncomingMessage) => {
     const target = targetOf(req);
     if (!target) {
-      client.close(1008, 'forbidden target');
+      client.close(1008, "forbidden target");
       return;
     }
     const socket = net.connect({ host: target.host, port: target.port });
@@ -96,29 +97,29 @@ export function startWsProxy(opts: { port?: number; host?: string } = {}): Promi
       setTimeout(() => client.terminate(), 1000).unref();
     };
 
-    socket.on('data', (chunk: Buffer) => {
+    socket.on("data", (chunk: Buffer) => {
       if (client.readyState === WebSocket.OPEN) client.send(chunk, { binary: true });
     });
     // net.Socket buffers writes made before the TCP connection is established.
-    client.on('message', (data: RawData) => {
+    client.on("message", (data: RawData) => {
       if (closed) return;
       if (Array.isArray(data)) for (const part of data) socket.write(part);
       else socket.write(Buffer.from(data as ArrayBuffer));
     });
 
-    socket.on('error', shutdown);
-    socket.on('close', shutdown);
-    client.on('error', shutdown);
-    client.on('close', shutdown);
+    socket.on("error", shutdown);
+    socket.on("close", shutdown);
+    client.on("error", shutdown);
+    client.on("close", shutdown);
   });
 
   return new Promise<WsProxy>((resolve, reject) => {
     const onError = (err: Error) => reject(err);
-    wss.once('error', onError);
-    wss.once('listening', () => {
-      wss.off('error', onError);
+    wss.once("error", onError);
+    wss.once("listening", () => {
+      wss.off("error", onError);
       const address = wss.address();
-      const port = typeof address === 'object' && address ? address.port : Number(address);
+      const port = typeof address === "object" && address ? address.port : Number(address);
       resolve({
         port,
         close: () =>
@@ -137,12 +138,12 @@ const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileUR
 
 if (isMain) {
   const port = Number(process.env.PORT ?? 4444);
-  const host = process.env.HOST ?? '127.0.0.1';
+  const host = process.env.HOST ?? "127.0.0.1";
   const proxy = await startWsProxy({ port, host });
   console.log(`ws-proxy listening on ws://${host}:${proxy.port}/v1?address=<loopback-host>:<port>`);
   const stop = () => {
     void proxy.close().then(() => process.exit(0));
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 }

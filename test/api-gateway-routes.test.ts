@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { parseRouteKey, selectRoute, type GatewayRoute } from "./support/api-gateway-routes";
+import { type GatewayRoute, parseRouteKey, selectRoute } from "./support/api-gateway-routes";
 
 const routes = (...keys: string[]): GatewayRoute<string>[] => keys.map((key) => ({ key, target: key }));
-const select = (table: GatewayRoute<string>[], method: string, path: string) => selectRoute(table, method, path)?.target;
+const select = (table: GatewayRoute<string>[], method: string, path: string) =>
+  selectRoute(table, method, path)?.target;
 
 describe("API Gateway HTTP API route selection", () => {
   // The example table of AWS's "Routing API requests" documentation.

@@ -15,7 +15,14 @@ describe("database errors a client can cause", () => {
   it("map to 4xx, never 500", async () => {
     const { fromDatabaseError } = await import("../functions/shared/errors");
     const cases: Array<[string, number]> = [
-      ["23505", 409], ["23503", 422], ["23514", 422], ["22P02", 400], ["22P05", 400], ["22021", 400], ["54001", 400], ["40001", 409],
+      ["23505", 409],
+      ["23503", 422],
+      ["23514", 422],
+      ["22P02", 400],
+      ["22P05", 400],
+      ["22021", 400],
+      ["54001", 400],
+      ["40001", 409],
     ];
     for (const [code, status] of cases) {
       // Drizzle wraps the driver's error in `cause`.

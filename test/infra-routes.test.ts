@@ -5,10 +5,10 @@
  * production as the gateway's bare 404.
  */
 import { describe, expect, it } from "vitest";
-import { contexts, type ContextName } from "../functions/contexts";
+import { type ContextName, contexts } from "../functions/contexts";
 import { allRouters } from "../functions/routers";
 import { createApp, createRouter, type Router } from "../functions/shared/app";
-import { parseRouteKey, selectRoute, type GatewayRoute } from "./support/api-gateway-routes";
+import { type GatewayRoute, parseRouteKey, selectRoute } from "./support/api-gateway-routes";
 
 const contextNames = Object.keys(contexts) as ContextName[];
 
@@ -90,9 +90,10 @@ describe("API Gateway routes (functions/contexts.ts) against the context apps", 
     for (const context of contextNames) {
       for (const route of routesOf(allRouters[context])) {
         const method = route.method === "ANY" ? "GET" : route.method;
-        expect(selectRoute(gatewayRoutes, method, samplePath(route.path))?.target, `${route.method} ${route.path}`).toBe(
-          context,
-        );
+        expect(
+          selectRoute(gatewayRoutes, method, samplePath(route.path))?.target,
+          `${route.method} ${route.path}`,
+        ).toBe(context);
       }
     }
   });
@@ -106,7 +107,7 @@ describe("API Gateway routes (functions/contexts.ts) against the context apps", 
     const before = misroutedRoutes(apps);
     const after = misroutedRoutes(withExtra);
     expect(after.filter((problem) => !before.includes(problem))).toEqual([
-      "GET /v1/unmapped/:id (memory): API Gateway sends it to platform by \"$default\"",
+      'GET /v1/unmapped/:id (memory): API Gateway sends it to platform by "$default"',
       'POST /v1/connectors/:id/retry (memory): API Gateway sends it to platform by "ANY /v1/connectors/{proxy+}"',
     ]);
   });

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { migrate } from "../db/migrate";
-import { openTestDatabase, targets, type TestDatabase } from "./support/databases";
+import { openTestDatabase, type TestDatabase, targets } from "./support/databases";
 import { seedWorkspace } from "./support/http";
 
 /** An API Gateway HTTP API (payload v2) request, as the gateway hands it to a context's Lambda. */
@@ -93,14 +93,23 @@ for (const target of targets) {
       expect((await invoke(platform, "GET", "/v1/workspaces", key)).body.items).toHaveLength(1);
       expect((await invoke(platform, "GET", "/v1/workspaces")).status).toBe(401);
 
-      const order = await invoke(workOrders, "POST", "/v1/work-orders", key, { title: "via lambda", items: [{ type: "T", payload: {} }] });
+      const order = await invoke(workOrders, "POST", "/v1/work-orders", key, {
+        title: "via lambda",
+        items: [{ type: "T", payload: {} }],
+      });
       expect(order.status).toBe(201);
-      const claimed = await invoke(workOrders, "POST", "/v1/work-items/claim", key, { workerId: "w", limit: 1, leaseSeconds: 30 });
+      const claimed = await invoke(workOrders, "POST", "/v1/work-items/claim", key, {
+        workerId: "w",
+        limit: 1,
+        leaseSeconds: 30,
+      });
       expect(claimed.body.items[0].id).toBe(order.body.items[0].id);
 
       expect((await invoke(approvals, "GET", "/v1/approvals?status=PENDING", key)).status).toBe(200);
 
-      const memoryWrite = await invoke(memory, "POST", "/v1/memories", key, { content: "Lambdas share one pool per container" });
+      const memoryWrite = await invoke(memory, "POST", "/v1/memories", key, {
+        content: "Lambdas share one pool per container",
+      });
       expect(memoryWrite.status).toBe(201);
       const search = await invoke(memory, "POST", "/v1/memories/search", key, { query: "pool per container", topK: 3 });
       expect(search.status).toBe(200);

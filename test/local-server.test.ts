@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -55,7 +55,9 @@ describe("npm start (embedded default)", () => {
       expect(await health.json()).toMatchObject({ status: "ok", database: { status: "ok", driver: "pglite" } });
       const openapi = await fetch(`http://127.0.0.1:${server.port}/openapi.json`);
       expect(openapi.status).toBe(200);
-      const workspaces = await fetch(`http://127.0.0.1:${server.port}/v1/workspaces`, { headers: { authorization: `Bearer ${KEY}` } });
+      const workspaces = await fetch(`http://127.0.0.1:${server.port}/v1/workspaces`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
       expect(workspaces.status).toBe(200);
       expect(((await workspaces.json()) as { items: unknown[] }).items).toHaveLength(1);
       expect(server.log()).toContain('"msg":"scheduler started"');
@@ -68,7 +70,9 @@ describe("npm start (embedded default)", () => {
   it("restarts on the same data without creating another workspace, and the scheduler can be switched off", async () => {
     const server = await start({ DATABASE_URL: `pglite:${dir}`, CAIRN_API_KEY: KEY, CAIRN_SCHEDULER: "off" });
     try {
-      const workspaces = await fetch(`http://127.0.0.1:${server.port}/v1/workspaces`, { headers: { authorization: `Bearer ${KEY}` } });
+      const workspaces = await fetch(`http://127.0.0.1:${server.port}/v1/workspaces`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
       expect(((await workspaces.json()) as { items: unknown[] }).items).toHaveLength(1);
       expect(server.log()).toContain('"migrationsApplied":0');
       expect(server.log()).toContain('"msg":"scheduler disabled"');

@@ -12,7 +12,13 @@ describe("the OpenAPI document", () => {
 
   it("documents every context and is what the platform Lambda serves", async () => {
     const paths = Object.keys(committed.paths);
-    for (const path of ["/v1/workspaces", "/v1/work-orders", "/v1/approvals/{id}/decisions", "/v1/memories/search", "/v1/events"]) {
+    for (const path of [
+      "/v1/workspaces",
+      "/v1/work-orders",
+      "/v1/approvals/{id}/decisions",
+      "/v1/memories/search",
+      "/v1/events",
+    ]) {
       expect(paths).toContain(path);
     }
     const response: { statusCode: number; body: string } = await handler(
@@ -22,7 +28,15 @@ describe("the OpenAPI document", () => {
         rawPath: "/openapi.json",
         rawQueryString: "",
         headers: {},
-        requestContext: { http: { method: "GET", path: "/openapi.json", sourceIp: "127.0.0.1", protocol: "HTTP/1.1", userAgent: "test" } },
+        requestContext: {
+          http: {
+            method: "GET",
+            path: "/openapi.json",
+            sourceIp: "127.0.0.1",
+            protocol: "HTTP/1.1",
+            userAgent: "test",
+          },
+        },
         isBase64Encoded: false,
       } as never,
       {} as never,

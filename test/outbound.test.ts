@@ -3,8 +3,8 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   isPublicAddress,
-  postToDestination,
   PRIVATE_ADDRESSES_ENV,
+  postToDestination,
   publicOnlyLookup,
   refusedDestination,
 } from "../functions/shared/outbound";
@@ -45,8 +45,17 @@ describe("outbound destinations", () => {
   });
 
   it("refuses IP literals and localhost that are not public when a URL is saved, unless allowed", () => {
-    for (const url of ["http://127.0.0.1:8080/hook", "https://[::1]/hook", "http://169.254.169.254/latest/meta-data", "http://localhost:3000/x", "http://api.localhost/x"]) {
-      expect({ url, refused: refusedDestination(url, deny) }).toEqual({ url, refused: expect.stringMatching(/is not a public address/) });
+    for (const url of [
+      "http://127.0.0.1:8080/hook",
+      "https://[::1]/hook",
+      "http://169.254.169.254/latest/meta-data",
+      "http://localhost:3000/x",
+      "http://api.localhost/x",
+    ]) {
+      expect({ url, refused: refusedDestination(url, deny) }).toEqual({
+        url,
+        refused: expect.stringMatching(/is not a public address/),
+      });
       expect(refusedDestination(url, allow)).toBeUndefined();
     }
     // Names are resolved when a delivery connects, not when the URL is saved.
@@ -59,7 +68,9 @@ describe("outbound destinations", () => {
       new Promise<string>((resolve, reject) =>
         publicOnlyLookup(hostname, {}, (error, address) => (error ? reject(error) : resolve(address as string))),
       );
-    await expect(lookup("localhost")).rejects.toThrow(/localhost resolves to (127\.0\.0\.1|::1), which is not a public address/);
+    await expect(lookup("localhost")).rejects.toThrow(
+      /localhost resolves to (127\.0\.0\.1|::1), which is not a public address/,
+    );
   });
 
   describe("posting", () => {
@@ -91,7 +102,9 @@ describe("outbound destinations", () => {
       respond = true;
       await expect(post(`http://127.0.0.1:${port}/hook`, deny)).rejects.toThrow(/127\.0\.0\.1 is not a public address/);
       // A name is refused at connect time, on its DNS answer.
-      await expect(post(`http://localhost:${port}/hook`, deny)).rejects.toThrow(/localhost resolves to .*, which is not a public address/);
+      await expect(post(`http://localhost:${port}/hook`, deny)).rejects.toThrow(
+        /localhost resolves to .*, which is not a public address/,
+      );
       expect(received).toEqual([]);
       expect(await post(`http://127.0.0.1:${port}/hook`, allow)).toBe(202);
       expect(await post(`http://localhost:${port}/hook`, allow)).toBe(202);

@@ -26,9 +26,15 @@ describeEachDatabase("platform API", (db) => {
     const { adminKey } = await seedWorkspace(database);
     expect((await call(app, "GET", "/v1/members")).status).toBe(401);
     expect((await call(app, "GET", "/v1/members", { key: "nope" })).status).toBe(401);
-    expect((await call(app, "GET", "/v1/members", { key: adminKey.slice(0, -1) + (adminKey.endsWith("A") ? "B" : "A") })).status).toBe(401);
+    expect(
+      (await call(app, "GET", "/v1/members", { key: adminKey.slice(0, -1) + (adminKey.endsWith("A") ? "B" : "A") }))
+        .status,
+    ).toBe(401);
 
-    const created = await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "worker", scopes: ["work:read"] } });
+    const created = await call(app, "POST", "/v1/api-keys", {
+      key: adminKey,
+      body: { name: "worker", scopes: ["work:read"] },
+    });
     expect(created.status).toBe(201);
     expect(created.body.key).toMatch(/^cairn_/);
     expect((await call(app, "GET", "/v1/workspaces", { key: created.body.key })).status).toBe(200);
@@ -43,7 +49,9 @@ describeEachDatabase("platform API", (db) => {
       body: { name: "short", scopes: ["admin"], expiresAt: new Date(Date.now() + 1500).toISOString() },
     });
     expect(expiring.status).toBe(201);
-    await database.db.execute(sql`update api_keys set expires_at = now() - interval '1 second' where id = ${expiring.body.id}`);
+    await database.db.execute(
+      sql`update api_keys set expires_at = now() - interval '1 second' where id = ${expiring.body.id}`,
+    );
     const expired = await call(app, "GET", "/v1/workspaces", { key: expiring.body.key });
     expect(expired.status).toBe(401);
     expect(expired.body.error.message).toMatch(/expired/);
@@ -53,7 +61,10 @@ describeEachDatabase("platform API", (db) => {
     const { database } = db();
     const app = testApp(database);
     const { adminKey } = await seedWorkspace(database);
-    const reader = await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "r", scopes: ["platform:read"] } });
+    const reader = await call(app, "POST", "/v1/api-keys", {
+      key: adminKey,
+      body: { name: "r", scopes: ["platform:read"] },
+    });
     for (const [method, path, body] of [
       ["GET", "/v1/api-keys", undefined],
       ["POST", "/v1/api-keys", { name: "x", scopes: ["admin"] }],
@@ -78,11 +89,19 @@ describeEachDatabase("platform API", (db) => {
     const { database } = db();
     const app = testApp(database);
     const { adminKey, userId } = await seedWorkspace(database);
-    const added = await call(app, "POST", "/v1/members", { key: adminKey, body: { email: "Ann@Example.test", role: "APPROVER" } });
+    const added = await call(app, "POST", "/v1/members", {
+      key: adminKey,
+      body: { email: "Ann@Example.test", role: "APPROVER" },
+    });
     expect(added.status).toBe(201);
     expect(added.body).toMatchObject({ email: "ann@example.test", role: "APPROVER" });
-    expect((await call(app, "POST", "/v1/members", { key: adminKey, body: { email: "ann@example.test" } })).status).toBe(409);
-    expect((await call(app, "PATCH", `/v1/members/${added.body.userId}`, { key: adminKey, body: { role: "ADMIN" } })).body.role).toBe("ADMIN");
+    expect(
+      (await call(app, "POST", "/v1/members", { key: adminKey, body: { email: "ann@example.test" } })).status,
+    ).toBe(409);
+    expect(
+      (await call(app, "PATCH", `/v1/members/${added.body.userId}`, { key: adminKey, body: { role: "ADMIN" } })).body
+        .role,
+    ).toBe("ADMIN");
     const demoteOwner = await call(app, "PATCH", `/v1/members/${userId}`, { key: adminKey, body: { role: "MEMBER" } });
     expect(demoteOwner.status).toBe(409);
     const memberKey = await call(app, "POST", "/v1/api-keys", {
@@ -104,10 +123,16 @@ describeEachDatabase("platform API", (db) => {
     const { database } = db();
     const app = testApp(database);
     const { adminKey, userId } = await seedWorkspace(database);
-    const second = await call(app, "POST", "/v1/members", { key: adminKey, body: { email: `second-${Date.now()}@example.test`, role: "OWNER" } });
+    const second = await call(app, "POST", "/v1/members", {
+      key: adminKey,
+      body: { email: `second-${Date.now()}@example.test`, role: "OWNER" },
+    });
     expect(second.status).toBe(201);
     const statuses = await Promise.all(
-      [userId, second.body.userId].map(async (id) => (await call(app, "PATCH", `/v1/members/${id}`, { key: adminKey, body: { role: "MEMBER" } })).status),
+      [userId, second.body.userId].map(
+        async (id) =>
+          (await call(app, "PATCH", `/v1/members/${id}`, { key: adminKey, body: { role: "MEMBER" } })).status,
+      ),
     );
     expect(statuses.sort()).toEqual([200, 409]);
     const members = await call(app, "GET", "/v1/members", { key: adminKey });
@@ -141,14 +166,21 @@ describeEachDatabase("platform API", (db) => {
       await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "x", scopes: ["root"] } }),
       await call(app, "POST", "/v1/api-keys/not-a-uuid/revoke", { key: adminKey }),
       await call(app, "POST", `/v1/api-keys/${crypto.randomUUID()}/revoke`, { key: adminKey }),
-      await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "x", scopes: ["admin"], expiresAt: "2001-01-01" } }),
-      await call(app, "POST", "/v1/members", { key: adminKey, raw: JSON.stringify({ email: "a@b.test", name: "x".repeat(2 * 1024 * 1024) }) }),
+      await call(app, "POST", "/v1/api-keys", {
+        key: adminKey,
+        body: { name: "x", scopes: ["admin"], expiresAt: "2001-01-01" },
+      }),
+      await call(app, "POST", "/v1/members", {
+        key: adminKey,
+        raw: JSON.stringify({ email: "a@b.test", name: "x".repeat(2 * 1024 * 1024) }),
+      }),
       await call(app, "GET", "/v1/nothing-here", { key: adminKey }),
     ];
     expect(cases.map((c) => c.status)).toEqual([400, 400, 400, 400, 400, 404, 422, 413, 404]);
     for (const response of cases) {
-      expect(response.body.error).toEqual(expect.objectContaining({ code: expect.any(String), message: expect.any(String) }));
+      expect(response.body.error).toEqual(
+        expect.objectContaining({ code: expect.any(String), message: expect.any(String) }),
+      );
     }
   });
 });
-

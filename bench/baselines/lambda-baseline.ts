@@ -14,6 +14,13 @@ const items = pgTable("items", { id: uuid("id").primaryKey(), name: text("name")
 const db = drizzle(new Pool({ connectionString: process.env.DATABASE_URL }));
 
 const app = new Hono();
-app.get("/items/:id", async (c) => c.json(await db.select().from(items).where(eq(items.id, c.req.param("id")))));
+app.get("/items/:id", async (c) =>
+  c.json(
+    await db
+      .select()
+      .from(items)
+      .where(eq(items.id, c.req.param("id"))),
+  ),
+);
 
 export const handler = handle(app);

@@ -63,9 +63,11 @@ export async function createRawClaimTarget(databaseUrl: string, items: number, w
       // Every pooled connection belongs to a worker, so check on a connection of its own.
       const check = new pg.Client({ connectionString: databaseUrl });
       await check.connect();
-      const { rows } = await check.query<{ done: number; not_done: number }>(
-        `select count(*) filter (where state = 'done')::int as done, count(*) filter (where state <> 'done')::int as not_done from ${schema}.q`,
-      ).finally(() => check.end());
+      const { rows } = await check
+        .query<{ done: number; not_done: number }>(
+          `select count(*) filter (where state = 'done')::int as done, count(*) filter (where state <> 'done')::int as not_done from ${schema}.q`,
+        )
+        .finally(() => check.end());
       return { done: rows[0]!.done, notDone: rows[0]!.not_done };
     },
     async close() {

@@ -19,7 +19,10 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     else if (arg === "--only" || arg.startsWith("--only=")) {
       const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
       if (!value) throw new Error("--only needs a comma-separated list of sections");
-      const names = value.split(",").map((s) => s.trim()).filter(Boolean);
+      const names = value
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
       for (const n of names) {
         if (!(sectionNames as readonly string[]).includes(n)) {
           throw new Error(`unknown section "${n}"; known: ${sectionNames.join(", ")}`);

@@ -31,7 +31,9 @@ export async function ensureVector(databaseUrl: string): Promise<string> {
     const avail = await client.query("select default_version from pg_available_extensions where name = 'vector'");
     if (!avail.rowCount) throw new Error("pgvector is not installed on this PostgreSQL server");
     await client.query("create extension if not exists vector");
-    const { rows } = await client.query<{ extversion: string }>("select extversion from pg_extension where extname = 'vector'");
+    const { rows } = await client.query<{ extversion: string }>(
+      "select extversion from pg_extension where extname = 'vector'",
+    );
     return rows[0]!.extversion;
   } finally {
     await client.end();

@@ -7,7 +7,24 @@ import type { ClusteredVectors } from "./vectors.js";
  * vocabulary, so a cluster's memories share words and full-text search finds roughly the
  * same neighbourhood that vector search does (which is what makes hybrid search testable).
  */
-const syllables = ["ka", "lo", "mi", "ren", "tas", "vo", "qui", "dex", "ul", "bra", "sen", "tor", "pi", "gan", "fe", "zu"];
+const syllables = [
+  "ka",
+  "lo",
+  "mi",
+  "ren",
+  "tas",
+  "vo",
+  "qui",
+  "dex",
+  "ul",
+  "bra",
+  "sen",
+  "tor",
+  "pi",
+  "gan",
+  "fe",
+  "zu",
+];
 
 function word(rand: () => number): string {
   const n = 2 + Math.floor(rand() * 2);
@@ -21,7 +38,10 @@ export class MemoryGenerator {
   private readonly vocab: string[][];
   private readonly common: string[];
 
-  constructor(private readonly vectors: ClusteredVectors, seed = 7) {
+  constructor(
+    private readonly vectors: ClusteredVectors,
+    seed = 7,
+  ) {
     this.rand = mulberry32(seed);
     this.vocab = vectors.centroids.map(() => Array.from({ length: 12 }, () => word(this.rand)));
     this.common = Array.from({ length: 200 }, () => word(this.rand));

@@ -101,7 +101,9 @@ export class Recorder {
     for (const b of body) console.log(line(b));
     console.log("");
     for (const s of this.sections) {
-      console.log(`${s.name.padEnd(10)} ${s.status.padEnd(8)} ${s.seconds.toFixed(1).padStart(7)} s  ${s.message ?? ""}`);
+      console.log(
+        `${s.name.padEnd(10)} ${s.status.padEnd(8)} ${s.seconds.toFixed(1).padStart(7)} s  ${s.message ?? ""}`,
+      );
     }
   }
 }

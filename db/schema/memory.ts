@@ -179,4 +179,3 @@ export const feedback = pgTable(
     check("feedback_rating_check", sql`${t.rating} BETWEEN 1 AND 5`),
   ],
 );
-

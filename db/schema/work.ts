@@ -15,15 +15,7 @@ import {
   uuid,
 } from "drizzle-orm/pg-core";
 import { id, timestamps, workspaceId } from "./columns";
-import {
-
-  attemptStatus,
-  deadLetterSource,
-  deadLetterStatus,
-  priority,
-  workItemStatus,
-  workOrderStatus,
-} from "./enums";
+import { attemptStatus, deadLetterSource, deadLetterStatus, priority, workItemStatus, workOrderStatus } from "./enums";
 import { rawEvents } from "./memory";
 import { users } from "./tenancy";
 
@@ -204,9 +196,7 @@ export const deadLetters = pgTable(
     index("dead_letters_listing_idx").on(t.workspaceId, t.status, t.createdAt.desc()),
     index("dead_letters_item_idx").on(t.workItemId),
     index("dead_letters_event_idx").on(t.rawEventId),
-    index("dead_letters_retry_idx")
-      .on(t.nextRetryAt)
-      .where(sql`${t.autoRetry} AND ${t.status} = 'OPEN'`),
+    index("dead_letters_retry_idx").on(t.nextRetryAt).where(sql`${t.autoRetry} AND ${t.status} = 'OPEN'`),
     check("dead_letters_redrive_check", sql`${t.redriveCount} >= 0 AND ${t.maxRedrives} >= 0`),
   ],
 );
@@ -231,4 +221,3 @@ export const evalResults = pgTable(
     check("eval_results_score_check", sql`${t.score} >= 0 AND ${t.score} <= 1`),
   ],
 );
-

@@ -7,7 +7,7 @@
  * (SKIP LOCKED) and picked up by the next run.
  */
 import { and, asc, eq, lte, sql } from "drizzle-orm";
-import { rows, type Database } from "../../db/client";
+import { type Database, rows } from "../../db/client";
 import { approvalRequests } from "../../db/schema";
 import { recordActivity } from "../shared/activity";
 import { closeRequests, escalateRequests, insertEvents, type NewEvent, type RequestRow } from "./decisions";
@@ -49,7 +49,8 @@ const TIMEOUT_REASON = {
 
 function outcomeOf(request: RequestRow): "APPROVED" | "REJECTED" | "ESCALATED" {
   if (request.timeoutAction === "APPROVE") return "APPROVED";
-  if (request.timeoutAction === "ESCALATE" && request.escalateToRoles.length > 0 && request.escalationLevel === 0) return "ESCALATED";
+  if (request.timeoutAction === "ESCALATE" && request.escalateToRoles.length > 0 && request.escalationLevel === 0)
+    return "ESCALATED";
   return "REJECTED";
 }
 
@@ -80,7 +81,11 @@ export async function sweepApprovalDeadlines(
         .filter((e) => e.decision !== "ESCALATED")
         .map((e) => ({ request: e.request, status: e.decision as "APPROVED" | "REJECTED", reason: e.reason }));
       await closeRequests(tx, { workspaceId: null, type: "SYSTEM", id: null }, closing, now);
-      await escalateRequests(tx, events.filter((e) => e.decision === "ESCALATED").map((e) => e.request), now);
+      await escalateRequests(
+        tx,
+        events.filter((e) => e.decision === "ESCALATED").map((e) => e.request),
+        now,
+      );
       await recordActivity(
         tx,
         events.map((e) => ({

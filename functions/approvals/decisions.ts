@@ -5,14 +5,15 @@
  * already closed (or past its deadline) is refused with 409 and is NOT recorded: the log
  * holds exactly the decisions that took part in the outcome, in the order they were made.
  */
-import { and, eq, sql } from "drizzle-orm";
+
 import { z } from "@hono/zod-openapi";
+import { and, eq, sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
 import { approvalEvents, approvalRequests, workItems, workOrders } from "../../db/schema";
 import { recordChange } from "../shared/activity";
 import type { Actor } from "../shared/auth";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
-import { applyApprovalEffects, type ActorRef, type ClosedRequest } from "./effects";
+import { type ActorRef, applyApprovalEffects, type ClosedRequest } from "./effects";
 import { getApproval } from "./requests";
 
 export const DecisionInput = z
@@ -76,7 +77,10 @@ export async function closeRequests(
     if (ids.length === 0) continue;
     await tx.execute(
       sql`update approval_requests set status = ${status}, decided_at = ${now}, updated_at = ${now}
-          where id in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)}) and status = 'PENDING'`,
+          where id in (${sql.join(
+            ids.map((id) => sql`${id}::uuid`),
+            sql`, `,
+          )}) and status = 'PENDING'`,
     );
   }
   const closed: ClosedRequest[] = closing.map(({ request, status, reason }) => ({
@@ -104,7 +108,10 @@ export async function escalateRequests(tx: Tx, requests: RequestRow[], now: Date
             deadline = case when escalation_timeout_seconds is null then null
                             else ${now}::timestamptz + make_interval(secs => escalation_timeout_seconds) end,
             timeout_action = 'REJECT', updated_at = ${now}
-        where id in (${sql.join(requests.map((r) => sql`${r.id}::uuid`), sql`, `)}) and status = 'PENDING'`,
+        where id in (${sql.join(
+          requests.map((r) => sql`${r.id}::uuid`),
+          sql`, `,
+        )}) and status = 'PENDING'`,
   );
 }
 
@@ -118,7 +125,13 @@ function mayDecide(request: RequestRow, actor: Pick<Actor, "userId" | "role">): 
  * checks: unknown id 404; closed or past its deadline 409; the requester (four-eyes) or a
  * caller who is not an allowed approver 403; a second decision by the same approver 409.
  */
-export async function recordDecision(tx: Tx, actor: Actor, requestId: string, raw: z.input<typeof DecisionInput>, now = new Date()) {
+export async function recordDecision(
+  tx: Tx,
+  actor: Actor,
+  requestId: string,
+  raw: z.input<typeof DecisionInput>,
+  now = new Date(),
+) {
   const input = DecisionInput.parse(raw);
   const [request] = await tx
     .select()
@@ -126,7 +139,8 @@ export async function recordDecision(tx: Tx, actor: Actor, requestId: string, ra
     .where(and(eq(approvalRequests.workspaceId, actor.workspaceId), eq(approvalRequests.id, requestId)))
     .for("update");
   if (!request) throw new NotFound("Approval request", requestId);
-  if (request.status !== "PENDING") throw new Conflict(`The approval request is already ${request.status}`, { status: request.status });
+  if (request.status !== "PENDING")
+    throw new Conflict(`The approval request is already ${request.status}`, { status: request.status });
   if (request.deadline && request.deadline <= now) {
     throw new Conflict("The approval request is past its deadline; its timeout action applies", {
       deadline: request.deadline,
@@ -160,11 +174,16 @@ export async function recordDecision(tx: Tx, actor: Actor, requestId: string, ra
     if (request.escalationLevel > 0) throw new Conflict("The approval request has already been escalated");
   }
 
-  await insertEvents(tx, [{ request, actorType: "USER", actorUserId: actor.userId, decision: input.decision, reason: input.reason ?? null }]);
+  await insertEvents(tx, [
+    { request, actorType: "USER", actorUserId: actor.userId, decision: input.decision, reason: input.reason ?? null },
+  ]);
   const who: ActorRef = { workspaceId: actor.workspaceId, type: "USER", id: actor.userId };
   if (input.decision === "APPROVED") {
     const approvals = request.approvalsCount + 1;
-    await tx.update(approvalRequests).set({ approvalsCount: approvals, updatedAt: now }).where(eq(approvalRequests.id, request.id));
+    await tx
+      .update(approvalRequests)
+      .set({ approvalsCount: approvals, updatedAt: now })
+      .where(eq(approvalRequests.id, request.id));
     if (approvals >= request.requiredApprovals) {
       await closeRequests(tx, who, [{ request, status: "APPROVED", reason: input.reason ?? null }], now);
     }
@@ -173,9 +192,15 @@ export async function recordDecision(tx: Tx, actor: Actor, requestId: string, ra
   } else {
     await escalateRequests(tx, [request], now);
   }
-  await recordChange(tx, actor, `approval.${input.decision.toLowerCase()}`, { type: "approval_request", id: request.id }, {
-    before: { status: request.status, approvalsCount: request.approvalsCount },
-    after: { decision: input.decision, reason: input.reason ?? null },
-  });
+  await recordChange(
+    tx,
+    actor,
+    `approval.${input.decision.toLowerCase()}`,
+    { type: "approval_request", id: request.id },
+    {
+      before: { status: request.status, approvalsCount: request.approvalsCount },
+      after: { decision: input.decision, reason: input.reason ?? null },
+    },
+  );
   return getApproval(tx, actor, request.id);
 }

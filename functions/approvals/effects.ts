@@ -8,11 +8,11 @@
 import { sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
 import {
+  type ActorRef,
   cancelItems,
   failItemsToDeadLetter,
   refreshOrderStatus,
   requeueItems,
-  type ActorRef,
 } from "../work-orders/lifecycle";
 
 export type { ActorRef };
@@ -53,7 +53,11 @@ async function completeReviewedItems(tx: Tx, actor: ActorRef, requests: ClosedRe
         )
         select id, work_order_id from target`,
   );
-  await refreshOrderStatus(tx, completed.map((row) => row.work_order_id), { actor });
+  await refreshOrderStatus(
+    tx,
+    completed.map((row) => row.work_order_id),
+    { actor },
+  );
   return completed.map((row) => row.id);
 }
 
@@ -67,9 +71,15 @@ export async function applyApprovalEffects(tx: Tx, actor: ActorRef, closed: Clos
   const released = await requeueItems(
     tx,
     actor,
-    approved.filter((r) => r.gate === "BEFORE").map((r) => ({ itemId: r.workItemId, reason: `Approval ${r.id} approved` })),
+    approved
+      .filter((r) => r.gate === "BEFORE")
+      .map((r) => ({ itemId: r.workItemId, reason: `Approval ${r.id} approved` })),
   );
-  const completed = await completeReviewedItems(tx, actor, approved.filter((r) => r.gate === "AFTER"));
+  const completed = await completeReviewedItems(
+    tx,
+    actor,
+    approved.filter((r) => r.gate === "AFTER"),
+  );
   const cancelled = await cancelItems(
     tx,
     actor,
@@ -78,12 +88,16 @@ export async function applyApprovalEffects(tx: Tx, actor: ActorRef, closed: Clos
   const failed = await failItemsToDeadLetter(
     tx,
     actor,
-    rejected.filter((r) => r.gate === "AFTER" && r.onReject === "FAIL").map((r) => ({ itemId: r.workItemId, reason: why(r) })),
+    rejected
+      .filter((r) => r.gate === "AFTER" && r.onReject === "FAIL")
+      .map((r) => ({ itemId: r.workItemId, reason: why(r) })),
   );
   const rework = await requeueItems(
     tx,
     actor,
-    rejected.filter((r) => r.gate === "AFTER" && r.onReject === "REWORK").map((r) => ({ itemId: r.workItemId, reason: why(r) })),
+    rejected
+      .filter((r) => r.gate === "AFTER" && r.onReject === "REWORK")
+      .map((r) => ({ itemId: r.workItemId, reason: why(r) })),
   );
   return [...released, ...completed, ...cancelled, ...failed.map((f) => f.itemId), ...rework];
 }

@@ -4,19 +4,19 @@
  * caller's transaction. Notifications are queued here and delivered after commit.
  */
 import { randomUUID } from "node:crypto";
-import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
 import { pgArray, rows, type Tx } from "../../db/client";
 import {
+  type ApprovalRequirement,
   approvalGate,
   approvalRejectAction,
   approvalRequests,
   approvalTimeoutAction,
   connectors,
   memberRole,
-  processingJobs,
-  type ApprovalRequirement,
   type PolicyCondition,
+  processingJobs,
 } from "../../db/schema";
 import { activityActor, recordActivity } from "../shared/activity";
 import { policyMatches } from "./matching";
@@ -79,7 +79,9 @@ function requirementFromPolicy(policy: CurrentPolicy): ApprovalRequirement {
     ...(policy.timeout_seconds === null ? {} : { timeoutSeconds: policy.timeout_seconds }),
     timeoutAction: policy.timeout_action,
     escalateToRoles: pgArray(policy.escalate_to_roles),
-    ...(policy.escalation_timeout_seconds === null ? {} : { escalationTimeoutSeconds: policy.escalation_timeout_seconds }),
+    ...(policy.escalation_timeout_seconds === null
+      ? {}
+      : { escalationTimeoutSeconds: policy.escalation_timeout_seconds }),
     onReject: policy.on_reject,
     policyId: policy.id,
     policyVersion: policy.version,

@@ -2,7 +2,14 @@ import type { PolicyCondition, PolicyOperator } from "../../db/schema";
 import { logger } from "../shared/logger";
 
 /** Condition operators, in the order the API documents them. */
-export const POLICY_OPERATORS = ["equals", "not_equals", "greater_than", "less_than", "contains", "regex"] as const satisfies readonly PolicyOperator[];
+export const POLICY_OPERATORS = [
+  "equals",
+  "not_equals",
+  "greater_than",
+  "less_than",
+  "contains",
+  "regex",
+] as const satisfies readonly PolicyOperator[];
 
 /** Longest regex source a policy may hold; patterns are user input and run on every new item. */
 export const MAX_REGEX_LENGTH = 500;
@@ -43,7 +50,8 @@ export function conditionProblem(condition: PolicyCondition): string | null {
         : `'${condition.operator}' on ${condition.field} needs a number`;
     case "regex": {
       if (typeof condition.value !== "string") return `'regex' on ${condition.field} needs a pattern string`;
-      if (condition.value.length > MAX_REGEX_LENGTH) return `The pattern on ${condition.field} is longer than ${MAX_REGEX_LENGTH} characters`;
+      if (condition.value.length > MAX_REGEX_LENGTH)
+        return `The pattern on ${condition.field} is longer than ${MAX_REGEX_LENGTH} characters`;
       try {
         new RegExp(condition.value, "u");
         return null;
@@ -87,7 +95,9 @@ function deepEqual(a: unknown, b: unknown): boolean {
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
   const keys = Object.keys(left);
-  return keys.length === Object.keys(right).length && keys.every((key) => key in right && deepEqual(left[key], right[key]));
+  return (
+    keys.length === Object.keys(right).length && keys.every((key) => key in right && deepEqual(left[key], right[key]))
+  );
 }
 
 /** A number, or a string that is one ("1500" from a form): comparisons accept both. */

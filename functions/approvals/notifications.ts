@@ -13,12 +13,12 @@
  * (functions/shared/outbound.ts); a refused one fails like an unreachable receiver, with the
  * reason in the job's errors and, in the end, its dead letter.
  */
-import { and, inArray, sql, type SQL } from "drizzle-orm";
-import { pgArray, rows, type Database, type Tx } from "../../db/client";
+import { and, inArray, type SQL, sql } from "drizzle-orm";
+import { type Database, pgArray, rows, type Tx } from "../../db/client";
 import { processingJobs } from "../../db/schema";
 import { logger } from "../shared/logger";
 import { postToDestination } from "../shared/outbound";
-import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../shared/signatures";
+import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from "../shared/signatures";
 import { summarizePayload } from "./summary";
 
 export const APPROVAL_WEBHOOK_JOB = "approval_webhook";
@@ -112,7 +112,10 @@ async function claim(run: Run, now: Date, only?: SQL): Promise<ClaimedDelivery[]
           left join connectors c on c.id = (j.input_data->>'connectorId')::uuid and c.workspace_id = j.workspace_id
           left join work_items i on i.id = r.work_item_id
           left join work_orders o on o.id = r.work_order_id
-          where ${inArray(sql`j.id`, claimed.map((c) => c.id))}`,
+          where ${inArray(
+            sql`j.id`,
+            claimed.map((c) => c.id),
+          )}`,
     );
   });
 }
@@ -217,7 +220,10 @@ async function recordFailures(tx: Tx, failed: Array<{ jobId: string; error?: str
           locked_until = null,
           completed_at = case when j.attempts >= j.max_attempts then ${now}::timestamptz else null end,
           updated_at = ${now}
-      where ${inArray(sql`j.id`, failed.map((f) => f.jobId))}
+      where ${inArray(
+        sql`j.id`,
+        failed.map((f) => f.jobId),
+      )}
       returning j.id, j.workspace_id, j.status, j.attempts, j.input_data, j.output_data, j.error)
     insert into dead_letters (workspace_id, source, reason, payload, errors)
     select f.workspace_id, 'webhook',
@@ -228,13 +234,22 @@ async function recordFailures(tx: Tx, failed: Array<{ jobId: string; error?: str
     from failed f where f.status = 'FAILED'`);
 }
 
-async function deliver(run: Run, now: Date, only?: SQL): Promise<{ delivered: number; failed: number; deadLettered: number }> {
+async function deliver(
+  run: Run,
+  now: Date,
+  only?: SQL,
+): Promise<{ delivered: number; failed: number; deadLettered: number }> {
   const claimed = await claim(run, now, only);
   const skipped: string[] = [];
   const sendable: ClaimedDelivery[] = [];
   const exhausted: Outcome[] = [];
   for (const delivery of claimed) {
-    if (!delivery.request_id || !delivery.connector_id || !delivery.webhook_url || delivery.connector_status !== "ACTIVE") {
+    if (
+      !delivery.request_id ||
+      !delivery.connector_id ||
+      !delivery.webhook_url ||
+      delivery.connector_status !== "ACTIVE"
+    ) {
       skipped.push(delivery.job_id); // the connector was removed or switched off: nothing to deliver to
     } else if (delivery.attempts > delivery.max_attempts) {
       exhausted.push({ jobId: delivery.job_id, ok: false, error: "delivery abandoned mid-attempt", ms: 0 });
@@ -267,7 +282,11 @@ async function deliver(run: Run, now: Date, only?: SQL): Promise<{ delivered: nu
  * (a request path never needs the maintenance role). Runs after commit and never throws:
  * what it cannot deliver stays in the outbox for `deliverPendingNotifications`.
  */
-export async function deliverApprovalNotifications(database: Database, workspaceId: string, requestIds: string[]): Promise<void> {
+export async function deliverApprovalNotifications(
+  database: Database,
+  workspaceId: string,
+  requestIds: string[],
+): Promise<void> {
   if (requestIds.length === 0) return;
   try {
     await deliver(
@@ -306,7 +325,12 @@ export async function deliverPendingNotifications(
  * (for the dead-letter API; deliver after commit with `deliverPendingNotifications`).
  * Returns false when the dead letter is not an open webhook one of this workspace.
  */
-export async function redriveWebhookDeadLetter(tx: Tx, workspaceId: string, deadLetterId: string, redrivenBy: string): Promise<boolean> {
+export async function redriveWebhookDeadLetter(
+  tx: Tx,
+  workspaceId: string,
+  deadLetterId: string,
+  redrivenBy: string,
+): Promise<boolean> {
   const redriven = await rows<{ id: string }>(
     tx,
     sql`with letter as (

@@ -5,8 +5,8 @@
  * key; each version has its own `id` (what requests record).
  */
 import { randomUUID } from "node:crypto";
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import {
   approvalGate,
@@ -14,8 +14,8 @@ import {
   approvalRejectAction,
   approvalTimeoutAction,
   memberRole,
-  workspaceMembers,
   type PolicyCondition,
+  workspaceMembers,
 } from "../../db/schema";
 import { recordChange } from "../shared/activity";
 import type { Actor } from "../shared/auth";
@@ -41,7 +41,13 @@ export const PolicyConditionInput = z
 const policyFields = {
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).nullable().optional(),
-  itemType: z.string().min(1).max(200).nullable().optional().openapi({ description: "Only items of this type (any type if null)" }),
+  itemType: z
+    .string()
+    .min(1)
+    .max(200)
+    .nullable()
+    .optional()
+    .openapi({ description: "Only items of this type (any type if null)" }),
   conditions: z.array(PolicyConditionInput).max(20).default([]),
   gate: z.enum(approvalGate.enumValues).default("BEFORE"),
   requiredApprovals: z.number().int().min(1).max(50).default(1),
@@ -124,7 +130,10 @@ async function assertValidPolicy(tx: Tx, actor: Actor, policy: PolicySettings): 
     .map((condition, index) => ({ path: `conditions.${index}`, message: conditionProblem(condition) }))
     .filter((p): p is { path: string; message: string } => p.message !== null);
   if (policy.timeoutAction === "ESCALATE" && policy.escalateToRoles.length === 0) {
-    problems.push({ path: "escalateToRoles", message: "timeoutAction ESCALATE needs at least one role to escalate to" });
+    problems.push({
+      path: "escalateToRoles",
+      message: "timeoutAction ESCALATE needs at least one role to escalate to",
+    });
   }
   if (policy.timeoutAction !== "REJECT" && !policy.timeoutSeconds) {
     problems.push({ path: "timeoutSeconds", message: `timeoutAction ${policy.timeoutAction} needs timeoutSeconds` });
@@ -133,10 +142,16 @@ async function assertValidPolicy(tx: Tx, actor: Actor, policy: PolicySettings): 
     const members = await tx
       .select({ userId: workspaceMembers.userId })
       .from(workspaceMembers)
-      .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), inArray(workspaceMembers.userId, policy.approverUserIds)));
+      .where(
+        and(
+          eq(workspaceMembers.workspaceId, actor.workspaceId),
+          inArray(workspaceMembers.userId, policy.approverUserIds),
+        ),
+      );
     const known = new Set(members.map((m) => m.userId));
     policy.approverUserIds.forEach((userId, index) => {
-      if (!known.has(userId)) problems.push({ path: `approverUserIds.${index}`, message: `${userId} is not a member of this workspace` });
+      if (!known.has(userId))
+        problems.push({ path: `approverUserIds.${index}`, message: `${userId} is not a member of this workspace` });
     });
   }
   if (problems.length > 0) throw new Invalid("The approval policy is not valid", problems);
@@ -147,7 +162,13 @@ function settingsOf(input: CreatePolicyInput): PolicySettings {
 }
 
 /** Inserts `version` of the policy `policyKey` as its current version. */
-async function insertVersion(tx: Tx, actor: Actor, policyKey: string, version: number, policy: PolicySettings): Promise<PolicyRow> {
+async function insertVersion(
+  tx: Tx,
+  actor: Actor,
+  policyKey: string,
+  version: number,
+  policy: PolicySettings,
+): Promise<PolicyRow> {
   const [row] = await tx
     .insert(approvalPolicies)
     .values({
@@ -170,9 +191,15 @@ export async function createPolicy(tx: Tx, actor: Actor, raw: z.input<typeof Cre
   const policy = settingsOf(CreatePolicyInput.parse(raw));
   await assertValidPolicy(tx, actor, policy);
   const row = await insertVersion(tx, actor, randomUUID(), 1, policy);
-  await recordChange(tx, actor, "approval_policy.created", { type: "approval_policy", id: row.id }, {
-    after: { policyKey: row.policyKey, version: 1 },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "approval_policy.created",
+    { type: "approval_policy", id: row.id },
+    {
+      after: { policyKey: row.policyKey, version: 1 },
+    },
+  );
   return policyView(row);
 }
 
@@ -181,7 +208,11 @@ async function currentVersion(tx: Tx, actor: Actor, policyKey: string, lock: boo
     .select()
     .from(approvalPolicies)
     .where(
-      and(eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.policyKey, policyKey), eq(approvalPolicies.isCurrent, true)),
+      and(
+        eq(approvalPolicies.workspaceId, actor.workspaceId),
+        eq(approvalPolicies.policyKey, policyKey),
+        eq(approvalPolicies.isCurrent, true),
+      ),
     );
   const [row] = lock ? await query.for("update") : await query;
   if (!row) throw new NotFound("Approval policy", policyKey);
@@ -223,7 +254,12 @@ export async function listPolicyVersions(tx: Tx, actor: Actor, policyKey: string
  * A new version with the changes applied. The current row is locked first, so two
  * concurrent edits are serialised (the second builds on the first's version).
  */
-export async function updatePolicy(tx: Tx, actor: Actor, policyKey: string, raw: z.input<typeof UpdatePolicyInput>): Promise<PolicyView> {
+export async function updatePolicy(
+  tx: Tx,
+  actor: Actor,
+  policyKey: string,
+  raw: z.input<typeof UpdatePolicyInput>,
+): Promise<PolicyView> {
   const changes = UpdatePolicyInput.parse(raw);
   const current = await currentVersion(tx, actor, policyKey, true);
   const next: PolicySettings = {
@@ -239,16 +275,24 @@ export async function updatePolicy(tx: Tx, actor: Actor, policyKey: string, raw:
     timeoutAction: changes.timeoutAction ?? current.timeoutAction,
     escalateToRoles: changes.escalateToRoles ?? current.escalateToRoles,
     escalationTimeoutSeconds:
-      changes.escalationTimeoutSeconds === undefined ? current.escalationTimeoutSeconds : changes.escalationTimeoutSeconds,
+      changes.escalationTimeoutSeconds === undefined
+        ? current.escalationTimeoutSeconds
+        : changes.escalationTimeoutSeconds,
     onReject: changes.onReject ?? current.onReject,
     enabled: changes.enabled ?? current.enabled,
   };
   await assertValidPolicy(tx, actor, next);
   await tx.update(approvalPolicies).set({ isCurrent: false }).where(eq(approvalPolicies.id, current.id));
   const row = await insertVersion(tx, actor, policyKey, current.version + 1, next);
-  await recordChange(tx, actor, "approval_policy.updated", { type: "approval_policy", id: row.id }, {
-    before: { id: current.id, version: current.version },
-    after: { id: row.id, version: row.version, changes: Object.keys(changes) },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "approval_policy.updated",
+    { type: "approval_policy", id: row.id },
+    {
+      before: { id: current.id, version: current.version },
+      after: { id: row.id, version: row.version, changes: Object.keys(changes) },
+    },
+  );
   return policyView(row);
 }

@@ -1,6 +1,7 @@
 /** Reading approval requests: the inbox (oldest deadline first) and one request with its decisions. */
-import { and, asc, eq, sql, type SQL } from "drizzle-orm";
+
 import { z } from "@hono/zod-openapi";
+import { and, asc, eq, type SQL, sql } from "drizzle-orm";
 import { pgArray, rows, type Tx } from "../../db/client";
 import { approvalEvents, approvalStatus } from "../../db/schema";
 import type { Actor } from "../shared/auth";
@@ -13,7 +14,9 @@ export const ApprovalListQuery = z.object({
     .enum(["true", "false"])
     .default("false")
     .transform((v) => v === "true")
-    .openapi({ description: "Only requests the caller may decide now (allowed approver, not the requester, not yet decided)" }),
+    .openapi({
+      description: "Only requests the caller may decide now (allowed approver, not the requester, not yet decided)",
+    }),
   workItemId: z.string().uuid().optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(300).optional().openapi({ description: "`nextCursor` of the previous page" }),
@@ -143,7 +146,10 @@ export async function listApprovals(tx: Tx, actor: Actor, query: ApprovalListQue
 }
 
 export async function getApproval(tx: Tx, actor: Pick<Actor, "workspaceId">, requestId: string) {
-  const [row] = await rows<RequestRow>(tx, sql`${selectRequests} where r.workspace_id = ${actor.workspaceId} and r.id = ${requestId}`);
+  const [row] = await rows<RequestRow>(
+    tx,
+    sql`${selectRequests} where r.workspace_id = ${actor.workspaceId} and r.id = ${requestId}`,
+  );
   if (!row) throw new NotFound("Approval request", requestId);
   const decisions = await tx
     .select({

@@ -4,15 +4,15 @@ import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody, Timestamp } from "../shared/openapi";
 import { DecisionInput, recordDecision } from "./decisions";
 import {
-  createPolicy,
   CreatePolicyInput,
+  createPolicy,
   getPolicy,
   listPolicies,
   listPolicyVersions,
   PolicyConditionInput,
   PolicyListQuery,
-  updatePolicy,
   UpdatePolicyInput,
+  updatePolicy,
 } from "./policies";
 import { ApprovalListQuery, getApproval, listApprovals } from "./requests";
 
@@ -137,7 +137,11 @@ export const approvalRoutes = createRouter()
       request: { params: IdParam, ...jsonBody(DecisionInput) },
       responses: { 201: json(ApprovalRequestWithDecisions, "Recorded"), ...errorResponses },
     }),
-    async (c) => c.json(await inTenant(c, (tx) => recordDecision(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 201),
+    async (c) =>
+      c.json(
+        await inTenant(c, (tx) => recordDecision(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        201,
+      ),
   )
   .openapi(
     createRoute({
@@ -157,7 +161,8 @@ export const approvalRoutes = createRouter()
       path: "/v1/approval-policies",
       tags,
       summary: "Create an approval policy (version 1)",
-      description: "Operators: equals, not_equals, greater_than, less_than, contains, regex. A regex that does not compile is a 422.",
+      description:
+        "Operators: equals, not_equals, greater_than, less_than, contains, regex. A regex that does not compile is a 422.",
       middleware: [requireScope("approvals:write")] as const,
       request: jsonBody(CreatePolicyInput),
       responses: { 201: json(ApprovalPolicy, "Created"), ...errorResponses },
@@ -186,7 +191,8 @@ export const approvalRoutes = createRouter()
       request: { params: PolicyKeyParam },
       responses: { 200: json(z.object({ items: z.array(ApprovalPolicy) }), "Versions"), ...errorResponses },
     }),
-    async (c) => c.json({ items: await inTenant(c, (tx) => listPolicyVersions(tx, c.var.actor, c.req.valid("param").key)) }, 200),
+    async (c) =>
+      c.json({ items: await inTenant(c, (tx) => listPolicyVersions(tx, c.var.actor, c.req.valid("param").key)) }, 200),
   )
   .openapi(
     createRoute({
@@ -199,5 +205,8 @@ export const approvalRoutes = createRouter()
       responses: { 200: json(ApprovalPolicy, "New version"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => updatePolicy(tx, c.var.actor, c.req.valid("param").key, c.req.valid("json"))), 200),
+      c.json(
+        await inTenant(c, (tx) => updatePolicy(tx, c.var.actor, c.req.valid("param").key, c.req.valid("json"))),
+        200,
+      ),
   );

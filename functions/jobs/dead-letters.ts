@@ -27,7 +27,7 @@
  */
 import type { ScheduledEvent, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { sql } from "drizzle-orm";
-import { jsonParam, rows, type Database, type Tx } from "../../db/client";
+import { type Database, jsonParam, rows, type Tx } from "../../db/client";
 import { redriveWebhookDeadLetter } from "../approvals/notifications";
 import { recordActivity } from "../shared/activity";
 import { Conflict, NotFound } from "../shared/errors";
@@ -35,7 +35,7 @@ import { lambdaDatabase } from "../shared/lambda-database";
 import { logger } from "../shared/logger";
 import { redriveDeadLetter } from "../work-orders/dead-letters";
 import { systemActor } from "../work-orders/lifecycle";
-import { describeError, envNumber, runJob, type DatabaseSource, type JobContext } from "./job";
+import { type DatabaseSource, describeError, envNumber, type JobContext, runJob } from "./job";
 
 /** Who the job's redrives are recorded as (`redriven_by`, activity actor id). */
 export const REPROCESSOR_ID = "dead-letter-reprocessor";
@@ -372,7 +372,9 @@ function parseRecord(record: SQSRecord): ParsedMessage | string {
         messageId: record.messageId,
         eventSourceARN: record.eventSourceARN,
         receiveCount: receives === undefined ? null : Number(receives),
-        sentAt: record.attributes?.SentTimestamp ? new Date(Number(record.attributes.SentTimestamp)).toISOString() : null,
+        sentAt: record.attributes?.SentTimestamp
+          ? new Date(Number(record.attributes.SentTimestamp)).toISOString()
+          : null,
         messageAttributes: record.messageAttributes ?? {},
       },
       message: body,
@@ -465,7 +467,10 @@ function isSqsEvent(event: unknown): event is SQSEvent {
  */
 export function makeDeadLettersHandler(getDatabase: DatabaseSource, overrides: RedriveOptions = {}) {
   async function handler(event: SQSEvent, context?: JobContext): Promise<SQSBatchResponse>;
-  async function handler(event?: ScheduledEvent, context?: JobContext): Promise<Awaited<ReturnType<typeof redriveSummary>>>;
+  async function handler(
+    event?: ScheduledEvent,
+    context?: JobContext,
+  ): Promise<Awaited<ReturnType<typeof redriveSummary>>>;
   async function handler(event?: ScheduledEvent | SQSEvent, _context?: JobContext) {
     if (isSqsEvent(event)) {
       const summary = await runJob("dead-letters", "queue", async () =>

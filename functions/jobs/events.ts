@@ -11,10 +11,10 @@
  */
 import type { ScheduledEvent, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { Database } from "../../db/client";
-import { processEvents, type ProcessEventsOptions, type ProcessEventsResult } from "../memory/events";
+import { type ProcessEventsOptions, type ProcessEventsResult, processEvents } from "../memory/events";
 import { lambdaDatabase } from "../shared/lambda-database";
 import { logger } from "../shared/logger";
-import { envNumber, runJob, timeBudgetMs, type DatabaseSource, type JobContext, type JobTrigger } from "./job";
+import { type DatabaseSource, envNumber, type JobContext, type JobTrigger, runJob, timeBudgetMs } from "./job";
 
 export interface EventsJobConfig {
   /** Budget outside Lambda (local scheduler, CLI). */
@@ -56,7 +56,10 @@ function isSqsEvent(event: unknown): event is SQSEvent {
  * The events Lambda: a schedule returns the run's summary; an SQS batch of nudges returns
  * `{ batchItemFailures }` (empty when the run succeeded, every message when it failed).
  */
-export function makeEventsHandler(getDatabase: DatabaseSource, overrides: Omit<ProcessEventsOptions, "timeBudgetMs"> = {}) {
+export function makeEventsHandler(
+  getDatabase: DatabaseSource,
+  overrides: Omit<ProcessEventsOptions, "timeBudgetMs"> = {},
+) {
   const run = (trigger: JobTrigger, context: JobContext) =>
     runJob("events", trigger, async () => {
       const config = eventsJobConfig();
@@ -75,7 +78,9 @@ export function makeEventsHandler(getDatabase: DatabaseSource, overrides: Omit<P
       return { batchItemFailures: [] } satisfies SQSBatchResponse;
     } catch (error) {
       logger.warn("events run failed; the nudges go back to the queue", { messages: event.Records.length, error });
-      return { batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })) } satisfies SQSBatchResponse;
+      return {
+        batchItemFailures: event.Records.map((record) => ({ itemIdentifier: record.messageId })),
+      } satisfies SQSBatchResponse;
     }
   }
   return handler;

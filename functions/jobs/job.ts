@@ -86,7 +86,12 @@ export function timeBudgetMs(context: JobContext, fallbackMs: number, safetyMarg
 }
 
 /** A positive number from the environment, or the default; a malformed value is a configuration error. */
-export function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, { min = 0, max = Infinity } = {}): number {
+export function envNumber(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  { min = 0, max = Infinity } = {},
+): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === "") return fallback;
   const value = Number(raw);

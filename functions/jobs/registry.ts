@@ -6,7 +6,7 @@
 import type { Database } from "../../db/client";
 import { redriveConfig, redriveDueDeadLetters } from "./dead-letters";
 import { runEventProcessing } from "./events";
-import { runJob, type JobName, type JobSummary, type JobTrigger } from "./job";
+import { type JobName, type JobSummary, type JobTrigger, runJob } from "./job";
 import { runSweeper } from "./sweeper";
 import { runTiering, tieringConfig } from "./tiering";
 

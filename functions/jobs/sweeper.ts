@@ -14,7 +14,7 @@ import { sweepApprovalDeadlines } from "../approvals/deadlines";
 import { deliverPendingNotifications } from "../approvals/notifications";
 import { lambdaDatabase } from "../shared/lambda-database";
 import { reapExpiredLeases } from "../work-orders/leases";
-import { describeError, runJob, type DatabaseSource, type JobContext } from "./job";
+import { type DatabaseSource, describeError, type JobContext, runJob } from "./job";
 
 type StepResult<T> = T | { error: string };
 

@@ -23,11 +23,11 @@
  * qualifies when re-checked) and converge on the same tiers as one run.
  */
 import type { ScheduledEvent } from "aws-lambda";
-import { sql, type SQL } from "drizzle-orm";
-import { rows, type Database } from "../../db/client";
+import { type SQL, sql } from "drizzle-orm";
+import { type Database, rows } from "../../db/client";
 import { memoryTier } from "../../db/schema";
 import { lambdaDatabase } from "../shared/lambda-database";
-import { envNumber, runJob, timeBudgetMs, type DatabaseSource, type JobContext } from "./job";
+import { type DatabaseSource, envNumber, type JobContext, runJob, timeBudgetMs } from "./job";
 
 export type Tier = (typeof memoryTier.enumValues)[number];
 export type TierMove = `${Tier}_to_${Tier}`;
@@ -78,7 +78,10 @@ export interface TieringResult {
 }
 
 /** Thresholds and batch size from the environment (CAIRN_TIER_*), checked. */
-export function tieringConfig(env: NodeJS.ProcessEnv = process.env): { thresholds: TieringThresholds; batchSize: number } {
+export function tieringConfig(env: NodeJS.ProcessEnv = process.env): {
+  thresholds: TieringThresholds;
+  batchSize: number;
+} {
   const defaults = DEFAULT_TIERING_THRESHOLDS;
   const thresholds = checkThresholds({
     hotDays: envNumber(env, "CAIRN_TIER_HOT_DAYS", defaults.hotDays),

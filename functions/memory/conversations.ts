@@ -4,12 +4,12 @@
  * team see which memories help.
  */
 import { z } from "@hono/zod-openapi";
-import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { conversationMemories, conversations, feedback, memories } from "../../db/schema";
 import { recordChange } from "../shared/activity";
 import { Invalid, NotFound } from "../shared/errors";
-import { after, page, PageQuery } from "../shared/pagination";
+import { after, PageQuery, page } from "../shared/pagination";
 import { StorableJson, StorableString } from "./events";
 
 type ConversationActor = { workspaceId: string; userId?: string | null };
@@ -25,7 +25,12 @@ export const UsedMemory = z
 
 export const RecordConversationInput = z
   .strictObject({
-    userRef: StorableString().trim().min(1).max(200).optional().openapi({ description: "The end user's id in your system" }),
+    userRef: StorableString()
+      .trim()
+      .min(1)
+      .max(200)
+      .optional()
+      .openapi({ description: "The end user's id in your system" }),
     channel: StorableString().trim().min(1).max(100).default("api").openapi({ example: "slack" }),
     query: StorableString().min(1).max(MAX_TEXT),
     response: StorableString().max(MAX_TEXT).optional(),
@@ -77,7 +82,11 @@ const feedbackColumns = {
 };
 
 /** Records a conversation and the memories it used, in one transaction. */
-export async function recordConversation(tx: Tx, actor: ConversationActor, raw: z.input<typeof RecordConversationInput>) {
+export async function recordConversation(
+  tx: Tx,
+  actor: ConversationActor,
+  raw: z.input<typeof RecordConversationInput>,
+) {
   const input = RecordConversationInput.parse(raw);
   const memoryIds = input.memories.map((used) => used.memoryId);
   const repeated = memoryIds.filter((id, index) => memoryIds.indexOf(id) !== index);
@@ -116,9 +125,15 @@ export async function recordConversation(tx: Tx, actor: ConversationActor, raw: 
       })),
     );
   }
-  await recordChange(tx, actor, "conversation.recorded", { type: "conversation", id: conversation!.id }, {
-    after: { channel: input.channel, userRef: input.userRef ?? null, memories: memoryIds.length },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "conversation.recorded",
+    { type: "conversation", id: conversation!.id },
+    {
+      after: { channel: input.channel, userRef: input.userRef ?? null, memories: memoryIds.length },
+    },
+  );
   return {
     ...conversation!,
     memories: input.memories.map((used) => ({ memoryId: used.memoryId, relevance: used.relevance ?? null })),
@@ -175,7 +190,12 @@ export async function getConversation(tx: Tx, actor: ConversationActor, id: stri
 }
 
 /** Records a rating (1..5) and optional text on a conversation of the workspace. */
-export async function recordFeedback(tx: Tx, actor: ConversationActor, conversationId: string, raw: z.input<typeof RecordFeedbackInput>) {
+export async function recordFeedback(
+  tx: Tx,
+  actor: ConversationActor,
+  conversationId: string,
+  raw: z.input<typeof RecordFeedbackInput>,
+) {
   const input = RecordFeedbackInput.parse(raw);
   await findConversation(tx, actor, conversationId);
   const [created] = await tx
@@ -188,14 +208,25 @@ export async function recordFeedback(tx: Tx, actor: ConversationActor, conversat
       createdBy: actor.userId ?? null,
     })
     .returning(feedbackColumns);
-  await recordChange(tx, actor, "feedback.recorded", { type: "feedback", id: created!.id }, {
-    after: { conversationId, rating: input.rating },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "feedback.recorded",
+    { type: "feedback", id: created!.id },
+    {
+      after: { conversationId, rating: input.rating },
+    },
+  );
   return created!;
 }
 
 /** A conversation's feedback, newest first; keyset-paginated. */
-export async function listFeedback(tx: Tx, actor: ConversationActor, conversationId: string, raw: z.input<typeof PageQuery>) {
+export async function listFeedback(
+  tx: Tx,
+  actor: ConversationActor,
+  conversationId: string,
+  raw: z.input<typeof PageQuery>,
+) {
   const query = PageQuery.parse(raw);
   await findConversation(tx, actor, conversationId);
   const found = await tx

@@ -325,7 +325,11 @@ export class OpenAICompatibleEmbeddingProvider implements EmbeddingProvider {
   private async embedBatch(batch: string[]): Promise<number[][]> {
     const body: Record<string, unknown> = { model: this.model, input: batch, encoding_format: "float" };
     if (this.sendDimensions) body.dimensions = this.dimensions;
-    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", ...this.headers };
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json",
+      ...this.headers,
+    };
     if (this.apiKey) headers.authorization = `Bearer ${this.apiKey}`;
 
     const controller = new AbortController();
@@ -346,10 +350,10 @@ export class OpenAICompatibleEmbeddingProvider implements EmbeddingProvider {
       if (!response.ok) {
         const message = await errorMessageFrom(response).catch(() => response.statusText);
         const status = response.status;
-        const error = new EmbeddingProviderError(
-          `Embedding server ${this.baseUrl} answered ${status}: ${message}`,
-          { status, retryable: status === 429 || status >= 500 },
-        );
+        const error = new EmbeddingProviderError(`Embedding server ${this.baseUrl} answered ${status}: ${message}`, {
+          status,
+          retryable: status === 429 || status >= 500,
+        });
         if (error.retryable) throw new RetryableFailure(error, retryAfterMs(response.headers.get("retry-after")));
         throw error;
       }
@@ -437,7 +441,8 @@ function positiveInt(value: number, name: string): number {
 }
 
 function nonNegativeInt(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer; got ${value}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new RangeError(`${name} must be a non-negative integer; got ${value}`);
   return value;
 }
 

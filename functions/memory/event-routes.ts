@@ -6,22 +6,22 @@ import { PageQuery, pageSchema } from "../shared/pagination";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../shared/signatures";
 import {
   getConversation,
-  listConversations,
   ListConversationsQuery,
+  listConversations,
   listFeedback,
-  recordConversation,
   RecordConversationInput,
-  recordFeedback,
   RecordFeedbackInput,
+  recordConversation,
+  recordFeedback,
 } from "./conversations";
 import {
   EventStatus,
   getEvent,
-  ingestEvents,
   IngestEventsInput,
   IngestEventsResult,
-  listEvents,
+  ingestEvents,
   ListEventsQuery,
+  listEvents,
   MAX_EVENTS_PER_BATCH,
   receiveConnectorEvents,
 } from "./events";
@@ -155,7 +155,7 @@ export const eventRoutes = createRouter()
       tags: ["Events"],
       summary: "Receive a batch of events from a connector, signed with its secret (no API key)",
       description: [
-        "The body is the same as POST /v1/events: `{\"events\": [...]}`.",
+        'The body is the same as POST /v1/events: `{"events": [...]}`.',
         `Authenticated by \`${SIGNATURE_HEADER}: sha256=<hex>\`, the HMAC-SHA256 under the connector's signing secret of`,
         `\`<${TIMESTAMP_HEADER}>.<raw body>\`, where \`${TIMESTAMP_HEADER}\` is unix seconds within 5 minutes of the server's clock.`,
         "An unknown connector and a bad signature are both 401 (connector ids are not revealed); nothing is stored on any error.",
@@ -229,7 +229,10 @@ export const eventRoutes = createRouter()
       responses: { 201: json(Feedback, "Recorded"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => recordFeedback(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 201),
+      c.json(
+        await inTenant(c, (tx) => recordFeedback(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        201,
+      ),
   )
   .openapi(
     createRoute({
@@ -242,5 +245,8 @@ export const eventRoutes = createRouter()
       responses: { 200: json(pageSchema(Feedback), "Feedback"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => listFeedback(tx, c.var.actor, c.req.valid("param").id, c.req.valid("query"))), 200),
+      c.json(
+        await inTenant(c, (tx) => listFeedback(tx, c.var.actor, c.req.valid("param").id, c.req.valid("query"))),
+        200,
+      ),
   );

@@ -9,16 +9,16 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, sql, type SQL } from "drizzle-orm";
-import { jsonParam, rows, type Database, type Tx } from "../../db/client";
+import { and, desc, eq, type SQL, sql } from "drizzle-orm";
+import { type Database, jsonParam, rows, type Tx } from "../../db/client";
 import { deadLetters, processingJobs, processingStatus, rawEvents } from "../../db/schema";
-import { recordActivity, type ActivityEntry } from "../shared/activity";
+import { type ActivityEntry, recordActivity } from "../shared/activity";
 import { AppError, BadRequest, Forbidden, NotFound, Unauthorized, UpstreamFailed } from "../shared/errors";
 import { logger } from "../shared/logger";
-import { signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../shared/signatures";
-import { after, page, PageQuery } from "../shared/pagination";
-import { chunkText, type ChunkOptions } from "./chunking";
-import { EmbeddingProviderError, type EmbeddingProvider } from "./embeddings";
+import { after, PageQuery, page } from "../shared/pagination";
+import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from "../shared/signatures";
+import { type ChunkOptions, chunkText } from "./chunking";
+import { type EmbeddingProvider, EmbeddingProviderError } from "./embeddings";
 import { insertMemories } from "./memories";
 import { embeddingProvider } from "./provider";
 
@@ -67,12 +67,16 @@ const Label = StorableString().trim().min(1).max(200);
 export const EventInput = z
   .strictObject({
     // At most 100 characters: it becomes the memories' source_type.
-    source: StorableString().trim().min(1).max(100).openapi({ description: "Where the event comes from: slack, jira, git, …", example: "slack" }),
-    eventType: Label.openapi({ example: "message.posted" }),
-    externalId: StorableString()
+    source: StorableString()
+      .trim()
       .min(1)
-      .max(500)
-      .openapi({ description: "The event's id in its source; with `source`, the duplicate key", example: "C024BE91L-1700000000.000100" }),
+      .max(100)
+      .openapi({ description: "Where the event comes from: slack, jira, git, …", example: "slack" }),
+    eventType: Label.openapi({ example: "message.posted" }),
+    externalId: StorableString().min(1).max(500).openapi({
+      description: "The event's id in its source; with `source`, the duplicate key",
+      example: "C024BE91L-1700000000.000100",
+    }),
     payload: StorableJson(z.record(z.string(), z.unknown())).openapi({
       description:
         "The event as the source sent it. Text for memory is taken from `title` plus the first of `text`, `content`, `message`, `body`, `description` (string fields).",
@@ -192,7 +196,13 @@ export async function ingestEvents(
     seen.add(key);
     const id = row.inserted_id ?? row.existing_id;
     if (id === null) missing.push(row.ord);
-    items.push({ index: row.ord, status: stored ? "stored" : "duplicate", id, source: event.source, externalId: event.externalId });
+    items.push({
+      index: row.ord,
+      status: stored ? "stored" : "duplicate",
+      id,
+      source: event.source,
+      externalId: event.externalId,
+    });
   }
   if (missing.length > 0) {
     // A concurrent batch committed the same keys after this statement's snapshot was taken.
@@ -280,7 +290,9 @@ export async function receiveConnectorEvents(
   // Verify against a throwaway secret when the connector is unknown, so both paths do the same work.
   const secret = connector?.signing_secret ?? "unknown-connector";
   if (!verifySignature(secret, delivery, now) || !connector) {
-    throw new Unauthorized(`Send a valid ${SIGNATURE_HEADER} (HMAC-SHA256 of "<timestamp>.<body>") and a current ${TIMESTAMP_HEADER}`);
+    throw new Unauthorized(
+      `Send a valid ${SIGNATURE_HEADER} (HMAC-SHA256 of "<timestamp>.<body>") and a current ${TIMESTAMP_HEADER}`,
+    );
   }
   if (connector.status !== "ACTIVE") throw new Forbidden(`The connector is ${connector.status}, not ACTIVE`);
 
@@ -479,13 +491,24 @@ interface ClaimedJob {
  * dead letter is written in the same transaction. The job's `attempts` is the fencing token: a
  * run whose lease was taken over changes nothing.
  */
-export async function processEvents(database: Database, options: ProcessEventsOptions = {}): Promise<ProcessEventsResult> {
+export async function processEvents(
+  database: Database,
+  options: ProcessEventsOptions = {},
+): Promise<ProcessEventsResult> {
   const limit = options.limit ?? 25;
   const budgetMs = options.timeBudgetMs ?? 60_000;
   const stopStartingAt = performance.now() + budgetMs;
   const clock = () => options.now ?? new Date();
   let provider = options.provider;
-  const result: ProcessEventsResult = { claimed: 0, processed: 0, failed: 0, deadLettered: 0, memories: 0, released: 0, stale: 0 };
+  const result: ProcessEventsResult = {
+    claimed: 0,
+    processed: 0,
+    failed: 0,
+    deadLettered: 0,
+    memories: 0,
+    released: 0,
+    stale: 0,
+  };
 
   while (performance.now() < stopStartingAt) {
     const jobs = await claimEventJobs(database, limit, clock(), options.leaseMs ?? 5 * 60_000);
@@ -568,7 +591,10 @@ async function releaseJobs(database: Database, jobs: ClaimedJob[]): Promise<numb
   return released.length;
 }
 
-type JobOutcome = { kind: "completed"; memories: number } | { kind: "failed"; deadLettered: boolean } | { kind: "stale" };
+type JobOutcome =
+  | { kind: "completed"; memories: number }
+  | { kind: "failed"; deadLettered: boolean }
+  | { kind: "stale" };
 
 class StaleLease extends Error {}
 
@@ -681,7 +707,13 @@ async function recordFailure(
   const message = error instanceof Error ? error.message : String(error);
   const retryable = isRetryable(error);
   const final = !retryable || job.attempts >= job.max_attempts;
-  logger.warn("event processing failed", { jobId: job.id, eventId: job.event_id, attempt: job.attempts, final, error: message });
+  logger.warn("event processing failed", {
+    jobId: job.id,
+    eventId: job.event_id,
+    attempt: job.attempts,
+    final,
+    error: message,
+  });
   try {
     return await database.withTenant({ workspaceId: job.workspace_id, userId: null }, async (tx) => {
       const own = await lockOwnJob(tx, job);
@@ -692,7 +724,14 @@ async function recordFailure(
         const availableAt = new Date(now.getTime() + retryDelayMs(job.attempts, options.backoff, options.random));
         await tx
           .update(processingJobs)
-          .set({ status: "PENDING", availableAt, lockedUntil: null, error: message, outputData: { errors }, updatedAt: now })
+          .set({
+            status: "PENDING",
+            availableAt,
+            lockedUntil: null,
+            error: message,
+            outputData: { errors },
+            updatedAt: now,
+          })
           .where(eq(processingJobs.id, job.id));
         if (job.event_id) {
           await tx
@@ -705,7 +744,14 @@ async function recordFailure(
 
       await tx
         .update(processingJobs)
-        .set({ status: "FAILED", completedAt: now, lockedUntil: null, error: message, outputData: { errors }, updatedAt: now })
+        .set({
+          status: "FAILED",
+          completedAt: now,
+          lockedUntil: null,
+          error: message,
+          outputData: { errors },
+          updatedAt: now,
+        })
         .where(eq(processingJobs.id, job.id));
       const [event] = job.event_id
         ? await tx
@@ -724,7 +770,13 @@ async function recordFailure(
           payload: {
             jobId: job.id,
             event: event
-              ? { source: event.source, eventType: event.eventType, externalId: event.externalId, payload: event.payload, metadata: event.metadata }
+              ? {
+                  source: event.source,
+                  eventType: event.eventType,
+                  externalId: event.externalId,
+                  payload: event.payload,
+                  metadata: event.metadata,
+                }
               : null,
           },
           errors,

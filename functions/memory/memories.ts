@@ -4,16 +4,16 @@
  * update, delete). Search lives in search.ts.
  */
 import { createHash } from "node:crypto";
-import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { memories } from "../../db/schema";
 import { memoryTier, memoryType } from "../../db/schema/enums";
 import { activityActor, recordActivity } from "../shared/activity";
 import { BadRequest, Invalid, NotFound, UpstreamFailed } from "../shared/errors";
 import { Timestamp } from "../shared/openapi";
-import { after, page, PageQuery } from "../shared/pagination";
-import { EmbeddingProviderError, SUPPORTED_DIMENSIONS, type EmbeddingProvider } from "./embeddings";
+import { after, PageQuery, page } from "../shared/pagination";
+import { type EmbeddingProvider, EmbeddingProviderError, SUPPORTED_DIMENSIONS } from "./embeddings";
 import { embeddingProvider } from "./provider";
 
 export const MemoryType = z.enum(memoryType.enumValues).openapi("MemoryType");
@@ -28,9 +28,11 @@ const MAX_VECTOR_LENGTH = 4096;
  * A vector component. Any JSON number is accepted here — `1e400` parses to Infinity — so that
  * non-finite values reach `assertUsableVector` and are answered with 422, not a schema 400.
  */
-const VectorComponent = z.custom<number>((value) => typeof value === "number", { message: "Expected a number" }).openapi({
-  type: "number",
-});
+const VectorComponent = z
+  .custom<number>((value) => typeof value === "number", { message: "Expected a number" })
+  .openapi({
+    type: "number",
+  });
 export const Vector = z
   .array(VectorComponent)
   .min(1)
@@ -61,7 +63,9 @@ export const MemoryInput = z
 export type MemoryInput = z.input<typeof MemoryInput>;
 type ParsedMemoryInput = z.output<typeof MemoryInput>;
 
-export const MemoryBatchInput = z.strictObject({ items: z.array(MemoryInput).min(1).max(MAX_BATCH) }).openapi("MemoryBatchInput");
+export const MemoryBatchInput = z
+  .strictObject({ items: z.array(MemoryInput).min(1).max(MAX_BATCH) })
+  .openapi("MemoryBatchInput");
 
 export const Memory = z
   .object({
@@ -198,7 +202,10 @@ export async function embedTexts(provider: EmbeddingProvider, texts: string[]): 
     throw error;
   }
   if (vectors.length !== texts.length) {
-    throw new UpstreamFailed(`The embedding provider returned ${vectors.length} vectors for ${texts.length} texts`, false);
+    throw new UpstreamFailed(
+      `The embedding provider returned ${vectors.length} vectors for ${texts.length} texts`,
+      false,
+    );
   }
   for (const vector of vectors) {
     const problem = vector.length === provider.dimensions ? vectorProblem(vector) : `wrong size ${vector.length}`;
@@ -228,7 +235,9 @@ export async function insertMemories(
   if (options.chunkIndexes && options.chunkIndexes.length !== raw.length) {
     throw new BadRequest("chunkIndexes must have one entry per input");
   }
-  const inputs: ParsedMemoryInput[] = raw.map((item, index) => parseInput(MemoryInput, item, raw.length > 1 ? `items.${index}` : ""));
+  const inputs: ParsedMemoryInput[] = raw.map((item, index) =>
+    parseInput(MemoryInput, item, raw.length > 1 ? `items.${index}` : ""),
+  );
 
   const vectorProblems = inputs.flatMap((input, index) => {
     const problem = input.embedding ? vectorProblem(input.embedding) : undefined;
@@ -311,7 +320,12 @@ export async function insertMemories(
           action: "memory.created",
           entityType: "memory",
           entityId: row.id,
-          after: { type: row.type, sourceType: row.sourceType, contentHash: row.contentHash, embeddingDims: row.embeddingDims },
+          after: {
+            type: row.type,
+            sourceType: row.sourceType,
+            contentHash: row.contentHash,
+            embeddingDims: row.embeddingDims,
+          },
         })),
       );
     }
@@ -328,7 +342,12 @@ export const GetMemoryQuery = z.object({
   include: z.enum(["embedding"]).optional().openapi({ description: "`embedding` adds the stored vector" }),
 });
 
-export async function getMemory(tx: Tx, actor: MemoryActor, id: string, options: { includeEmbedding?: boolean } = {}): Promise<Memory> {
+export async function getMemory(
+  tx: Tx,
+  actor: MemoryActor,
+  id: string,
+  options: { includeEmbedding?: boolean } = {},
+): Promise<Memory> {
   const [row] = await tx
     .select(options.includeEmbedding ? { ...memoryColumns, embedding: memories.embedding } : memoryColumns)
     .from(memories)
@@ -368,18 +387,31 @@ export const UpdateMemoryInput = z
     importance: z.number().min(0).max(1).optional(),
     metadata: Metadata.optional().openapi({ description: "Replaces the metadata object" }),
     pinnedTier: MemoryTier.nullable().optional().openapi({
-      description: "A tier pins the memory there (and moves it now); null unpins it (the tier stays until tiering moves it)",
+      description:
+        "A tier pins the memory there (and moves it now); null unpins it (the tier stays until tiering moves it)",
     }),
   })
-  .refine((value) => Object.keys(value).length > 0, { message: "Give at least one of importance, metadata, pinnedTier" })
+  .refine((value) => Object.keys(value).length > 0, {
+    message: "Give at least one of importance, metadata, pinnedTier",
+  })
   .openapi("UpdateMemoryInput");
 
-export async function updateMemory(tx: Tx, actor: MemoryActor, id: string, raw: z.input<typeof UpdateMemoryInput>): Promise<Memory> {
+export async function updateMemory(
+  tx: Tx,
+  actor: MemoryActor,
+  id: string,
+  raw: z.input<typeof UpdateMemoryInput>,
+): Promise<Memory> {
   const input = parseInput(UpdateMemoryInput, raw);
   const where = and(eq(memories.workspaceId, actor.workspaceId), eq(memories.id, id));
   // Lock the row: the activity entry's "before" must be the state this update replaced.
   const [before] = await tx
-    .select({ importance: memories.importance, metadata: memories.metadata, tier: memories.tier, pinnedTier: memories.pinnedTier })
+    .select({
+      importance: memories.importance,
+      metadata: memories.metadata,
+      tier: memories.tier,
+      pinnedTier: memories.pinnedTier,
+    })
     .from(memories)
     .where(where)
     .for("update");
@@ -400,7 +432,12 @@ export async function updateMemory(tx: Tx, actor: MemoryActor, id: string, raw: 
     entityType: "memory",
     entityId: id,
     before: { ...before, importance: roundImportance(before.importance) },
-    after: { importance: updated.importance, metadata: updated.metadata, tier: updated.tier, pinnedTier: updated.pinnedTier },
+    after: {
+      importance: updated.importance,
+      metadata: updated.metadata,
+      tier: updated.tier,
+      pinnedTier: updated.pinnedTier,
+    },
   });
   return updated;
 }

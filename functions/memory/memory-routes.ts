@@ -5,17 +5,17 @@ import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
 import { pageSchema } from "../shared/pagination";
 import {
   deleteMemory,
-  getMemory,
   GetMemoryQuery,
+  getMemory,
   insertMemories,
-  listMemories,
   ListMemoriesQuery,
+  listMemories,
   Memory,
   MemoryBatchInput,
   MemoryInput,
   StoredMemory,
-  updateMemory,
   UpdateMemoryInput,
+  updateMemory,
 } from "./memories";
 import { MemorySearchInput, MemorySearchResponse, searchMemories, searchSettings } from "./search";
 
@@ -119,7 +119,10 @@ export const memoryItemRoutes = createRouter()
     }),
     async (c) => {
       const includeEmbedding = c.req.valid("query").include === "embedding";
-      return c.json(await inTenant(c, (tx) => getMemory(tx, c.var.actor, c.req.valid("param").id, { includeEmbedding })), 200);
+      return c.json(
+        await inTenant(c, (tx) => getMemory(tx, c.var.actor, c.req.valid("param").id, { includeEmbedding })),
+        200,
+      );
     },
   )
   .openapi(
@@ -132,7 +135,11 @@ export const memoryItemRoutes = createRouter()
       request: { params: IdParam, ...jsonBody(UpdateMemoryInput) },
       responses: { 200: json(Memory, "Updated"), ...errorResponses },
     }),
-    async (c) => c.json(await inTenant(c, (tx) => updateMemory(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
+    async (c) =>
+      c.json(
+        await inTenant(c, (tx) => updateMemory(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        200,
+      ),
   )
   .openapi(
     createRoute({

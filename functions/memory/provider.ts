@@ -1,4 +1,4 @@
-import { embeddingProviderFromEnv, type EmbeddingProvider } from "./embeddings";
+import { type EmbeddingProvider, embeddingProviderFromEnv } from "./embeddings";
 
 let current: EmbeddingProvider | undefined;
 

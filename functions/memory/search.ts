@@ -21,23 +21,24 @@
  * `embedding::vector(N) <=> q` with `embedding_dims = N` in its WHERE clause. The query
  * vector's size picks N; a text query embedded by the provider has the provider's size.
  */
-import { sql, type SQL } from "drizzle-orm";
+
 import { z } from "@hono/zod-openapi";
+import { type SQL, sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
 import { Invalid } from "../shared/errors";
 import type { EmbeddingProvider, SupportedDimensions } from "./embeddings";
 import {
   embedTexts,
   Memory,
+  type MemoryActor,
   MemoryTier,
   MemoryType,
   Metadata,
   parseInput,
   roundImportance,
+  Vector,
   vectorLiteral,
   vectorProblem,
-  Vector,
-  type MemoryActor,
 } from "./memories";
 import { embeddingProvider } from "./provider";
 
@@ -72,7 +73,10 @@ export const MemorySearchFilters = z
       .openapi({ description: "Defaults to hot and warm: cold memories are searched only when asked for" }),
     metadata: Metadata.optional().openapi({ description: "Metadata must contain this object (jsonb `@>`)" }),
     createdAfter: z.coerce.date().optional().openapi({ type: "string", format: "date-time", description: "Inclusive" }),
-    createdBefore: z.coerce.date().optional().openapi({ type: "string", format: "date-time", description: "Exclusive" }),
+    createdBefore: z.coerce
+      .date()
+      .optional()
+      .openapi({ type: "string", format: "date-time", description: "Exclusive" }),
     minImportance: z.number().min(0).max(1).optional(),
   })
   .openapi("MemorySearchFilters");
@@ -82,19 +86,28 @@ export const MemorySearchInput = z
     query: z.string().trim().min(1).max(10_000).optional().openapi({
       description: "Text to search for: full-text matched, and embedded by the configured provider for vector search",
     }),
-    vector: Vector.optional().openapi({ description: "A query vector (768 or 1536 numbers); it selects the index of that size" }),
+    vector: Vector.optional().openapi({
+      description: "A query vector (768 or 1536 numbers); it selects the index of that size",
+    }),
     mode: SearchMode.optional().openapi({
       description: "Defaults to hybrid when a query is given, vector when only a vector is",
     }),
     topK: z.number().int().min(1).max(100).default(10),
     minSimilarity: z.number().min(-1).max(1).optional().openapi({
-      description: "Drop results whose cosine similarity to the query vector is lower (or unknown: a hybrid text hit of another size)",
+      description:
+        "Drop results whose cosine similarity to the query vector is lower (or unknown: a hybrid text hit of another size)",
     }),
     weights: z
       .strictObject({ vector: z.number().min(0).max(100).default(1), text: z.number().min(0).max(100).default(1) })
       .optional()
       .openapi({ description: "Hybrid: each list's weight in the fused score (default 1 and 1)" }),
-    rrfK: z.number().int().min(1).max(10_000).default(DEFAULT_RRF_K).openapi({ description: "Reciprocal rank fusion constant" }),
+    rrfK: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(DEFAULT_RRF_K)
+      .openapi({ description: "Reciprocal rank fusion constant" }),
     filters: MemorySearchFilters.optional(),
   })
   .refine((input) => input.query !== undefined || input.vector !== undefined, {
@@ -104,16 +117,28 @@ export const MemorySearchInput = z
 export type MemorySearchInput = z.input<typeof MemorySearchInput>;
 
 export const MemorySearchResult = Memory.extend({
-  similarity: z.number().nullable().openapi({ description: "Cosine similarity to the query vector (null without one)" }),
-  textRank: z.number().nullable().openapi({ description: "Full-text rank, ts_rank_cd normalised to 0..1 (null without a query)" }),
-  score: z.number().openapi({ description: "Fused score: the sum of weight / (rrfK + rank) over the lists the memory is in" }),
+  similarity: z
+    .number()
+    .nullable()
+    .openapi({ description: "Cosine similarity to the query vector (null without one)" }),
+  textRank: z
+    .number()
+    .nullable()
+    .openapi({ description: "Full-text rank, ts_rank_cd normalised to 0..1 (null without a query)" }),
+  score: z
+    .number()
+    .openapi({ description: "Fused score: the sum of weight / (rrfK + rank) over the lists the memory is in" }),
 }).openapi("MemorySearchResult");
 export type MemorySearchResult = z.output<typeof MemorySearchResult>;
 
 export const MemorySearchResponse = z
   .object({
     mode: SearchMode,
-    dimensions: z.number().int().nullable().openapi({ description: "Size of the query vector (which index was searched)" }),
+    dimensions: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Size of the query vector (which index was searched)" }),
     results: z.array(MemorySearchResult),
   })
   .openapi("MemorySearchResponse");
@@ -268,7 +293,11 @@ export async function explainSearch(
 }
 
 /** Validates the input, resolves the mode and embeds the text query when a vector is needed. */
-async function prepareSearch(actor: MemoryActor, raw: MemorySearchInput, options: SearchOptions): Promise<StatementParts> {
+async function prepareSearch(
+  actor: MemoryActor,
+  raw: MemorySearchInput,
+  options: SearchOptions,
+): Promise<StatementParts> {
   const input = parseInput(MemorySearchInput, raw);
   const mode = resolveMode(input);
   const weights = { vector: input.weights?.vector ?? 1, text: input.weights?.text ?? 1 };
@@ -281,7 +310,8 @@ async function prepareSearch(actor: MemoryActor, raw: MemorySearchInput, options
   }
   if (input.vector) {
     const problem = vectorProblem(input.vector);
-    if (problem) throw new Invalid(`The query vector cannot be searched: ${problem}`, [{ path: "vector", message: problem }]);
+    if (problem)
+      throw new Invalid(`The query vector cannot be searched: ${problem}`, [{ path: "vector", message: problem }]);
   }
   if (input.minSimilarity !== undefined && mode === "text" && !input.vector) {
     throw new Invalid("minSimilarity needs a query vector (send `vector`, or use vector or hybrid mode)");
@@ -348,7 +378,8 @@ function buildSearchStatement(parts: StatementParts): SQL {
   const useText = mode !== "vector";
 
   if (parts.vector && dims) ctes.push(sql`q as (select ${vectorLiteral(parts.vector)}::${VECTOR_TYPE[dims]} as v)`);
-  if (parts.query !== undefined) ctes.push(sql`tq as (select websearch_to_tsquery('english', ${parts.query}) as query)`);
+  if (parts.query !== undefined)
+    ctes.push(sql`tq as (select websearch_to_tsquery('english', ${parts.query}) as query)`);
 
   if (useVector) {
     const vt = VECTOR_TYPE[dims!];
@@ -412,8 +443,12 @@ function buildSearchStatement(parts: StatementParts): SQL {
     parts.vector && dims
       ? sql`case when m.embedding_dims = ${DIMS_LITERAL[dims]} then 1 - (m.embedding::${VECTOR_TYPE[dims]} <=> (select v from q)) end`
       : sql`null::float8`;
-  const textRank = parts.query !== undefined ? sql`ts_rank_cd(m.search_vector, (select query from tq), 32)::float8` : sql`null::float8`;
-  const minSimilarity = parts.minSimilarity !== undefined ? sql`where s.similarity >= ${parts.minSimilarity}::float8` : sql``;
+  const textRank =
+    parts.query !== undefined
+      ? sql`ts_rank_cd(m.search_vector, (select query from tq), 32)::float8`
+      : sql`null::float8`;
+  const minSimilarity =
+    parts.minSimilarity !== undefined ? sql`where s.similarity >= ${parts.minSimilarity}::float8` : sql``;
 
   // The fused ids are looked up by primary key (`= any(array(...))`): joined to the CTE, the
   // planner misjudges its size and scans memories.

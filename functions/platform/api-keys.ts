@@ -1,9 +1,9 @@
-import { and, desc, eq } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, desc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { apiKeys, workspaceMembers } from "../../db/schema";
-import { generateApiKey, Scope, type Actor } from "../shared/auth";
 import { recordChange } from "../shared/activity";
+import { type Actor, generateApiKey, Scope } from "../shared/auth";
 import { Invalid, NotFound } from "../shared/errors";
 
 export const CreateApiKeyInput = z
@@ -31,7 +31,11 @@ const publicColumns = {
 };
 
 export function listApiKeys(tx: Tx, actor: Actor) {
-  return tx.select(publicColumns).from(apiKeys).where(eq(apiKeys.workspaceId, actor.workspaceId)).orderBy(desc(apiKeys.createdAt));
+  return tx
+    .select(publicColumns)
+    .from(apiKeys)
+    .where(eq(apiKeys.workspaceId, actor.workspaceId))
+    .orderBy(desc(apiKeys.createdAt));
 }
 
 /** Creates a key; the plaintext is in the result and nowhere else, ever. */
@@ -58,9 +62,15 @@ export async function createApiKey(tx: Tx, actor: Actor, raw: z.input<typeof Cre
       expiresAt: input.expiresAt ?? null,
     })
     .returning(publicColumns);
-  await recordChange(tx, actor, "api_key.created", { type: "api_key", id: key!.id }, {
-    after: { name: input.name, scopes: key!.scopes },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "api_key.created",
+    { type: "api_key", id: key!.id },
+    {
+      after: { name: input.name, scopes: key!.scopes },
+    },
+  );
   return { ...key!, key: generated.key };
 }
 

@@ -1,4 +1,4 @@
-import { and, eq, type AnyColumn, type SQL } from "drizzle-orm";
+import { type AnyColumn, and, eq, type SQL } from "drizzle-orm";
 import type { Actor } from "../shared/auth";
 import { NotFound } from "../shared/errors";
 

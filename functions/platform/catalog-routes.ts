@@ -4,47 +4,47 @@ import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody, Timestamp } from "../shared/openapi";
 import { PageQuery, pageSchema } from "../shared/pagination";
 import {
-  createCapability,
   CreateCapabilityInput,
+  createCapability,
   deleteCapability,
   getCapability,
   listCapabilities,
-  updateCapability,
   UpdateCapabilityInput,
+  updateCapability,
 } from "./capabilities";
 import {
   ConnectorStatus,
   ConnectorType,
-  createConnector,
   CreateConnectorInput,
+  createConnector,
   deleteConnector,
   getConnector,
-  listConnectors,
   ListConnectorsQuery,
+  listConnectors,
   rotateConnectorSecret,
-  updateConnector,
   UpdateConnectorInput,
+  updateConnector,
 } from "./connectors";
 import {
-  createPayloadSchema,
   CreatePayloadSchemaInput,
+  createPayloadSchema,
   deactivatePayloadSchema,
   getPayloadSchema,
   JsonSchemaObject,
-  listPayloadSchemas,
   ListPayloadSchemasQuery,
+  listPayloadSchemas,
 } from "./payload-schemas";
 import {
-  createTool,
   CreateToolInput,
+  createTool,
   deleteTool,
   getTool,
+  ListToolsQuery,
   linkCapability,
   listTools,
-  ListToolsQuery,
+  UpdateToolInput,
   unlinkCapability,
   updateTool,
-  UpdateToolInput,
 } from "./tools";
 
 /** Connectors, tools, capabilities and payload schemas: the workspace's catalog. */
@@ -106,7 +106,10 @@ const PayloadSchema = z
   })
   .openapi("PayloadSchema");
 const ToolCapabilityParams = IdParam.extend({
-  capabilityId: z.string().uuid().openapi({ param: { name: "capabilityId", in: "path" } }),
+  capabilityId: z
+    .string()
+    .uuid()
+    .openapi({ param: { name: "capabilityId", in: "path" } }),
 });
 const deleted = { 204: { description: "Deleted" }, ...errorResponses };
 
@@ -159,7 +162,10 @@ export const catalogRoutes = createRouter()
       responses: { 200: json(Connector, "Updated"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => updateConnector(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
+      c.json(
+        await inTenant(c, (tx) => updateConnector(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        200,
+      ),
   )
   .openapi(
     createRoute({
@@ -186,7 +192,8 @@ export const catalogRoutes = createRouter()
       request: { params: IdParam },
       responses: { 200: json(ConnectorWithSecret, "Rotated"), ...errorResponses },
     }),
-    async (c) => c.json(await inTenant(c, (tx) => rotateConnectorSecret(tx, c.var.actor, c.req.valid("param").id)), 200),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => rotateConnectorSecret(tx, c.var.actor, c.req.valid("param").id)), 200),
   )
   // ---- tools ----
   .openapi(
@@ -235,7 +242,8 @@ export const catalogRoutes = createRouter()
       request: { params: IdParam, ...jsonBody(UpdateToolInput) },
       responses: { 200: json(Tool, "Updated"), ...errorResponses },
     }),
-    async (c) => c.json(await inTenant(c, (tx) => updateTool(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => updateTool(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
   )
   .openapi(
     createRoute({
@@ -331,7 +339,10 @@ export const catalogRoutes = createRouter()
       responses: { 200: json(Capability, "Updated"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => updateCapability(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
+      c.json(
+        await inTenant(c, (tx) => updateCapability(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        200,
+      ),
   )
   .openapi(
     createRoute({
@@ -395,5 +406,6 @@ export const catalogRoutes = createRouter()
       request: { params: IdParam },
       responses: { 200: json(PayloadSchema, "Deactivated"), ...errorResponses },
     }),
-    async (c) => c.json(await inTenant(c, (tx) => deactivatePayloadSchema(tx, c.var.actor, c.req.valid("param").id)), 200),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => deactivatePayloadSchema(tx, c.var.actor, c.req.valid("param").id)), 200),
   );

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { and, desc, eq } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, desc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
-import { connectors, connectorStatus, connectorType } from "../../db/schema";
-import type { Actor } from "../shared/auth";
-import { after, page, PageQuery } from "../shared/pagination";
+import { connectorStatus, connectors, connectorType } from "../../db/schema";
 import { recordChange } from "../shared/activity";
+import type { Actor } from "../shared/auth";
 import { PRIVATE_ADDRESSES_ENV, refusedDestination } from "../shared/outbound";
+import { after, PageQuery, page } from "../shared/pagination";
 import { found, ownRow, pick } from "./catalog-records";
 
 export const ConnectorType = z.enum(connectorType.enumValues).openapi("ConnectorType");
@@ -22,7 +22,9 @@ const WebhookUrl = z
   .openapi({
     description: `An http(s) URL at a public address (unless the server runs with ${PRIVATE_ADDRESSES_ENV}=allow, as npm start does; names are checked when a delivery connects)`,
   });
-const ConnectorConfig = z.record(z.string(), z.unknown()).openapi({ description: "Connector-specific settings (not secret)" });
+const ConnectorConfig = z
+  .record(z.string(), z.unknown())
+  .openapi({ description: "Connector-specific settings (not secret)" });
 
 export const CreateConnectorInput = z
   .strictObject({
@@ -45,7 +47,10 @@ export const UpdateConnectorInput = z
   })
   .openapi("UpdateConnectorInput");
 
-export const ListConnectorsQuery = PageQuery.extend({ type: ConnectorType.optional(), status: ConnectorStatus.optional() });
+export const ListConnectorsQuery = PageQuery.extend({
+  type: ConnectorType.optional(),
+  status: ConnectorStatus.optional(),
+});
 
 /** Everything but the signing secret, which leaves only in the create and rotate responses. */
 const columns = {
@@ -69,9 +74,15 @@ export async function createConnector(tx: Tx, actor: Actor, raw: z.input<typeof 
     .insert(connectors)
     .values({ ...input, webhookUrl: input.webhookUrl ?? null, workspaceId: actor.workspaceId, signingSecret })
     .returning(columns);
-  await recordChange(tx, actor, "connector.created", { type: "connector", id: connector!.id }, {
-    after: { name: input.name, type: input.type, status: input.status, webhookUrl: connector!.webhookUrl },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "connector.created",
+    { type: "connector", id: connector!.id },
+    {
+      after: { name: input.name, type: input.type, status: input.status, webhookUrl: connector!.webhookUrl },
+    },
+  );
   return { ...connector!, signingSecret };
 }
 
@@ -94,7 +105,10 @@ export async function listConnectors(tx: Tx, actor: Actor, raw: z.input<typeof L
 }
 
 export async function getConnector(tx: Tx, actor: Actor, id: string) {
-  const [connector] = await tx.select(columns).from(connectors).where(ownRow(connectors, actor, id));
+  const [connector] = await tx
+    .select(columns)
+    .from(connectors)
+    .where(ownRow(connectors, actor, id));
   return found(connector, "Connector", id);
 }
 
@@ -102,16 +116,29 @@ export async function updateConnector(tx: Tx, actor: Actor, id: string, raw: z.i
   const input = UpdateConnectorInput.parse(raw);
   const before = await getConnector(tx, actor, id);
   if (Object.keys(input).length === 0) return before;
-  const [updated] = await tx.update(connectors).set(input).where(ownRow(connectors, actor, id)).returning(columns);
-  await recordChange(tx, actor, "connector.updated", { type: "connector", id }, {
-    before: pick(before, input),
-    after: input,
-  });
+  const [updated] = await tx
+    .update(connectors)
+    .set(input)
+    .where(ownRow(connectors, actor, id))
+    .returning(columns);
+  await recordChange(
+    tx,
+    actor,
+    "connector.updated",
+    { type: "connector", id },
+    {
+      before: pick(before, input),
+      after: input,
+    },
+  );
   return updated!;
 }
 
 export async function deleteConnector(tx: Tx, actor: Actor, id: string) {
-  const [deleted] = await tx.delete(connectors).where(ownRow(connectors, actor, id)).returning({ name: connectors.name, type: connectors.type });
+  const [deleted] = await tx
+    .delete(connectors)
+    .where(ownRow(connectors, actor, id))
+    .returning({ name: connectors.name, type: connectors.type });
   found(deleted, "Connector", id);
   await recordChange(tx, actor, "connector.deleted", { type: "connector", id }, { before: deleted });
 }
@@ -119,7 +146,11 @@ export async function deleteConnector(tx: Tx, actor: Actor, id: string) {
 /** A new signing secret; the old one stops verifying at once. Shown in this response only. */
 export async function rotateConnectorSecret(tx: Tx, actor: Actor, id: string) {
   const signingSecret = generateSigningSecret();
-  const [connector] = await tx.update(connectors).set({ signingSecret }).where(ownRow(connectors, actor, id)).returning(columns);
+  const [connector] = await tx
+    .update(connectors)
+    .set({ signingSecret })
+    .where(ownRow(connectors, actor, id))
+    .returning(columns);
   found(connector, "Connector", id);
   await recordChange(tx, actor, "connector.secret_rotated", { type: "connector", id });
   return { ...connector!, signingSecret };

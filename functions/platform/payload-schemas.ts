@@ -1,13 +1,13 @@
+import { z } from "@hono/zod-openapi";
 import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
-import { z } from "@hono/zod-openapi";
 import type { Tx } from "../../db/client";
 import { payloadSchemas } from "../../db/schema";
+import { recordChange } from "../shared/activity";
 import type { Actor } from "../shared/auth";
 import { Invalid } from "../shared/errors";
-import { after, page, PageQuery } from "../shared/pagination";
-import { recordChange } from "../shared/activity";
+import { after, PageQuery, page } from "../shared/pagination";
 import { found, ownRow } from "./catalog-records";
 
 /**
@@ -28,7 +28,10 @@ export const CreatePayloadSchemaInput = z
   .openapi("CreatePayloadSchemaInput");
 
 /** `?flag=true|false` in a query string; booleans pass through, so parsing twice is harmless. */
-export const QueryFlag = z.preprocess((value) => (value === "true" ? true : value === "false" ? false : value), z.boolean());
+export const QueryFlag = z.preprocess(
+  (value) => (value === "true" ? true : value === "false" ? false : value),
+  z.boolean(),
+);
 
 export const ListPayloadSchemasQuery = PageQuery.extend({
   itemType: z.string().trim().min(1).max(200).optional(),
@@ -107,7 +110,11 @@ const escapePointer = (segment: string) => segment.replace(/~/g, "~0").replace(/
 
 /** JSON Pointer of the value at fault: for a missing or extra property, the property itself rather than its parent. */
 function failingPath(error: ErrorObject): string {
-  const params = error.params as { missingProperty?: string; additionalProperty?: string; unevaluatedProperty?: string };
+  const params = error.params as {
+    missingProperty?: string;
+    additionalProperty?: string;
+    unevaluatedProperty?: string;
+  };
   const child = params.missingProperty ?? params.additionalProperty ?? params.unevaluatedProperty;
   return child === undefined ? error.instancePath : `${error.instancePath}/${escapePointer(child)}`;
 }
@@ -138,7 +145,13 @@ export async function validateItemPayloads(
       jsonSchema: payloadSchemas.jsonSchema,
     })
     .from(payloadSchemas)
-    .where(and(eq(payloadSchemas.workspaceId, workspaceId), eq(payloadSchemas.isActive, true), inArray(payloadSchemas.itemType, types)))
+    .where(
+      and(
+        eq(payloadSchemas.workspaceId, workspaceId),
+        eq(payloadSchemas.isActive, true),
+        inArray(payloadSchemas.itemType, types),
+      ),
+    )
     .orderBy(payloadSchemas.itemType, desc(payloadSchemas.version));
   if (active.length === 0) return;
   const byType = new Map(active.map((schema) => [schema.itemType, schema]));
@@ -160,7 +173,10 @@ export async function validateItemPayloads(
   });
   if (failures.length === 0) return;
   const failingTypes = [...new Set(failures.map((failure) => failure.type))];
-  throw new Invalid(`Payload does not match the schema for ${failingTypes.join(", ")}`, failures.slice(0, MAX_REPORTED_ITEMS));
+  throw new Invalid(
+    `Payload does not match the schema for ${failingTypes.join(", ")}`,
+    failures.slice(0, MAX_REPORTED_ITEMS),
+  );
 }
 
 // ---- CRUD ----
@@ -170,7 +186,9 @@ export async function createPayloadSchema(tx: Tx, actor: Actor, raw: z.input<typ
   compileJsonSchema(input.jsonSchema);
   // Creators of the same item type take turns (a transaction-scoped lock), so max+1 is never
   // taken twice; the unique (workspace, item type, version) index stays the backstop (409).
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`schemas:${actor.workspaceId}:${input.itemType}`}, 0))`);
+  await tx.execute(
+    sql`select pg_advisory_xact_lock(hashtextextended(${`schemas:${actor.workspaceId}:${input.itemType}`}, 0))`,
+  );
   const sameType = and(eq(payloadSchemas.workspaceId, actor.workspaceId), eq(payloadSchemas.itemType, input.itemType));
   const [created] = await tx
     .insert(payloadSchemas)
@@ -186,9 +204,15 @@ export async function createPayloadSchema(tx: Tx, actor: Actor, raw: z.input<typ
     .update(payloadSchemas)
     .set({ isActive: false })
     .where(and(sameType, eq(payloadSchemas.isActive, true), ne(payloadSchemas.id, created!.id)));
-  await recordChange(tx, actor, "schema.created", { type: "schema", id: created!.id }, {
-    after: { itemType: created!.itemType, version: created!.version },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "schema.created",
+    { type: "schema", id: created!.id },
+    {
+      after: { itemType: created!.itemType, version: created!.version },
+    },
+  );
   return created!;
 }
 
@@ -211,7 +235,10 @@ export async function listPayloadSchemas(tx: Tx, actor: Actor, raw: z.input<type
 }
 
 export async function getPayloadSchema(tx: Tx, actor: Actor, id: string) {
-  const [schema] = await tx.select(columns).from(payloadSchemas).where(ownRow(payloadSchemas, actor, id));
+  const [schema] = await tx
+    .select(columns)
+    .from(payloadSchemas)
+    .where(ownRow(payloadSchemas, actor, id));
   return found(schema, "Schema", id);
 }
 
@@ -219,9 +246,19 @@ export async function getPayloadSchema(tx: Tx, actor: Actor, id: string) {
 export async function deactivatePayloadSchema(tx: Tx, actor: Actor, id: string) {
   const existing = await getPayloadSchema(tx, actor, id);
   if (!existing.isActive) return existing;
-  const [deactivated] = await tx.update(payloadSchemas).set({ isActive: false }).where(ownRow(payloadSchemas, actor, id)).returning(columns);
-  await recordChange(tx, actor, "schema.deactivated", { type: "schema", id }, {
-    after: { itemType: existing.itemType, version: existing.version },
-  });
+  const [deactivated] = await tx
+    .update(payloadSchemas)
+    .set({ isActive: false })
+    .where(ownRow(payloadSchemas, actor, id))
+    .returning(columns);
+  await recordChange(
+    tx,
+    actor,
+    "schema.deactivated",
+    { type: "schema", id },
+    {
+      after: { itemType: existing.itemType, version: existing.version },
+    },
+  );
   return deactivated!;
 }

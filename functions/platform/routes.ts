@@ -2,10 +2,18 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody, Timestamp } from "../shared/openapi";
-import { createApiKey, CreateApiKeyInput, listApiKeys, revokeApiKey } from "./api-keys";
-import { addMember, AddMemberInput, listMembers, MemberRole, removeMember, updateMember, UpdateMemberInput } from "./members";
+import { CreateApiKeyInput, createApiKey, listApiKeys, revokeApiKey } from "./api-keys";
 import { catalogRoutes } from "./catalog-routes";
-import { createWorkspace, CreateWorkspaceInput, listWorkspaces } from "./workspaces";
+import {
+  AddMemberInput,
+  addMember,
+  listMembers,
+  MemberRole,
+  removeMember,
+  UpdateMemberInput,
+  updateMember,
+} from "./members";
+import { CreateWorkspaceInput, createWorkspace, listWorkspaces } from "./workspaces";
 
 const tags = ["Platform"];
 const admin = requireScope("admin");
@@ -14,7 +22,13 @@ const Workspace = z
   .object({ id: z.string().uuid(), name: z.string(), role: MemberRole.nullable().optional(), createdAt: Timestamp })
   .openapi("Workspace");
 const Member = z
-  .object({ userId: z.string().uuid(), email: z.string(), name: z.string().nullable(), role: MemberRole, createdAt: Timestamp })
+  .object({
+    userId: z.string().uuid(),
+    email: z.string(),
+    name: z.string().nullable(),
+    role: MemberRole,
+    createdAt: Timestamp,
+  })
   .openapi("Member");
 const ApiKey = z
   .object({
@@ -30,10 +44,15 @@ const ApiKey = z
     createdAt: Timestamp,
   })
   .openapi("ApiKey");
-const CreatedApiKey = ApiKey.extend({ key: z.string().openapi({ description: "The secret, shown only in this response" }) }).openapi(
-  "CreatedApiKey",
-);
-const UserParam = z.object({ userId: z.string().uuid().openapi({ param: { name: "userId", in: "path" } }) });
+const CreatedApiKey = ApiKey.extend({
+  key: z.string().openapi({ description: "The secret, shown only in this response" }),
+}).openapi("CreatedApiKey");
+const UserParam = z.object({
+  userId: z
+    .string()
+    .uuid()
+    .openapi({ param: { name: "userId", in: "path" } }),
+});
 
 export const platformRoutes = createRouter()
   .route("/", catalogRoutes)
@@ -56,7 +75,10 @@ export const platformRoutes = createRouter()
       middleware: [admin] as const,
       request: jsonBody(CreateWorkspaceInput),
       responses: {
-        201: json(z.object({ workspace: Workspace, apiKey: z.object({ id: z.string(), key: z.string(), prefix: z.string() }) }), "Created"),
+        201: json(
+          z.object({ workspace: Workspace, apiKey: z.object({ id: z.string(), key: z.string(), prefix: z.string() }) }),
+          "Created",
+        ),
         ...errorResponses,
       },
     }),
@@ -99,7 +121,10 @@ export const platformRoutes = createRouter()
       responses: { 200: json(Member, "Updated"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => updateMember(tx, c.var.actor, c.req.valid("param").userId, c.req.valid("json"))), 200),
+      c.json(
+        await inTenant(c, (tx) => updateMember(tx, c.var.actor, c.req.valid("param").userId, c.req.valid("json"))),
+        200,
+      ),
   )
   .openapi(
     createRoute({

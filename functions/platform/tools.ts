@@ -1,19 +1,23 @@
-import { and, desc, eq, inArray } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { capabilities, connectors, toolCapabilities, tools } from "../../db/schema";
+import { recordChange } from "../shared/activity";
 import type { Actor } from "../shared/auth";
 import { Invalid, NotFound } from "../shared/errors";
-import { after, page, PageQuery } from "../shared/pagination";
+import { after, PageQuery, page } from "../shared/pagination";
 import { capabilityColumns, getCapability } from "./capabilities";
-import { recordChange } from "../shared/activity";
 import { found, ownRow, pick } from "./catalog-records";
 import { compileJsonSchema, JsonSchemaObject, QueryFlag } from "./payload-schemas";
 
 const fields = {
   name: z.string().trim().min(1).max(200),
   description: z.string().trim().max(2000).nullable(),
-  connectorId: z.string().uuid().nullable().openapi({ description: "A connector of this workspace the tool calls through" }),
+  connectorId: z
+    .string()
+    .uuid()
+    .nullable()
+    .openapi({ description: "A connector of this workspace the tool calls through" }),
   inputSchema: JsonSchemaObject,
   outputSchema: JsonSchemaObject.nullable(),
   enabled: z.boolean(),
@@ -41,7 +45,10 @@ export const UpdateToolInput = z
   })
   .openapi("UpdateToolInput");
 
-export const ListToolsQuery = PageQuery.extend({ connectorId: z.string().uuid().optional(), enabled: QueryFlag.optional() });
+export const ListToolsQuery = PageQuery.extend({
+  connectorId: z.string().uuid().optional(),
+  enabled: QueryFlag.optional(),
+});
 
 const columns = {
   id: tools.id,
@@ -60,7 +67,10 @@ async function checkToolReferences(tx: Tx, actor: Actor, input: z.infer<typeof U
   if (input.inputSchema) compileJsonSchema(input.inputSchema, "inputSchema");
   if (input.outputSchema) compileJsonSchema(input.outputSchema, "outputSchema");
   if (input.connectorId) {
-    const [connector] = await tx.select({ id: connectors.id }).from(connectors).where(ownRow(connectors, actor, input.connectorId));
+    const [connector] = await tx
+      .select({ id: connectors.id })
+      .from(connectors)
+      .where(ownRow(connectors, actor, input.connectorId));
     if (!connector) throw new Invalid(`connectorId ${input.connectorId} is not a connector of this workspace`);
   }
 }
@@ -72,12 +82,22 @@ async function withCapabilities<T extends { id: string }>(tx: Tx, actor: Actor, 
         .select({ toolId: toolCapabilities.toolId, ...capabilityColumns })
         .from(toolCapabilities)
         .innerJoin(capabilities, eq(capabilities.id, toolCapabilities.capabilityId))
-        .where(and(eq(toolCapabilities.workspaceId, actor.workspaceId), inArray(toolCapabilities.toolId, list.map((tool) => tool.id))))
+        .where(
+          and(
+            eq(toolCapabilities.workspaceId, actor.workspaceId),
+            inArray(
+              toolCapabilities.toolId,
+              list.map((tool) => tool.id),
+            ),
+          ),
+        )
         .orderBy(capabilities.name)
     : [];
   return list.map((tool) => ({
     ...tool,
-    capabilities: linked.filter((link) => link.toolId === tool.id).map(({ toolId: _toolId, ...capability }) => capability),
+    capabilities: linked
+      .filter((link) => link.toolId === tool.id)
+      .map(({ toolId: _toolId, ...capability }) => capability),
   }));
 }
 
@@ -86,11 +106,22 @@ export async function createTool(tx: Tx, actor: Actor, raw: z.input<typeof Creat
   await checkToolReferences(tx, actor, input);
   const [tool] = await tx
     .insert(tools)
-    .values({ ...input, workspaceId: actor.workspaceId, description: input.description ?? null, connectorId: input.connectorId ?? null })
+    .values({
+      ...input,
+      workspaceId: actor.workspaceId,
+      description: input.description ?? null,
+      connectorId: input.connectorId ?? null,
+    })
     .returning(columns);
-  await recordChange(tx, actor, "tool.created", { type: "tool", id: tool!.id }, {
-    after: { name: tool!.name, connectorId: tool!.connectorId, enabled: tool!.enabled },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "tool.created",
+    { type: "tool", id: tool!.id },
+    {
+      after: { name: tool!.name, connectorId: tool!.connectorId, enabled: tool!.enabled },
+    },
+  );
   return { ...tool!, capabilities: [] };
 }
 
@@ -114,7 +145,10 @@ export async function listTools(tx: Tx, actor: Actor, raw: z.input<typeof ListTo
 }
 
 export async function getTool(tx: Tx, actor: Actor, id: string) {
-  const [tool] = await tx.select(columns).from(tools).where(ownRow(tools, actor, id));
+  const [tool] = await tx
+    .select(columns)
+    .from(tools)
+    .where(ownRow(tools, actor, id));
   const [withLinks] = await withCapabilities(tx, actor, [found(tool, "Tool", id)]);
   return withLinks!;
 }
@@ -124,26 +158,41 @@ export async function updateTool(tx: Tx, actor: Actor, id: string, raw: z.input<
   const before = await getTool(tx, actor, id);
   if (Object.keys(input).length === 0) return before;
   await checkToolReferences(tx, actor, input);
-  await tx.update(tools).set(input).where(ownRow(tools, actor, id));
+  await tx
+    .update(tools)
+    .set(input)
+    .where(ownRow(tools, actor, id));
   // Schemas can be large: the log names them among the changed fields without copying them.
   const { inputSchema: _input, outputSchema: _output, ...logged } = input;
-  await recordChange(tx, actor, "tool.updated", { type: "tool", id }, {
-    before: pick(before, logged),
-    after: { ...logged, changedFields: Object.keys(input) },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "tool.updated",
+    { type: "tool", id },
+    {
+      before: pick(before, logged),
+      after: { ...logged, changedFields: Object.keys(input) },
+    },
+  );
   return getTool(tx, actor, id);
 }
 
 /** Deleting a tool removes its capability links too (foreign key cascade). */
 export async function deleteTool(tx: Tx, actor: Actor, id: string) {
-  const [deleted] = await tx.delete(tools).where(ownRow(tools, actor, id)).returning({ name: tools.name });
+  const [deleted] = await tx
+    .delete(tools)
+    .where(ownRow(tools, actor, id))
+    .returning({ name: tools.name });
   found(deleted, "Tool", id);
   await recordChange(tx, actor, "tool.deleted", { type: "tool", id }, { before: deleted });
 }
 
 /** Idempotent: linking twice changes nothing the second time. */
 export async function linkCapability(tx: Tx, actor: Actor, toolId: string, capabilityId: string) {
-  const [tool] = await tx.select({ id: tools.id }).from(tools).where(ownRow(tools, actor, toolId));
+  const [tool] = await tx
+    .select({ id: tools.id })
+    .from(tools)
+    .where(ownRow(tools, actor, toolId));
   found(tool, "Tool", toolId);
   await getCapability(tx, actor, capabilityId);
   const [linked] = await tx
@@ -151,7 +200,8 @@ export async function linkCapability(tx: Tx, actor: Actor, toolId: string, capab
     .values({ workspaceId: actor.workspaceId, toolId, capabilityId })
     .onConflictDoNothing()
     .returning({ toolId: toolCapabilities.toolId });
-  if (linked) await recordChange(tx, actor, "tool.capability_linked", { type: "tool", id: toolId }, { after: { capabilityId } });
+  if (linked)
+    await recordChange(tx, actor, "tool.capability_linked", { type: "tool", id: toolId }, { after: { capabilityId } });
   return getTool(tx, actor, toolId);
 }
 

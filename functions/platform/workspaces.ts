@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { eq, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { eq, sql } from "drizzle-orm";
 import type { Database, Tx } from "../../db/client";
 import { apiKeys, users, workspaceMembers, workspaces } from "../../db/schema";
-import { generateApiKey, hashApiKey, type Actor, type Scope } from "../shared/auth";
-import { BadRequest } from "../shared/errors";
 import { recordActivity } from "../shared/activity";
+import { type Actor, generateApiKey, hashApiKey, type Scope } from "../shared/auth";
+import { BadRequest } from "../shared/errors";
 
 export const CreateWorkspaceInput = z
   .strictObject({
@@ -68,7 +68,11 @@ export async function provisionWorkspace(
     entityId: workspaceId,
     after: { name: input.name },
   });
-  return { workspace: workspace!, userId: input.ownerId, apiKey: { id: key!.id, key: generated.key, prefix: generated.prefix, scopes } };
+  return {
+    workspace: workspace!,
+    userId: input.ownerId,
+    apiKey: { id: key!.id, key: generated.key, prefix: generated.prefix, scopes },
+  };
 }
 
 function presetApiKey(key: string) {
@@ -91,7 +95,11 @@ export async function bootstrapWorkspace(
 
 /** `POST /v1/workspaces`: a new workspace owned by the caller's user, with its own admin key. */
 export function createWorkspace(tx: Tx, actor: Actor, input: CreateWorkspaceInput) {
-  return provisionWorkspace(tx, { ...CreateWorkspaceInput.parse(input), ownerId: actor.userId, actorUserId: actor.userId });
+  return provisionWorkspace(tx, {
+    ...CreateWorkspaceInput.parse(input),
+    ownerId: actor.userId,
+    actorUserId: actor.userId,
+  });
 }
 
 /** Workspaces the caller's user belongs to (RLS policy `member_can_list`). */
@@ -108,4 +116,3 @@ export async function listWorkspaces(tx: Tx) {
     .where(eq(workspaceMembers.userId, sql`cairn_current_user()`))
     .orderBy(workspaces.createdAt);
 }
-

@@ -1,9 +1,9 @@
-import { OpenAPIHono, type Hook } from "@hono/zod-openapi";
+import { type Hook, OpenAPIHono } from "@hono/zod-openapi";
+import { sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
-import { sql } from "drizzle-orm";
 import type { Database, Tx } from "../../db/client";
 import { authenticate } from "./auth";
 import type { AppEnv } from "./env";
@@ -26,7 +26,11 @@ const validationHook: Hook<any, AppEnv, any, any> = (result, c) => {
 export const createRouter = (): Router => new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 /** Runs `fn` in one transaction as the request's tenant (RLS applies), with optional extra settings. */
-export function inTenant<T>(c: Context<AppEnv>, fn: (tx: Tx) => Promise<T>, settings?: Record<string, string>): Promise<T> {
+export function inTenant<T>(
+  c: Context<AppEnv>,
+  fn: (tx: Tx) => Promise<T>,
+  settings?: Record<string, string>,
+): Promise<T> {
   const { workspaceId, userId } = c.var.actor;
   return c.var.database.withTenant({ workspaceId, userId }, fn, settings);
 }
@@ -51,7 +55,13 @@ export interface AppOptions {
 }
 
 export function toErrorBody(error: AppError) {
-  return { error: { code: error.code, message: error.message, ...(error.details === undefined ? {} : { details: error.details }) } };
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details === undefined ? {} : { details: error.details }),
+    },
+  };
 }
 
 export const OPENAPI_CONFIG = {
@@ -119,7 +129,9 @@ export function createApp(options: AppOptions): Router {
   app.get("/openapi.json", (c) => c.json(document()));
   app.get("/docs", (c) => c.html(renderDocsPage(document() as never)));
 
-  app.notFound((c) => c.json(toErrorBody(new AppError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`)), 404));
+  app.notFound((c) =>
+    c.json(toErrorBody(new AppError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`)), 404),
+  );
   app.onError((error, c) => {
     const known =
       error instanceof AppError
@@ -129,7 +141,10 @@ export function createApp(options: AppOptions): Router {
           : fromDatabaseError(error);
     if (known) return c.json(toErrorBody(known), known.status);
     logger.error("unhandled error", { requestId: c.var.requestId, path: c.req.path, error });
-    return c.json({ error: { code: "internal", message: "Internal server error", details: { requestId: c.var.requestId } } }, 500);
+    return c.json(
+      { error: { code: "internal", message: "Internal server error", details: { requestId: c.var.requestId } } },
+      500,
+    );
   });
   return app;
 }

@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
-import { and, eq, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, eq, sql } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import type { Database } from "../../db/client";
 import { apiKeys, workspaceMembers } from "../../db/schema";
-import { Forbidden, Unauthorized } from "./errors";
 import type { AppEnv } from "./env";
+import { Forbidden, Unauthorized } from "./errors";
 
 export const SCOPES = [
   "admin",

@@ -20,7 +20,8 @@ interface LinkedDatabase {
  * PGlite, which is never what a Lambda wants.
  */
 export function deployedDatabaseUrl(connection: "pooled" | "direct" = "pooled"): string {
-  const linked = "DatabaseUrl" in Resource ? (Resource as unknown as { DatabaseUrl: LinkedDatabase }).DatabaseUrl : undefined;
+  const linked =
+    "DatabaseUrl" in Resource ? (Resource as unknown as { DatabaseUrl: LinkedDatabase }).DatabaseUrl : undefined;
   const url = (connection === "direct" ? linked?.direct : undefined) ?? linked?.value ?? process.env.DATABASE_URL;
   if (!url) throw new Error("No database URL: link DatabaseUrl or set DATABASE_URL");
   return url;

@@ -1,5 +1,5 @@
 import { handle } from "hono/aws-lambda";
-import { createApp, type AppOptions, type Router } from "./app";
+import { type AppOptions, createApp, type Router } from "./app";
 import { lambdaDatabase } from "./lambda-database";
 
 /** A context's Lambda entry: its routers behind the shared middleware. */

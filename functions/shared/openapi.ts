@@ -11,7 +11,10 @@ export const ErrorBody = z
   .openapi("Error");
 
 export const IdParam = z.object({
-  id: z.string().uuid().openapi({ param: { name: "id", in: "path" }, example: "0b6b7c2e-5f44-4c1a-9d3b-1f9b0f0d2a10" }),
+  id: z
+    .string()
+    .uuid()
+    .openapi({ param: { name: "id", in: "path" }, example: "0b6b7c2e-5f44-4c1a-9d3b-1f9b0f0d2a10" }),
 });
 
 const errorResponse = (description: string) => ({
@@ -44,7 +47,8 @@ export function renderDocsPage(document: {
   info: { title: string; version: string };
   paths?: Record<string, Record<string, { summary?: string; description?: string; tags?: string[] }>>;
 }): string {
-  const escape = (s: string) => s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
+  const escape = (s: string) =>
+    s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
   const rows = Object.entries(document.paths ?? {})
     .flatMap(([path, operations]) =>
       Object.entries(operations).map(

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { and, or, lt, eq, type SQL, type AnyColumn } from "drizzle-orm";
+import { type AnyColumn, and, eq, lt, or, type SQL } from "drizzle-orm";
 import { BadRequest } from "./errors";
 
 /** Query parameters of every listing: newest first, keyset-paginated by (created_at, id). */

@@ -7,13 +7,14 @@
  * the item is accepted (nobody else can have run it); once the item was requeued, reclaimed
  * or cancelled, the stale call is a 409 and changes nothing.
  */
-import { sql, type SQL } from "drizzle-orm";
+
 import { z } from "@hono/zod-openapi";
+import { type SQL, sql } from "drizzle-orm";
 import { jsonParam, rows, type Tx } from "../../db/client";
 import { openApprovalRequests } from "../approvals/gates";
 import type { Actor } from "../shared/auth";
 import { Conflict, NotFound } from "../shared/errors";
-import { actorRef, closeFailedItems, refreshOrderStatus, type ActorRef } from "./lifecycle";
+import { type ActorRef, actorRef, closeFailedItems, refreshOrderStatus } from "./lifecycle";
 
 export const MAX_LEASE_SECONDS = 3600;
 export const MAX_CLAIM = 100;
@@ -41,7 +42,9 @@ const Fence = {
 export const HeartbeatInput = z
   .strictObject({
     ...Fence,
-    leaseSeconds: LeaseSeconds.optional().openapi({ description: "New lease from now; defaults to the last lease's length" }),
+    leaseSeconds: LeaseSeconds.optional().openapi({
+      description: "New lease from now; defaults to the last lease's length",
+    }),
   })
   .openapi("HeartbeatInput");
 
@@ -187,21 +190,30 @@ interface Existing {
 function rejectStale(existing: Existing | null, itemId: string, fence: Fence): never {
   if (!existing) throw new NotFound("Work item", itemId);
   if (existing.status === "CANCELLED") {
-    throw new Conflict("The work item was cancelled; this attempt's calls are no longer accepted", { status: existing.status });
+    throw new Conflict("The work item was cancelled; this attempt's calls are no longer accepted", {
+      status: existing.status,
+    });
   }
   if (existing.attemptId !== fence.attemptId || existing.fencingToken !== fence.fencingToken) {
-    throw new Conflict("Stale attempt: the lease was lost and the item was reclaimed by a newer attempt", { status: existing.status });
+    throw new Conflict("Stale attempt: the lease was lost and the item was reclaimed by a newer attempt", {
+      status: existing.status,
+    });
   }
   if (existing.status === "QUEUED") {
     throw new Conflict("Stale attempt: the lease expired and the item was requeued", { status: existing.status });
   }
   if (existing.status !== "PROCESSING") {
-    throw new Conflict(`The attempt is no longer running (the item is ${existing.status})`, { status: existing.status });
+    throw new Conflict(`The attempt is no longer running (the item is ${existing.status})`, {
+      status: existing.status,
+    });
   }
-  throw new Conflict("The work item changed concurrently; this attempt no longer holds it", { status: existing.status });
+  throw new Conflict("The work item changed concurrently; this attempt no longer holds it", {
+    status: existing.status,
+  });
 }
 
-const parseJson = <T>(value: T | string | null): T | null => (typeof value === "string" ? (JSON.parse(value) as T) : value);
+const parseJson = <T>(value: T | string | null): T | null =>
+  typeof value === "string" ? (JSON.parse(value) as T) : value;
 
 /** Extends the lease of a running attempt (by `leaseSeconds`, or the length of its last lease). */
 export async function heartbeatWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.input<typeof HeartbeatInput>) {
@@ -209,7 +221,10 @@ export async function heartbeatWorkItem(tx: Tx, actor: Actor, itemId: string, ra
   const lease = input.leaseSeconds
     ? sql`make_interval(secs => ${input.leaseSeconds})`
     : sql`(a.lease_expires_at - coalesce(a.heartbeat_at, a.started_at))`;
-  const [row] = await rows<{ extended: { leaseExpiresAt: string } | string | null; existing: Existing | string | null }>(
+  const [row] = await rows<{
+    extended: { leaseExpiresAt: string } | string | null;
+    existing: Existing | string | null;
+  }>(
     tx,
     sql`with target as (
           select i.id, i.current_attempt_id, now() + ${lease} as lease_expires_at
@@ -294,11 +309,9 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
   if (done.status === "COMPLETED") {
     if (done.ordersLocked > 0) await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
   } else {
-    approvalRequestIds = await openApprovalRequests(
-      tx,
-      { workspaceId: actor.workspaceId, userId: actor.userId },
-      [{ workItemId: done.id, workOrderId: done.workOrderId, requirement: done.approval! }],
-    );
+    approvalRequestIds = await openApprovalRequests(tx, { workspaceId: actor.workspaceId, userId: actor.userId }, [
+      { workItemId: done.id, workOrderId: done.workOrderId, requirement: done.approval! },
+    ]);
   }
   return {
     id: done.id,

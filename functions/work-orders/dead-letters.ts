@@ -2,15 +2,16 @@
  * Dead letters: failures kept for inspection, redrive or discard. These calls never delete
  * one; a redriven or discarded dead letter stays, marked, with who and when.
  */
-import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
+
 import { z } from "@hono/zod-openapi";
+import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { jsonParam, rows, type Tx } from "../../db/client";
-import { deadLetters, deadLetterSource, deadLetterStatus } from "../../db/schema";
+import { deadLetterSource, deadLetterStatus, deadLetters } from "../../db/schema";
 import { validateItemPayloads } from "../platform/payload-schemas";
 import type { Actor } from "../shared/auth";
 import { Conflict, NotFound } from "../shared/errors";
-import { after, page, PageQuery } from "../shared/pagination";
-import { actorRef, refreshOrderStatus, type ActorRef } from "./lifecycle";
+import { after, PageQuery, page } from "../shared/pagination";
+import { type ActorRef, actorRef, refreshOrderStatus } from "./lifecycle";
 
 const QueryFlag = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
@@ -25,19 +26,33 @@ export const ListDeadLettersQuery = PageQuery.extend({
 
 export const RedriveInput = z
   .strictObject({
-    payload: z.record(z.string(), z.unknown()).optional().openapi({ description: "Replaces the item's payload before it runs again" }),
+    payload: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .openapi({ description: "Replaces the item's payload before it runs again" }),
   })
   .openapi("RedriveDeadLetterInput");
 
 export const RetryPolicyInput = z
   .strictObject({
     autoRetry: z.boolean().openapi({ description: "Let the dead-letter reprocessing job redrive it automatically" }),
-    maxRedrives: z.number().int().min(0).max(100).optional().openapi({ description: "Cap on automatic redrives (default kept)" }),
-    nextRetryAt: z.coerce.date().optional().openapi({ type: "string", format: "date-time", description: "First automatic retry (default now)" }),
+    maxRedrives: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .optional()
+      .openapi({ description: "Cap on automatic redrives (default kept)" }),
+    nextRetryAt: z.coerce
+      .date()
+      .optional()
+      .openapi({ type: "string", format: "date-time", description: "First automatic retry (default now)" }),
   })
   .openapi("DeadLetterRetryPolicy");
 
-export const DiscardInput = z.strictObject({ reason: z.string().trim().min(1).max(2000) }).openapi("DiscardDeadLetterInput");
+export const DiscardInput = z
+  .strictObject({ reason: z.string().trim().min(1).max(2000) })
+  .openapi("DiscardDeadLetterInput");
 
 const columns = {
   id: deadLetters.id,
@@ -134,24 +149,28 @@ export async function redriveDeadLetter(
         for update of d`,
   );
   if (!candidate) throw new NotFound("Dead letter", id);
-  if (candidate.status !== "OPEN") throw new Conflict(`The dead letter is already ${candidate.status}`, { status: candidate.status });
+  if (candidate.status !== "OPEN")
+    throw new Conflict(`The dead letter is already ${candidate.status}`, { status: candidate.status });
   if (candidate.source !== "work_item") {
     throw new Conflict(
       `Dead letters from source '${candidate.source}' are not redriven here: they are reprocessed by their own pipeline (events are re-ingested by the event processor)`,
       { source: candidate.source },
     );
   }
-  if (!candidate.work_item_id || !candidate.item_status) throw new Conflict("The dead letter's work item no longer exists");
+  if (!candidate.work_item_id || !candidate.item_status)
+    throw new Conflict("The dead letter's work item no longer exists");
   if (options.automatic && candidate.redrive_count >= candidate.max_redrives) {
     throw new Conflict(`The dead letter reached its limit of ${candidate.max_redrives} redrives`);
   }
-  if (candidate.order_status === "CANCELLED") throw new Conflict("The work item's order was cancelled; it cannot be redriven");
+  if (candidate.order_status === "CANCELLED")
+    throw new Conflict("The work item's order was cancelled; it cannot be redriven");
   if (candidate.item_status !== "FAILED") {
     throw new Conflict(`The work item is ${candidate.item_status}, not FAILED; only a failed item can be redriven`, {
       itemStatus: candidate.item_status,
     });
   }
-  if (input.payload) await validateItemPayloads(tx, candidate.workspace_id, [{ type: candidate.item_type!, payload: input.payload }]);
+  if (input.payload)
+    await validateItemPayloads(tx, candidate.workspace_id, [{ type: candidate.item_type!, payload: input.payload }]);
 
   const by = actor.id ?? actor.type;
   const [redriven] = await rows<{ id: string; work_item_id: string; work_order_id: string }>(
@@ -195,7 +214,8 @@ export async function redriveDeadLetter(
 export async function discardDeadLetter(tx: Tx, actor: Actor, id: string, raw: z.input<typeof DiscardInput>) {
   const input = DiscardInput.parse(raw);
   const current = await getDeadLetter(tx, actor, id);
-  if (current.status !== "OPEN") throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });
+  if (current.status !== "OPEN")
+    throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });
   const who = actorRef(actor);
   const [updated] = await rows<{ id: string }>(
     tx,
@@ -222,10 +242,17 @@ export async function discardDeadLetter(tx: Tx, actor: Actor, id: string, raw: z
  * Marks an open dead letter for automatic retry (or stops it). The dead-letter reprocessing
  * job redrives those whose next retry time has come, up to `maxRedrives` times.
  */
-export async function setDeadLetterRetry(tx: Tx, actor: Actor, id: string, raw: z.input<typeof RetryPolicyInput>, now = new Date()) {
+export async function setDeadLetterRetry(
+  tx: Tx,
+  actor: Actor,
+  id: string,
+  raw: z.input<typeof RetryPolicyInput>,
+  now = new Date(),
+) {
   const input = RetryPolicyInput.parse(raw);
   const current = await getDeadLetter(tx, actor, id);
-  if (current.status !== "OPEN") throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });
+  if (current.status !== "OPEN")
+    throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });
   const who = actorRef(actor);
   const nextRetryAt = input.autoRetry ? (input.nextRetryAt ?? now) : null;
   const maxRedrives = input.maxRedrives ?? current.maxRedrives;

@@ -1,6 +1,7 @@
 /** Reading one work item with its attempt history and evals; recording eval results. */
-import { and, asc, eq } from "drizzle-orm";
+
 import { z } from "@hono/zod-openapi";
+import { and, asc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { attempts, evalResults, workItems } from "../../db/schema";
 import { recordChange } from "../shared/activity";
@@ -54,15 +55,15 @@ export async function getWorkItem(tx: Tx, actor: Actor, id: string) {
   const item = await findItem(tx, actor, id);
   // One after the other: statements on one transaction's connection run in sequence anyway.
   const history = await tx
-      .select(attemptColumns)
-      .from(attempts)
-      .where(and(eq(attempts.workspaceId, actor.workspaceId), eq(attempts.workItemId, id)))
-      .orderBy(asc(attempts.startedAt), asc(attempts.id));
+    .select(attemptColumns)
+    .from(attempts)
+    .where(and(eq(attempts.workspaceId, actor.workspaceId), eq(attempts.workItemId, id)))
+    .orderBy(asc(attempts.startedAt), asc(attempts.id));
   const evals = await tx
-      .select(evalColumns)
-      .from(evalResults)
-      .where(and(eq(evalResults.workspaceId, actor.workspaceId), eq(evalResults.workItemId, id)))
-      .orderBy(asc(evalResults.createdAt), asc(evalResults.id));
+    .select(evalColumns)
+    .from(evalResults)
+    .where(and(eq(evalResults.workspaceId, actor.workspaceId), eq(evalResults.workItemId, id)))
+    .orderBy(asc(evalResults.createdAt), asc(evalResults.id));
   return { ...item, attempts: history, evals };
 }
 
@@ -73,8 +74,14 @@ export async function recordEval(tx: Tx, actor: Actor, workItemId: string, raw: 
     .insert(evalResults)
     .values({ workspaceId: actor.workspaceId, workItemId, ...input })
     .returning(evalColumns);
-  await recordChange(tx, actor, "work_item.evaluated", { type: "work_item", id: workItemId }, {
-    after: { evalId: created!.id, evaluator: input.evaluator, score: input.score, passed: input.passed },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "work_item.evaluated",
+    { type: "work_item", id: workItemId },
+    {
+      after: { evalId: created!.id, evaluator: input.evaluator, score: input.score, passed: input.passed },
+    },
+  );
   return created!;
 }

@@ -5,7 +5,7 @@
  * scheduled-jobs context calls it on a schedule.
  */
 import { sql } from "drizzle-orm";
-import { rows, type Database } from "../../db/client";
+import { type Database, rows } from "../../db/client";
 import { logger } from "../shared/logger";
 import { backoffUntil, failureTail } from "./claims";
 import { refreshOrderStatus, systemActor } from "./lifecycle";

@@ -17,7 +17,7 @@
  * Lock order, everywhere in this context: work items first, then their work orders. The
  * claim, completion, cancellation and these helpers all follow it, so they cannot deadlock.
  */
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { jsonParam, rows, type Tx } from "../../db/client";
 import type { Actor } from "../shared/auth";
 
@@ -39,7 +39,11 @@ export const actorRef = (actor: Pick<Actor, "workspaceId" | "userId">): ActorRef
   id: actor.userId,
 });
 
-export const systemActor = (workspaceId: string | null = null, id = "system"): ActorRef => ({ workspaceId, type: "SYSTEM", id });
+export const systemActor = (workspaceId: string | null = null, id = "system"): ActorRef => ({
+  workspaceId,
+  type: "SYSTEM",
+  id,
+});
 
 /** `workspace_id` filter when the actor is scoped to a workspace (defence in depth beside RLS). */
 export const inWorkspace = (column: SQL, actor: ActorRef): SQL =>
@@ -217,7 +221,13 @@ export function attemptErrors(itemId: SQL): SQL {
 export async function requeueItems(
   tx: Tx,
   actor: ActorRef,
-  items: Array<{ itemId: string; reason?: string; delayMs?: number; resetAttempts?: boolean; payload?: Record<string, unknown> }>,
+  items: Array<{
+    itemId: string;
+    reason?: string;
+    delayMs?: number;
+    resetAttempts?: boolean;
+    payload?: Record<string, unknown>;
+  }>,
 ): Promise<string[]> {
   if (items.length === 0) return [];
   const input = items.map((item) => ({
@@ -269,7 +279,11 @@ export async function requeueItems(
  * Items to CANCELLED (any non-terminal status; a running attempt is closed as CANCELLED,
  * so its worker's completion gets 409). Returns the ids cancelled.
  */
-export async function cancelItems(tx: Tx, actor: ActorRef, items: Array<{ itemId: string; reason?: string }>): Promise<string[]> {
+export async function cancelItems(
+  tx: Tx,
+  actor: ActorRef,
+  items: Array<{ itemId: string; reason?: string }>,
+): Promise<string[]> {
   if (items.length === 0) return [];
   const input = items.map((item) => ({ itemId: item.itemId, reason: item.reason ?? null }));
   const cancelled = await rows<{ id: string; work_order_id: string }>(

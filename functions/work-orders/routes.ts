@@ -5,38 +5,47 @@ import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody, Timestamp } from "../shared/openapi";
 import { pageSchema } from "../shared/pagination";
-import { claimWorkItems, ClaimInput, completeWorkItem, CompleteInput, failWorkItem, FailInput, heartbeatWorkItem, HeartbeatInput } from "./claims";
+import {
+  ClaimInput,
+  CompleteInput,
+  claimWorkItems,
+  completeWorkItem,
+  FailInput,
+  failWorkItem,
+  HeartbeatInput,
+  heartbeatWorkItem,
+} from "./claims";
 import {
   DiscardInput,
   discardDeadLetter,
   getDeadLetter,
-  listDeadLetters,
   ListDeadLettersQuery,
-  redriveDeadLetterAs,
+  listDeadLetters,
   RedriveInput,
   RetryPolicyInput,
+  redriveDeadLetterAs,
   setDeadLetterRetry,
 } from "./dead-letters";
-import { getWorkItem, recordEval, RecordEvalInput } from "./items";
+import { getWorkItem, RecordEvalInput, recordEval } from "./items";
 import {
-  createTemplate,
   CreateTemplateInput,
+  createTemplate,
   getTemplate,
-  listTemplates,
   ListTemplatesQuery,
+  listTemplates,
   RetryPolicy,
-  updateTemplate,
   UpdateTemplateInput,
+  updateTemplate,
 } from "./templates";
 import {
-  cancelWorkOrder,
   CancelWorkOrderInput,
-  createWorkOrder,
   CreateWorkOrderInput,
+  cancelWorkOrder,
+  createWorkOrder,
   getWorkOrder,
   IdempotencyKey,
-  listWorkOrders,
   ListWorkOrdersQuery,
+  listWorkOrders,
   Priority,
 } from "./work-orders";
 
@@ -129,7 +138,9 @@ const EvalResult = z
   })
   .openapi("EvalResult");
 
-const WorkItemDetail = WorkItem.extend({ attempts: z.array(Attempt), evals: z.array(EvalResult) }).openapi("WorkItemDetail");
+const WorkItemDetail = WorkItem.extend({ attempts: z.array(Attempt), evals: z.array(EvalResult) }).openapi(
+  "WorkItemDetail",
+);
 
 const ClaimedItem = z
   .object({
@@ -248,7 +259,9 @@ export const workOrderRoutes = createRouter()
     }),
     async (c) => {
       const key = c.req.valid("header")["idempotency-key"];
-      const created = await inTenant(c, (tx) => createWorkOrder(tx, c.var.actor, c.req.valid("json"), { idempotencyKey: key }));
+      const created = await inTenant(c, (tx) =>
+        createWorkOrder(tx, c.var.actor, c.req.valid("json"), { idempotencyKey: key }),
+      );
       await deliverApprovalNotifications(c.var.database, c.var.actor.workspaceId, created.approvalRequestIds);
       const body = { ...created.order, items: created.items, approvalRequestIds: created.approvalRequestIds };
       return created.created ? c.json(body, 201) : c.json(body, 200);
@@ -305,9 +318,13 @@ export const workOrderRoutes = createRouter()
       summary: "Claim up to `limit` items (priority, then age) with a lease, an attempt and a fencing token",
       middleware: [write] as const,
       request: jsonBody(ClaimInput),
-      responses: { 200: json(z.object({ items: z.array(ClaimedItem) }), "Claimed items (possibly none)"), ...errorResponses },
+      responses: {
+        200: json(z.object({ items: z.array(ClaimedItem) }), "Claimed items (possibly none)"),
+        ...errorResponses,
+      },
     }),
-    async (c) => c.json({ items: await inTenant(c, (tx) => claimWorkItems(tx, c.var.actor, c.req.valid("json"))) }, 200),
+    async (c) =>
+      c.json({ items: await inTenant(c, (tx) => claimWorkItems(tx, c.var.actor, c.req.valid("json"))) }, 200),
   )
   .openapi(
     createRoute({
@@ -332,7 +349,10 @@ export const workOrderRoutes = createRouter()
       responses: { 200: json(Heartbeat, "Lease extended"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => heartbeatWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
+      c.json(
+        await inTenant(c, (tx) => heartbeatWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        200,
+      ),
   )
   .openapi(
     createRoute({
@@ -345,7 +365,9 @@ export const workOrderRoutes = createRouter()
       responses: { 200: json(Completed, "Completed (or awaiting review)"), ...errorResponses },
     }),
     async (c) => {
-      const done = await inTenant(c, (tx) => completeWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json")));
+      const done = await inTenant(c, (tx) =>
+        completeWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json")),
+      );
       await deliverApprovalNotifications(c.var.database, c.var.actor.workspaceId, done.approvalRequestIds);
       return c.json(done, 200);
     },
@@ -360,7 +382,11 @@ export const workOrderRoutes = createRouter()
       request: { params: IdParam, ...jsonBody(FailInput) },
       responses: { 200: json(Failed, "Failed"), ...errorResponses },
     }),
-    async (c) => c.json(await inTenant(c, (tx) => failWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
+    async (c) =>
+      c.json(
+        await inTenant(c, (tx) => failWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        200,
+      ),
   )
   .openapi(
     createRoute({
@@ -372,7 +398,8 @@ export const workOrderRoutes = createRouter()
       request: { params: IdParam, ...jsonBody(RecordEvalInput) },
       responses: { 201: json(EvalResult, "Recorded"), ...errorResponses },
     }),
-    async (c) => c.json(await inTenant(c, (tx) => recordEval(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 201),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => recordEval(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 201),
   )
   // ---- dead letters ----
   .openapi(
@@ -414,7 +441,10 @@ export const workOrderRoutes = createRouter()
     }),
     async (c) => {
       const body = c.req.valid("json") ?? {};
-      return c.json(await inTenant(c, (tx) => redriveDeadLetterAs(tx, c.var.actor, c.req.valid("param").id, body)), 200);
+      return c.json(
+        await inTenant(c, (tx) => redriveDeadLetterAs(tx, c.var.actor, c.req.valid("param").id, body)),
+        200,
+      );
     },
   )
   .openapi(
@@ -428,7 +458,10 @@ export const workOrderRoutes = createRouter()
       responses: { 200: json(DeadLetter, "Updated"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => setDeadLetterRetry(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
+      c.json(
+        await inTenant(c, (tx) => setDeadLetterRetry(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        200,
+      ),
   )
   .openapi(
     createRoute({
@@ -441,7 +474,10 @@ export const workOrderRoutes = createRouter()
       responses: { 200: json(DeadLetter, "Discarded"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => discardDeadLetter(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 200),
+      c.json(
+        await inTenant(c, (tx) => discardDeadLetter(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        200,
+      ),
   )
   // ---- workflow templates ----
   .openapi(
@@ -491,5 +527,8 @@ export const workOrderRoutes = createRouter()
       responses: { 201: json(Template, "The new version"), ...errorResponses },
     }),
     async (c) =>
-      c.json(await inTenant(c, (tx) => updateTemplate(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 201),
+      c.json(
+        await inTenant(c, (tx) => updateTemplate(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        201,
+      ),
   );

@@ -3,15 +3,16 @@
  * budget, approval gate) and a retry policy that a work order expands. Editing a template
  * inserts the next version and deactivates the previous one; orders keep the version they used.
  */
-import { and, desc, eq } from "drizzle-orm";
+
 import { z } from "@hono/zod-openapi";
+import { and, desc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { workflowTemplates } from "../../db/schema";
 import { ApprovalRequirementInput } from "../approvals/gates";
 import { recordChange } from "../shared/activity";
 import type { Actor } from "../shared/auth";
 import { Conflict, NotFound } from "../shared/errors";
-import { after, page, PageQuery } from "../shared/pagination";
+import { after, PageQuery, page } from "../shared/pagination";
 
 export const MAX_RETRY_MS = 24 * 3600 * 1000;
 
@@ -79,7 +80,10 @@ type TemplateRow = { [K in keyof typeof columns]: (typeof workflowTemplates.$inf
 
 export function presentTemplate(row: TemplateRow) {
   const { retryBaseMs, retryCapMs, ...rest } = row;
-  return { ...rest, retry: retryBaseMs !== null && retryCapMs !== null ? { baseMs: retryBaseMs, capMs: retryCapMs } : null };
+  return {
+    ...rest,
+    retry: retryBaseMs !== null && retryCapMs !== null ? { baseMs: retryBaseMs, capMs: retryCapMs } : null,
+  };
 }
 
 export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof CreateTemplateInput>) {
@@ -101,9 +105,15 @@ export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof C
       retryCapMs: input.retry?.capMs ?? null,
     })
     .returning(columns);
-  await recordChange(tx, actor, "workflow_template.created", { type: "workflow_template", id: created!.id }, {
-    after: { name: created!.name, version: created!.version },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "workflow_template.created",
+    { type: "workflow_template", id: created!.id },
+    {
+      after: { name: created!.name, version: created!.version },
+    },
+  );
   return presentTemplate(created!);
 }
 
@@ -151,7 +161,8 @@ export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.in
     .where(and(eq(workflowTemplates.workspaceId, actor.workspaceId), eq(workflowTemplates.id, id)))
     .for("update");
   if (!current) throw new NotFound("Workflow template", id);
-  if (!current.isActive) throw new Conflict("Only the active version of a template can be edited", { activeVersionOf: current.name });
+  if (!current.isActive)
+    throw new Conflict("Only the active version of a template can be edited", { activeVersionOf: current.name });
   await tx.update(workflowTemplates).set({ isActive: false }).where(eq(workflowTemplates.id, current.id));
   const retry = input.retry === undefined ? { baseMs: current.retryBaseMs, capMs: current.retryCapMs } : input.retry;
   const [created] = await tx
@@ -166,9 +177,15 @@ export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.in
       retryCapMs: retry?.capMs ?? null,
     })
     .returning(columns);
-  await recordChange(tx, actor, "workflow_template.versioned", { type: "workflow_template", id: created!.id }, {
-    before: { id: current.id, version: current.version },
-    after: { name: created!.name, version: created!.version },
-  });
+  await recordChange(
+    tx,
+    actor,
+    "workflow_template.versioned",
+    { type: "workflow_template", id: created!.id },
+    {
+      before: { id: current.id, version: current.version },
+      after: { name: created!.name, version: created!.version },
+    },
+  );
   return presentTemplate(created!);
 }

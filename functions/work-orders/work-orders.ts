@@ -4,16 +4,16 @@
  * cancellation.
  */
 import { createHash } from "node:crypto";
-import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { z } from "@hono/zod-openapi";
+import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
-import { priority, workItems, workOrders, workOrderStatus, type ApprovalRequirement } from "../../db/schema";
+import { type ApprovalRequirement, priority, workItems, workOrderStatus, workOrders } from "../../db/schema";
 import { ApprovalRequirementInput, openApprovalRequests, resolveApprovalRequirements } from "../approvals/gates";
 import { validateItemPayloads } from "../platform/payload-schemas";
 import { recordActivity } from "../shared/activity";
 import type { Actor } from "../shared/auth";
 import { Conflict, Invalid, NotFound } from "../shared/errors";
-import { after, page, PageQuery } from "../shared/pagination";
+import { after, PageQuery, page } from "../shared/pagination";
 import { actorRef, cancelledItemsCte } from "./lifecycle";
 import { findTemplate, RetryPolicy } from "./templates";
 
@@ -52,8 +52,16 @@ export const ListWorkOrdersQuery = PageQuery.extend({
   status: z.enum(workOrderStatus.enumValues).optional(),
   priority: Priority.optional(),
   templateId: z.string().uuid().optional(),
-  createdAfter: DateQuery.optional().openapi({ description: "Created at or after (ISO 8601)", type: "string", format: "date-time" }),
-  createdBefore: DateQuery.optional().openapi({ description: "Created before (ISO 8601)", type: "string", format: "date-time" }),
+  createdAfter: DateQuery.optional().openapi({
+    description: "Created at or after (ISO 8601)",
+    type: "string",
+    format: "date-time",
+  }),
+  createdBefore: DateQuery.optional().openapi({
+    description: "Created before (ISO 8601)",
+    type: "string",
+    format: "date-time",
+  }),
 });
 
 export const CancelWorkOrderInput = z
@@ -137,7 +145,9 @@ async function replay(tx: Tx, actor: Actor, key: string, hash: string): Promise<
     .where(and(eq(workOrders.workspaceId, actor.workspaceId), eq(workOrders.idempotencyKey, key)));
   if (!existing) return undefined;
   if (existing.requestHash !== hash) {
-    throw new Conflict("This Idempotency-Key was already used with a different request body", { workOrderId: existing.id });
+    throw new Conflict("This Idempotency-Key was already used with a different request body", {
+      workOrderId: existing.id,
+    });
   }
   const items = await orderItems(tx, actor.workspaceId, existing.id);
   return { order: presentOrder(existing), items, created: false, approvalRequestIds: [] };
@@ -171,7 +181,12 @@ export async function createWorkOrder(
   }
 
   let retry = input.retry ?? DEFAULT_RETRY;
-  const specs: Array<{ type: string; payload: Record<string, unknown>; maxAttempts?: number; approval?: ApprovalRequirement | null }> = [];
+  const specs: Array<{
+    type: string;
+    payload: Record<string, unknown>;
+    maxAttempts?: number;
+    approval?: ApprovalRequirement | null;
+  }> = [];
   if (input.templateId) {
     const template = await findTemplate(tx, actor.workspaceId, input.templateId);
     if (!template) throw new Invalid(`templateId ${input.templateId} refers to no workflow template`);
@@ -316,7 +331,12 @@ export async function getWorkOrder(tx: Tx, actor: Actor, id: string) {
  * CANCELLED (running attempts too, so their workers' completions get 409), then the order.
  * Items first, then the order: the lock order every other transition uses.
  */
-export async function cancelWorkOrder(tx: Tx, actor: Actor, id: string, raw: z.input<typeof CancelWorkOrderInput> = {}) {
+export async function cancelWorkOrder(
+  tx: Tx,
+  actor: Actor,
+  id: string,
+  raw: z.input<typeof CancelWorkOrderInput> = {},
+) {
   const input = CancelWorkOrderInput.parse(raw);
   const [order] = await tx
     .select({ status: workOrders.status })
@@ -360,4 +380,3 @@ export async function cancelWorkOrder(tx: Tx, actor: Actor, id: string, raw: z.i
   if (!updated) throw new Conflict("The work order finished while it was being cancelled");
   return getWorkOrder(tx, actor, id);
 }
-

@@ -3,29 +3,41 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { rows, type Database } from "../../db/client";
+import { type Database, rows } from "../../db/client";
 import { approvalEvents, approvalRequests, connectors, deadLetters, processingJobs } from "../../db/schema";
 import { sweepApprovalDeadlines } from "../../functions/approvals/deadlines";
 import { resolveApprovalRequirements } from "../../functions/approvals/gates";
-import { deliverPendingNotifications, redriveWebhookDeadLetter, WEBHOOK_MAX_ATTEMPTS } from "../../functions/approvals/notifications";
+import {
+  deliverPendingNotifications,
+  redriveWebhookDeadLetter,
+  WEBHOOK_MAX_ATTEMPTS,
+} from "../../functions/approvals/notifications";
 import type { Router } from "../../functions/shared/app";
 import { PRIVATE_ADDRESSES_ENV } from "../../functions/shared/outbound";
-import { databaseError } from "../support/errors";
 import { describeEachDatabase } from "../support/databases";
+import { databaseError } from "../support/errors";
 import { call, seedWorkspace, testApp } from "../support/http";
 
 type Role = "OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER";
 let counter = 0;
 
 /** A member with a role and an API key acting as them. */
-async function member(app: Router, adminKey: string, role: Role, scopes = ["approvals:read", "approvals:decide", "work:read"]) {
+async function member(
+  app: Router,
+  adminKey: string,
+  role: Role,
+  scopes = ["approvals:read", "approvals:decide", "work:read"],
+) {
   counter += 1;
   const added = await call(app, "POST", "/v1/members", {
     key: adminKey,
     body: { email: `${role.toLowerCase()}-${counter}-${Math.random().toString(36).slice(2)}@example.test`, role },
   });
   expect(added.status).toBe(201);
-  const key = await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: `${role}-${counter}`, scopes, userId: added.body.userId } });
+  const key = await call(app, "POST", "/v1/api-keys", {
+    key: adminKey,
+    body: { name: `${role}-${counter}`, scopes, userId: added.body.userId },
+  });
   expect(key.status).toBe(201);
   return { userId: added.body.userId as string, key: key.body.key as string };
 }
@@ -33,7 +45,12 @@ async function member(app: Router, adminKey: string, role: Role, scopes = ["appr
 /** A workspace with a requester (who is also an APPROVER, to prove four-eyes), approvers and an admin. */
 async function team(app: Router, database: Database) {
   const ws = await seedWorkspace(database, "approvals");
-  const requester = await member(app, ws.adminKey, "APPROVER", ["work:read", "work:write", "approvals:read", "approvals:decide"]);
+  const requester = await member(app, ws.adminKey, "APPROVER", [
+    "work:read",
+    "work:write",
+    "approvals:read",
+    "approvals:decide",
+  ]);
   const a = await member(app, ws.adminKey, "APPROVER");
   const b = await member(app, ws.adminKey, "APPROVER");
   const admin = await member(app, ws.adminKey, "ADMIN");
@@ -44,11 +61,19 @@ async function team(app: Router, database: Database) {
 async function createOrder(app: Router, key: string, items: unknown[], title = "Pay invoices") {
   const created = await call(app, "POST", "/v1/work-orders", { key, body: { title, items } });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
-  return created.body as { id: string; status: string; items: Array<{ id: string; status: string }>; approvalRequestIds: string[] };
+  return created.body as {
+    id: string;
+    status: string;
+    items: Array<{ id: string; status: string }>;
+    approvalRequestIds: string[];
+  };
 }
 
 const decide = (app: Router, key: string, id: string, decision: string, reason?: string) =>
-  call(app, "POST", `/v1/approvals/${id}/decisions`, { key, body: reason === undefined ? { decision } : { decision, reason } });
+  call(app, "POST", `/v1/approvals/${id}/decisions`, {
+    key,
+    body: reason === undefined ? { decision } : { decision, reason },
+  });
 
 async function claimAll(app: Router, key: string) {
   const claimed = await call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w", limit: 50 } });
@@ -64,7 +89,9 @@ async function itemStatus(app: Router, key: string, orderId: string) {
 
 function expectError(response: { status: number; body: any }, status: number) {
   expect(response.status, JSON.stringify(response.body)).toBe(status);
-  expect(response.body.error).toEqual(expect.objectContaining({ code: expect.any(String), message: expect.any(String) }));
+  expect(response.body.error).toEqual(
+    expect.objectContaining({ code: expect.any(String), message: expect.any(String) }),
+  );
 }
 
 const INVOICE_POLICY = {
@@ -98,22 +125,48 @@ describeEachDatabase("approvals", (db) => {
       }),
       422,
     );
-    expectError(await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "x", timeoutSeconds: 60, timeoutAction: "ESCALATE" } }), 422);
-    expectError(await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "x", approverUserIds: [crypto.randomUUID()] } }), 422);
-    expectError(await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "x", colour: "red" } }), 400);
     expectError(
-      await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "x", conditions: [{ field: "amount", operator: "equals", value: 1 }] } }),
+      await call(app, "POST", "/v1/approval-policies", {
+        key: adminKey,
+        body: { name: "x", timeoutSeconds: 60, timeoutAction: "ESCALATE" },
+      }),
+      422,
+    );
+    expectError(
+      await call(app, "POST", "/v1/approval-policies", {
+        key: adminKey,
+        body: { name: "x", approverUserIds: [crypto.randomUUID()] },
+      }),
+      422,
+    );
+    expectError(
+      await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "x", colour: "red" } }),
       400,
     );
     expectError(
-      await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "x", conditions: [{ field: "type", operator: "like", value: 1 }] } }),
+      await call(app, "POST", "/v1/approval-policies", {
+        key: adminKey,
+        body: { name: "x", conditions: [{ field: "amount", operator: "equals", value: 1 }] },
+      }),
+      400,
+    );
+    expectError(
+      await call(app, "POST", "/v1/approval-policies", {
+        key: adminKey,
+        body: { name: "x", conditions: [{ field: "type", operator: "like", value: 1 }] },
+      }),
       400,
     );
     expectError(await call(app, "POST", "/v1/approval-policies", { key: adminKey, raw: "{nope" }), 400);
 
     const created = await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: INVOICE_POLICY });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ version: 1, isCurrent: true, requiredApprovals: 2, escalateToRoles: ["ADMIN"] });
+    expect(created.body).toMatchObject({
+      version: 1,
+      isCurrent: true,
+      requiredApprovals: 2,
+      escalateToRoles: ["ADMIN"],
+    });
     const key = created.body.policyKey;
     expectError(await call(app, "PATCH", `/v1/approval-policies/${key}`, { key: adminKey, body: {} }), 400);
     expectError(
@@ -123,7 +176,10 @@ describeEachDatabase("approvals", (db) => {
       }),
       422,
     );
-    const edited = await call(app, "PATCH", `/v1/approval-policies/${key}`, { key: adminKey, body: { requiredApprovals: 3 } });
+    const edited = await call(app, "PATCH", `/v1/approval-policies/${key}`, {
+      key: adminKey,
+      body: { requiredApprovals: 3 },
+    });
     expect(edited.status).toBe(200);
     expect(edited.body).toMatchObject({ policyKey: key, version: 2, requiredApprovals: 3, name: "Large invoices" });
     expect(edited.body.id).not.toBe(created.body.id);
@@ -132,7 +188,10 @@ describeEachDatabase("approvals", (db) => {
       [2, true, 3],
       [1, false, 2],
     ]);
-    const later = await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "Later", itemType: "INVOICE" } });
+    const later = await call(app, "POST", "/v1/approval-policies", {
+      key: adminKey,
+      body: { name: "Later", itemType: "INVOICE" },
+    });
     await call(app, "PATCH", `/v1/approval-policies/${key}`, { key: adminKey, body: { description: "v3" } });
     // Listed in matching order: by first creation, so an edit does not move a policy back.
     const list = await call(app, "GET", "/v1/approval-policies", { key: adminKey });
@@ -140,9 +199,14 @@ describeEachDatabase("approvals", (db) => {
       [key, 3],
       [later.body.policyKey, 1],
     ]);
-    const disabled = await call(app, "PATCH", `/v1/approval-policies/${later.body.policyKey}`, { key: adminKey, body: { enabled: false } });
+    const disabled = await call(app, "PATCH", `/v1/approval-policies/${later.body.policyKey}`, {
+      key: adminKey,
+      body: { enabled: false },
+    });
     expect(disabled.body).toMatchObject({ version: 2, enabled: false });
-    expect((await call(app, "GET", "/v1/approval-policies?includeDisabled=false", { key: adminKey })).body.items).toHaveLength(1);
+    expect(
+      (await call(app, "GET", "/v1/approval-policies?includeDisabled=false", { key: adminKey })).body.items,
+    ).toHaveLength(1);
     expect((await call(app, "GET", `/v1/approval-policies/${key}`, { key: adminKey })).body.version).toBe(3);
     expectError(await call(app, "GET", `/v1/approval-policies/${crypto.randomUUID()}`, { key: adminKey }), 404);
   });
@@ -153,10 +217,20 @@ describeEachDatabase("approvals", (db) => {
     const { adminKey, workspaceId } = await seedWorkspace(database);
     const first = await call(app, "POST", "/v1/approval-policies", {
       key: adminKey,
-      body: { name: "first", conditions: [{ field: "payload.region", operator: "regex", value: "^EU-" }], requiredApprovals: 2 },
+      body: {
+        name: "first",
+        conditions: [{ field: "payload.region", operator: "regex", value: "^EU-" }],
+        requiredApprovals: 2,
+      },
     });
-    const second = await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: { name: "second", itemType: "INVOICE", gate: "AFTER" } });
-    const edited = await call(app, "PATCH", `/v1/approval-policies/${first.body.policyKey}`, { key: adminKey, body: { requiredApprovals: 3 } });
+    const second = await call(app, "POST", "/v1/approval-policies", {
+      key: adminKey,
+      body: { name: "second", itemType: "INVOICE", gate: "AFTER" },
+    });
+    const edited = await call(app, "PATCH", `/v1/approval-policies/${first.body.policyKey}`, {
+      key: adminKey,
+      body: { requiredApprovals: 3 },
+    });
     const resolve = () =>
       database.withTenant({ workspaceId }, (tx) =>
         resolveApprovalRequirements(tx, workspaceId, [
@@ -167,11 +241,19 @@ describeEachDatabase("approvals", (db) => {
         ]),
       );
     const resolved = await resolve();
-    expect(resolved[0]).toMatchObject({ policyId: edited.body.id, policyVersion: 2, requiredApprovals: 3, gate: "BEFORE" });
+    expect(resolved[0]).toMatchObject({
+      policyId: edited.body.id,
+      policyVersion: 2,
+      requiredApprovals: 3,
+      gate: "BEFORE",
+    });
     expect(resolved[1]).toMatchObject({ policyId: second.body.id, policyVersion: 1, gate: "AFTER" });
     expect(resolved[2]).toBeNull();
     expect(resolved[3]).toEqual({ gate: "BEFORE", requiredApprovals: 1 });
-    await call(app, "PATCH", `/v1/approval-policies/${first.body.policyKey}`, { key: adminKey, body: { enabled: false } });
+    await call(app, "PATCH", `/v1/approval-policies/${first.body.policyKey}`, {
+      key: adminKey,
+      body: { enabled: false },
+    });
     expect((await resolve())[0]).toMatchObject({ policyId: second.body.id });
   });
 
@@ -204,7 +286,11 @@ describeEachDatabase("approvals", (db) => {
       policyId: policy.body.id,
       policyVersion: 1,
       timeoutAction: "ESCALATE",
-      item: { type: "INVOICE", orderTitle: "Pay invoices", payloadSummary: { amount: 1500, vendor: "ACME", lines: "[2 items]" } },
+      item: {
+        type: "INVOICE",
+        orderTitle: "Pay invoices",
+        payloadSummary: { amount: 1500, vendor: "ACME", lines: "[2 items]" },
+      },
       decisions: [],
     });
 
@@ -213,8 +299,12 @@ describeEachDatabase("approvals", (db) => {
     expect(inbox.status).toBe(200);
     expect(inbox.body.items.map((r: any) => r.id)).toEqual([requestId]);
     expect(inbox.body.items[0].item.orderTitle).toBe("Pay invoices");
-    expect((await call(app, "GET", "/v1/approvals?status=PENDING&mine=true", { key: t.requester.key })).body.items).toEqual([]);
-    expect((await call(app, "GET", "/v1/approvals?status=PENDING&mine=true", { key: t.viewer.key })).body.items).toEqual([]);
+    expect(
+      (await call(app, "GET", "/v1/approvals?status=PENDING&mine=true", { key: t.requester.key })).body.items,
+    ).toEqual([]);
+    expect(
+      (await call(app, "GET", "/v1/approvals?status=PENDING&mine=true", { key: t.viewer.key })).body.items,
+    ).toEqual([]);
 
     expectError(await decide(app, t.requester.key, requestId, "APPROVED"), 403);
     expectError(await decide(app, t.viewer.key, requestId, "APPROVED"), 403);
@@ -232,7 +322,9 @@ describeEachDatabase("approvals", (db) => {
     expect(second.status).toBe(201);
     expect(second.body).toMatchObject({ status: "APPROVED", approvalsCount: 2 });
     expect(second.body.decidedAt).not.toBeNull();
-    expect(second.body.decisions.map((d: any) => [d.actorUserId, d.decision, d.actorType, d.policyId, d.policyVersion])).toEqual([
+    expect(
+      second.body.decisions.map((d: any) => [d.actorUserId, d.decision, d.actorType, d.policyId, d.policyVersion]),
+    ).toEqual([
       [t.a.userId, "APPROVED", "USER", policy.body.id, 1],
       [t.b.userId, "APPROVED", "USER", policy.body.id, 1],
     ]);
@@ -245,7 +337,10 @@ describeEachDatabase("approvals", (db) => {
     expect(approved.body.items.map((r: any) => r.id)).toEqual([requestId]);
 
     // Editing the policy: old requests keep version 1, new ones get version 2.
-    await call(app, "PATCH", `/v1/approval-policies/${policy.body.policyKey}`, { key: t.adminKey, body: { requiredApprovals: 1 } });
+    await call(app, "PATCH", `/v1/approval-policies/${policy.body.policyKey}`, {
+      key: t.adminKey,
+      body: { requiredApprovals: 1 },
+    });
     const next = await createOrder(app, t.requester.key, [{ type: "INVOICE", payload: { amount: 5000 } }]);
     const nextRequest = await call(app, "GET", `/v1/approvals/${next.approvalRequestIds[0]}`, { key: t.a.key });
     expect(nextRequest.body).toMatchObject({ policyVersion: 2, requiredApprovals: 1 });
@@ -256,10 +351,16 @@ describeEachDatabase("approvals", (db) => {
     const { database } = db();
     const app = testApp(database);
     const t = await team(app, database);
-    const order = await createOrder(app, t.requester.key, [{ type: "WIRE", payload: { to: "x" }, approval: { gate: "BEFORE" } }]);
+    const order = await createOrder(app, t.requester.key, [
+      { type: "WIRE", payload: { to: "x" }, approval: { gate: "BEFORE" } },
+    ]);
     const requestId = order.approvalRequestIds[0]!;
     const detail = await call(app, "GET", `/v1/approvals/${requestId}`, { key: t.a.key });
-    expect(detail.body).toMatchObject({ policyId: null, approverRoles: ["OWNER", "ADMIN", "APPROVER"], deadline: null });
+    expect(detail.body).toMatchObject({
+      policyId: null,
+      approverRoles: ["OWNER", "ADMIN", "APPROVER"],
+      deadline: null,
+    });
     expectError(await decide(app, t.a.key, requestId, "REJECTED"), 400); // a rejection needs a reason
     const rejected = await decide(app, t.a.key, requestId, "REJECTED", "unknown payee");
     expect(rejected.body.status).toBe("REJECTED");
@@ -291,7 +392,11 @@ describeEachDatabase("approvals", (db) => {
       expect(done.status, JSON.stringify(done.body)).toBe(200);
       const list = await call(app, "GET", `/v1/approvals?workItemId=${c.id}`, { key: t.a.key });
       expect(list.body.items).toHaveLength(1);
-      expect(list.body.items[0]).toMatchObject({ gate: "AFTER", status: "PENDING", item: { status: "AWAITING_APPROVAL" } });
+      expect(list.body.items[0]).toMatchObject({
+        gate: "AFTER",
+        status: "PENDING",
+        item: { status: "AWAITING_APPROVAL" },
+      });
       requestOf.set(c.id, list.body.items[0].id);
     }
     const [one, two, three] = order.items.map((i) => requestOf.get(i.id)!);
@@ -317,7 +422,9 @@ describeEachDatabase("approvals", (db) => {
       key: t.requester.key,
       body: { attemptId: again[0]!.attemptId, fencingToken: again[0]!.fencingToken, result: { redone: true } },
     });
-    const reviews = await call(app, "GET", `/v1/approvals?workItemId=${order.items[2]!.id}&status=PENDING`, { key: t.a.key });
+    const reviews = await call(app, "GET", `/v1/approvals?workItemId=${order.items[2]!.id}&status=PENDING`, {
+      key: t.a.key,
+    });
     expect(reviews.body.items).toHaveLength(1);
     expect((await decide(app, t.a.key, reviews.body.items[0].id, "APPROVED")).body.status).toBe("APPROVED");
     const finished = await itemStatus(app, t.requester.key, order.id);
@@ -335,14 +442,22 @@ describeEachDatabase("approvals", (db) => {
       {
         type: "ESC",
         payload: {},
-        approval: { gate: "BEFORE", approverRoles: ["APPROVER"], timeoutSeconds: 60, timeoutAction: "ESCALATE", escalateToRoles: ["ADMIN"], escalationTimeoutSeconds: 600 },
+        approval: {
+          gate: "BEFORE",
+          approverRoles: ["APPROVER"],
+          timeoutSeconds: 60,
+          timeoutAction: "ESCALATE",
+          escalateToRoles: ["ADMIN"],
+          escalationTimeoutSeconds: 600,
+        },
       },
     ]);
     const [soft, hard, esc] = order.approvalRequestIds as [string, string, string];
 
     // Nothing is due yet.
     await sweepApprovalDeadlines(database, new Date());
-    for (const id of [soft, hard, esc]) expect((await call(app, "GET", `/v1/approvals/${id}`, { key: t.a.key })).body.status).toBe("PENDING");
+    for (const id of [soft, hard, esc])
+      expect((await call(app, "GET", `/v1/approvals/${id}`, { key: t.a.key })).body.status).toBe("PENDING");
 
     const later = new Date(Date.now() + 120_000);
     const counts = await sweepApprovalDeadlines(database, later);
@@ -352,10 +467,17 @@ describeEachDatabase("approvals", (db) => {
 
     const softView = (await call(app, "GET", `/v1/approvals/${soft}`, { key: t.a.key })).body;
     expect(softView.status).toBe("APPROVED");
-    expect(softView.decisions).toEqual([expect.objectContaining({ actorType: "SYSTEM", actorUserId: null, decision: "APPROVED" })]);
+    expect(softView.decisions).toEqual([
+      expect.objectContaining({ actorType: "SYSTEM", actorUserId: null, decision: "APPROVED" }),
+    ]);
     expect((await call(app, "GET", `/v1/approvals/${hard}`, { key: t.a.key })).body.status).toBe("REJECTED");
     const escView = (await call(app, "GET", `/v1/approvals/${esc}`, { key: t.a.key })).body;
-    expect(escView).toMatchObject({ status: "PENDING", approverRoles: ["ADMIN"], escalationLevel: 1, timeoutAction: "REJECT" });
+    expect(escView).toMatchObject({
+      status: "PENDING",
+      approverRoles: ["ADMIN"],
+      escalationLevel: 1,
+      timeoutAction: "REJECT",
+    });
     expect(new Date(escView.deadline).getTime()).toBe(later.getTime() + 600_000);
     expect(escView.decisions).toEqual([expect.objectContaining({ actorType: "SYSTEM", decision: "ESCALATED" })]);
 
@@ -364,7 +486,9 @@ describeEachDatabase("approvals", (db) => {
 
     // After escalation the approvers are the admins; the admin's inbox has it.
     expectError(await decide(app, t.a.key, esc, "APPROVED"), 403);
-    expect((await call(app, "GET", "/v1/approvals?mine=true", { key: t.admin.key })).body.items.map((r: any) => r.id)).toEqual([esc]);
+    expect(
+      (await call(app, "GET", "/v1/approvals?mine=true", { key: t.admin.key })).body.items.map((r: any) => r.id),
+    ).toEqual([esc]);
 
     // Ignored again past the new deadline: rejected; a late decision is a 409.
     await sweepApprovalDeadlines(database, new Date(later.getTime() + 601_000));
@@ -380,7 +504,11 @@ describeEachDatabase("approvals", (db) => {
     const app = testApp(database);
     const t = await team(app, database);
     const order = await createOrder(app, t.requester.key, [
-      { type: "ESC", payload: {}, approval: { gate: "BEFORE", approverRoles: ["APPROVER"], escalateToRoles: ["ADMIN"] } },
+      {
+        type: "ESC",
+        payload: {},
+        approval: { gate: "BEFORE", approverRoles: ["APPROVER"], escalateToRoles: ["ADMIN"] },
+      },
       { type: "NOESC", payload: {}, approval: { gate: "BEFORE", approverRoles: ["APPROVER"] } },
     ]);
     const [esc, noesc] = order.approvalRequestIds as [string, string];
@@ -401,14 +529,18 @@ describeEachDatabase("approvals", (db) => {
     const app = testApp(database);
     const t = await team(app, database);
     const rounds = 4;
-    const order = await createOrder(
-      app,
-      t.requester.key,
-      [
-        ...Array.from({ length: rounds }, (_, n) => ({ type: "Q1", payload: { n }, approval: { gate: "BEFORE", approverRoles: ["APPROVER"] } })),
-        ...Array.from({ length: rounds }, (_, n) => ({ type: "Q2", payload: { n }, approval: { gate: "BEFORE", requiredApprovals: 2, approverRoles: ["APPROVER"] } })),
-      ],
-    );
+    const order = await createOrder(app, t.requester.key, [
+      ...Array.from({ length: rounds }, (_, n) => ({
+        type: "Q1",
+        payload: { n },
+        approval: { gate: "BEFORE", approverRoles: ["APPROVER"] },
+      })),
+      ...Array.from({ length: rounds }, (_, n) => ({
+        type: "Q2",
+        payload: { n },
+        approval: { gate: "BEFORE", requiredApprovals: 2, approverRoles: ["APPROVER"] },
+      })),
+    ]);
     const ids = order.approvalRequestIds;
     const q1 = ids.slice(0, rounds);
     const q2 = ids.slice(rounds);
@@ -416,7 +548,10 @@ describeEachDatabase("approvals", (db) => {
     // Quorum 1, approve and reject at once: exactly one wins; the loser is a 409 and not logged.
     await Promise.all(
       q1.map(async (id) => {
-        const [approve, reject] = await Promise.all([decide(app, t.a.key, id, "APPROVED"), decide(app, t.b.key, id, "REJECTED", "no")]);
+        const [approve, reject] = await Promise.all([
+          decide(app, t.a.key, id, "APPROVED"),
+          decide(app, t.b.key, id, "REJECTED", "no"),
+        ]);
         expect([approve.status, reject.status].sort()).toEqual([201, 409]);
         const view = (await call(app, "GET", `/v1/approvals/${id}`, { key: t.a.key })).body;
         const winner = approve.status === 201 ? "APPROVED" : "REJECTED";
@@ -429,11 +564,16 @@ describeEachDatabase("approvals", (db) => {
     // rejection) if it came first, and refused with 409 if it came second.
     await Promise.all(
       q2.map(async (id) => {
-        const [approve, reject] = await Promise.all([decide(app, t.a.key, id, "APPROVED"), decide(app, t.b.key, id, "REJECTED", "no")]);
+        const [approve, reject] = await Promise.all([
+          decide(app, t.a.key, id, "APPROVED"),
+          decide(app, t.b.key, id, "REJECTED", "no"),
+        ]);
         expect(reject.status).toBe(201);
         const view = (await call(app, "GET", `/v1/approvals/${id}`, { key: t.a.key })).body;
         expect(view.status).toBe("REJECTED");
-        expect(view.decisions.map((d: any) => d.decision)).toEqual(approve.status === 201 ? ["APPROVED", "REJECTED"] : ["REJECTED"]);
+        expect(view.decisions.map((d: any) => d.decision)).toEqual(
+          approve.status === 201 ? ["APPROVED", "REJECTED"] : ["REJECTED"],
+        );
         if (approve.status !== 201) expect(approve.status).toBe(409);
         const times = view.decisions.map((d: any) => new Date(d.createdAt).getTime());
         expect([...times].sort((x, y) => x - y)).toEqual(times);
@@ -451,7 +591,10 @@ describeEachDatabase("approvals", (db) => {
     expect(view).toMatchObject({ status: "APPROVED", approvalsCount: 2 });
     expect(view.decisions).toHaveLength(2);
     const activity = await database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
-      rows<{ n: number }>(tx, sql`select count(*)::int as n from activity_log where entity_id = ${both.items[0]!.id} and action = 'work_item.requeued'`),
+      rows<{ n: number }>(
+        tx,
+        sql`select count(*)::int as n from activity_log where entity_id = ${both.items[0]!.id} and action = 'work_item.requeued'`,
+      ),
     );
     expect(activity[0]!.n).toBe(1); // the item was released once
 
@@ -462,7 +605,10 @@ describeEachDatabase("approvals", (db) => {
     const tid = twice.approvalRequestIds[0]!;
     const dup = await Promise.all([decide(app, t.a.key, tid, "APPROVED"), decide(app, t.a.key, tid, "APPROVED")]);
     expect(dup.map((r) => r.status).sort()).toEqual([201, 409]);
-    expect((await call(app, "GET", `/v1/approvals/${tid}`, { key: t.a.key })).body).toMatchObject({ status: "PENDING", approvalsCount: 1 });
+    expect((await call(app, "GET", `/v1/approvals/${tid}`, { key: t.a.key })).body).toMatchObject({
+      status: "PENDING",
+      approvalsCount: 1,
+    });
   });
 
   it("keeps approval_events append-only for cairn_app", async () => {
@@ -484,7 +630,9 @@ describeEachDatabase("approvals", (db) => {
     ).toMatch(/permission denied|append-only/);
     expect(
       await databaseError(
-        database.withTenant({ workspaceId: t.workspaceId }, (tx) => tx.delete(approvalEvents).where(eq(approvalEvents.id, event!.id))),
+        database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
+          tx.delete(approvalEvents).where(eq(approvalEvents.id, event!.id)),
+        ),
       ),
     ).toMatch(/permission denied|append-only/);
     const [kept] = await database.db.select().from(approvalEvents).where(eq(approvalEvents.id, event!.id));
@@ -503,12 +651,24 @@ describeEachDatabase("approvals", (db) => {
     expectError(await call(app, "GET", `/v1/approvals/${id}`, { key: other.adminKey }), 404);
     expectError(await decide(app, other.adminKey, id, "APPROVED"), 404);
     expectError(await call(app, "GET", `/v1/approval-policies/${policy.body.policyKey}`, { key: other.adminKey }), 404);
-    expectError(await call(app, "PATCH", `/v1/approval-policies/${policy.body.policyKey}`, { key: other.adminKey, body: { name: "mine" } }), 404);
+    expectError(
+      await call(app, "PATCH", `/v1/approval-policies/${policy.body.policyKey}`, {
+        key: other.adminKey,
+        body: { name: "mine" },
+      }),
+      404,
+    );
     expect((await call(app, "GET", "/v1/approvals", { key: other.adminKey })).body.items).toEqual([]);
 
     expectError(await call(app, "GET", "/v1/approvals/not-a-uuid", { key: t.a.key }), 400);
     expectError(await decide(app, t.a.key, id, "MAYBE"), 400);
-    expectError(await call(app, "POST", `/v1/approvals/${id}/decisions`, { key: t.a.key, body: { decision: "APPROVED", extra: 1 } }), 400);
+    expectError(
+      await call(app, "POST", `/v1/approvals/${id}/decisions`, {
+        key: t.a.key,
+        body: { decision: "APPROVED", extra: 1 },
+      }),
+      400,
+    );
     expectError(await call(app, "POST", `/v1/approvals/${id}/decisions`, { key: t.a.key, raw: "{" }), 400);
     expectError(await call(app, "GET", "/v1/approvals?status=OPEN", { key: t.a.key }), 400);
     expectError(await call(app, "GET", "/v1/approvals?cursor=garbage", { key: t.a.key }), 400);
@@ -517,7 +677,10 @@ describeEachDatabase("approvals", (db) => {
     const readOnly = await member(app, t.adminKey, "APPROVER", ["approvals:read"]);
     expectError(await decide(app, readOnly.key, id, "APPROVED"), 403);
     expectError(await call(app, "POST", "/v1/approval-policies", { key: readOnly.key, body: { name: "p" } }), 403);
-    expectError(await call(app, "GET", "/v1/approvals", { key: (await member(app, t.adminKey, "APPROVER", ["work:read"])).key }), 403);
+    expectError(
+      await call(app, "GET", "/v1/approvals", { key: (await member(app, t.adminKey, "APPROVER", ["work:read"])).key }),
+      403,
+    );
   });
 
   it("inbox pages by deadline, oldest first, with no deadline last", async () => {
@@ -578,7 +741,16 @@ function describeWebhooks(db: () => { database: Database }) {
     const t = await team(app, database);
     const secret = `whsec_${Math.random().toString(36).slice(2)}`;
     const [connector] = await database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
-      tx.insert(connectors).values({ workspaceId: t.workspaceId, name: "approvals hook", type: "API", webhookUrl: url, signingSecret: secret }).returning(),
+      tx
+        .insert(connectors)
+        .values({
+          workspaceId: t.workspaceId,
+          name: "approvals hook",
+          type: "API",
+          webhookUrl: url,
+          signingSecret: secret,
+        })
+        .returning(),
     );
     return { t, secret, connectorId: connector!.id };
   }
@@ -586,7 +758,10 @@ function describeWebhooks(db: () => { database: Database }) {
   /** The workspace's one approval-webhook job. */
   async function webhookJob(database: Database, workspaceId: string) {
     const jobs = await database.withTenant({ workspaceId }, (tx) =>
-      tx.select().from(processingJobs).where(and(eq(processingJobs.workspaceId, workspaceId), eq(processingJobs.jobType, "approval_webhook"))),
+      tx
+        .select()
+        .from(processingJobs)
+        .where(and(eq(processingJobs.workspaceId, workspaceId), eq(processingJobs.jobType, "approval_webhook"))),
     );
     return jobs[0]!;
   }
@@ -597,7 +772,9 @@ function describeWebhooks(db: () => { database: Database }) {
     const { t, secret, connectorId } = await hooked(database, app);
     failing = false;
     received.length = 0;
-    const order = await createOrder(app, t.requester.key, [{ type: "INVOICE", payload: { amount: 42 }, approval: { gate: "BEFORE", timeoutSeconds: 600 } }]);
+    const order = await createOrder(app, t.requester.key, [
+      { type: "INVOICE", payload: { amount: 42 }, approval: { gate: "BEFORE", timeoutSeconds: 600 } },
+    ]);
     const requestId = order.approvalRequestIds[0]!;
     expect(received).toHaveLength(1);
     const { headers, body } = received[0]!;
@@ -616,10 +793,19 @@ function describeWebhooks(db: () => { database: Database }) {
       tx.select().from(processingJobs).where(eq(processingJobs.workspaceId, t.workspaceId)),
     );
     expect(jobs).toEqual([
-      expect.objectContaining({ jobType: "approval_webhook", status: "COMPLETED", attempts: 1, inputData: { requestId, connectorId } }),
+      expect.objectContaining({
+        jobType: "approval_webhook",
+        status: "COMPLETED",
+        attempts: 1,
+        inputData: { requestId, connectorId },
+      }),
     ]);
     // A tampered body does not verify.
-    expect(createHmac("sha256", secret).update(`${timestamp}.${body.replace("42", "43")}`).digest("hex")).not.toBe(expected.slice(7));
+    expect(
+      createHmac("sha256", secret)
+        .update(`${timestamp}.${body.replace("42", "43")}`)
+        .digest("hex"),
+    ).not.toBe(expected.slice(7));
   });
 
   it("refuses a receiver at a private address unless the deployment allows it", async () => {
@@ -637,7 +823,11 @@ function describeWebhooks(db: () => { database: Database }) {
     expect(received).toEqual([]);
     const job = await webhookJob(database, t.workspaceId);
     // A failed attempt like any other: kept, retried later, the reason recorded.
-    expect(job).toMatchObject({ status: "PENDING", attempts: 1, error: expect.stringMatching(/127\.0\.0\.1 is not a public address/) });
+    expect(job).toMatchObject({
+      status: "PENDING",
+      attempts: 1,
+      error: expect.stringMatching(/127\.0\.0\.1 is not a public address/),
+    });
     // Allowed, the retry reaches the receiver.
     await deliverPendingNotifications(database, new Date(Date.now() + 2 * 3600_000));
     expect(received).toHaveLength(1);
@@ -649,7 +839,9 @@ function describeWebhooks(db: () => { database: Database }) {
     const { t } = await hooked(database, app);
     failing = true;
     received.length = 0;
-    const order = await createOrder(app, t.requester.key, [{ type: "INVOICE", payload: {}, approval: { gate: "BEFORE" } }]);
+    const order = await createOrder(app, t.requester.key, [
+      { type: "INVOICE", payload: {}, approval: { gate: "BEFORE" } },
+    ]);
     const requestId = order.approvalRequestIds[0]!;
     expect(received).toHaveLength(1);
     const job = () => webhookJob(database, t.workspaceId);
@@ -672,7 +864,10 @@ function describeWebhooks(db: () => { database: Database }) {
     expect(current).toMatchObject({ status: "FAILED" });
     expect((current.outputData as { errors: unknown[] }).errors).toHaveLength(WEBHOOK_MAX_ATTEMPTS);
     const dead = await database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
-      tx.select().from(deadLetters).where(and(eq(deadLetters.workspaceId, t.workspaceId), eq(deadLetters.source, "webhook"))),
+      tx
+        .select()
+        .from(deadLetters)
+        .where(and(eq(deadLetters.workspaceId, t.workspaceId), eq(deadLetters.source, "webhook"))),
     );
     expect(dead).toHaveLength(1);
     expect(dead[0]!.payload).toMatchObject({ jobId: current.id, requestId });

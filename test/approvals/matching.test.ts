@@ -5,9 +5,17 @@ import { summarizePayload } from "../../functions/approvals/summary";
 
 const item = {
   type: "INVOICE",
-  payload: { amount: 1500, currency: "EUR", text: "1200", tags: ["urgent", "vip"], customer: { tier: "gold", id: 7 }, note: "pay by Friday" },
+  payload: {
+    amount: 1500,
+    currency: "EUR",
+    text: "1200",
+    tags: ["urgent", "vip"],
+    customer: { tier: "gold", id: 7 },
+    note: "pay by Friday",
+  },
 };
-const holds = (field: string, operator: PolicyCondition["operator"], value: unknown) => conditionHolds({ field, operator, value }, item);
+const holds = (field: string, operator: PolicyCondition["operator"], value: unknown) =>
+  conditionHolds({ field, operator, value }, item);
 
 describe("policy condition matching", () => {
   it("reads `type` and dotted payload paths", () => {
@@ -61,7 +69,9 @@ describe("policy condition matching", () => {
     ];
     expect(policyMatches({ itemType: "INVOICE", conditions }, item)).toBe(true);
     expect(policyMatches({ itemType: "REFUND", conditions }, item)).toBe(false);
-    expect(policyMatches({ itemType: null, conditions }, { ...item, payload: { ...item.payload, currency: "USD" } })).toBe(false);
+    expect(
+      policyMatches({ itemType: null, conditions }, { ...item, payload: { ...item.payload, currency: "USD" } }),
+    ).toBe(false);
     expect(policyMatches({ itemType: null, conditions: [] }, item)).toBe(true);
   });
 

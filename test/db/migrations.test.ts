@@ -2,9 +2,8 @@ import { execFileSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { getTableConfig, type PgTable } from "drizzle-orm/pg-core";
 import { is, sql } from "drizzle-orm";
-import { PgTable as PgTableClass } from "drizzle-orm/pg-core";
+import { getTableConfig, type PgTable, PgTable as PgTableClass } from "drizzle-orm/pg-core";
 import { describe, expect, it } from "vitest";
 import { rows } from "../../db/client";
 import { migrate } from "../../db/migrate";
@@ -35,11 +34,30 @@ describe("migrations and schema code", () => {
   it("cover every entity the issue lists", () => {
     expect(tableNames).toEqual(
       [
-        "users", "workspaces", "workspace_members", "api_keys",
-        "work_orders", "work_items", "attempts", "dead_letters", "workflow_templates", "eval_results",
-        "approval_policies", "approval_requests", "approval_events",
-        "memories", "raw_events", "processing_jobs", "conversations", "conversation_memories", "feedback",
-        "connectors", "tools", "capabilities", "tool_capabilities", "schemas",
+        "users",
+        "workspaces",
+        "workspace_members",
+        "api_keys",
+        "work_orders",
+        "work_items",
+        "attempts",
+        "dead_letters",
+        "workflow_templates",
+        "eval_results",
+        "approval_policies",
+        "approval_requests",
+        "approval_events",
+        "memories",
+        "raw_events",
+        "processing_jobs",
+        "conversations",
+        "conversation_memories",
+        "feedback",
+        "connectors",
+        "tools",
+        "capabilities",
+        "tool_capabilities",
+        "schemas",
         "activity_log",
       ].sort(),
     );
@@ -55,7 +73,10 @@ describeEachDatabase("migrated database", (db) => {
     );
     for (const table of tables) {
       const config = getTableConfig(table);
-      const actual = columns.filter((c) => c.table_name === config.name).map((c) => c.column_name).sort();
+      const actual = columns
+        .filter((c) => c.table_name === config.name)
+        .map((c) => c.column_name)
+        .sort();
       expect(actual, config.name).toEqual(config.columns.map((c) => c.name).sort());
     }
   });
@@ -67,17 +88,27 @@ describeEachDatabase("migrated database", (db) => {
       sql`select indexname, indexdef from pg_indexes where schemaname = 'public'`,
     );
     const byName = new Map(indexes.map((i) => [i.indexname, i.indexdef]));
-    expect(byName.get("memories_embedding_768_hnsw")).toMatch(/hnsw.*vector\(768\).*vector_cosine_ops.*embedding_dims = 768/);
-    expect(byName.get("memories_embedding_1536_hnsw")).toMatch(/hnsw.*vector\(1536\).*vector_cosine_ops.*embedding_dims = 1536/);
+    expect(byName.get("memories_embedding_768_hnsw")).toMatch(
+      /hnsw.*vector\(768\).*vector_cosine_ops.*embedding_dims = 768/,
+    );
+    expect(byName.get("memories_embedding_1536_hnsw")).toMatch(
+      /hnsw.*vector\(1536\).*vector_cosine_ops.*embedding_dims = 1536/,
+    );
     expect(byName.get("memories_search_vector_idx")).toMatch(/gin/);
     expect(byName.get("work_items_claim_idx")).toMatch(/WHERE \(status = 'QUEUED'/);
-    const [ext] = await rows<{ extversion: string }>(database.db, sql`select extversion from pg_extension where extname = 'vector'`);
+    const [ext] = await rows<{ extversion: string }>(
+      database.db,
+      sql`select extversion from pg_extension where extname = 'vector'`,
+    );
     expect(ext?.extversion).toMatch(/^0\.[89]\./);
     const triggers = await rows<{ tgname: string }>(
       database.db,
       sql`select tgname from pg_trigger where tgrelid = 'approval_events'::regclass and not tgisinternal`,
     );
-    expect(triggers.map((t) => t.tgname).sort()).toEqual(["approval_events_append_only", "approval_events_no_truncate"]);
+    expect(triggers.map((t) => t.tgname).sort()).toEqual([
+      "approval_events_append_only",
+      "approval_events_no_truncate",
+    ]);
   });
 
   it("is a no-op to migrate again", async () => {
@@ -91,7 +122,12 @@ describeEachDatabase("migrated database", (db) => {
       .filter((c) => c.columns.some((col) => col.name === "workspace_id"))
       .map((c) => c.name);
     expect(tenantTables.length).toBeGreaterThanOrEqual(22);
-    const state = await rows<{ relname: string; relrowsecurity: boolean; relforcerowsecurity: boolean; policies: string[] }>(
+    const state = await rows<{
+      relname: string;
+      relrowsecurity: boolean;
+      relforcerowsecurity: boolean;
+      policies: string[];
+    }>(
       database.db,
       sql`select c.relname, c.relrowsecurity, c.relforcerowsecurity,
                  coalesce(array_agg(p.polname::text) filter (where p.polname is not null), '{}') as policies

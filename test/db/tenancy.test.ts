@@ -1,8 +1,15 @@
-import { sql } from "drizzle-orm";
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { expect, it } from "vitest";
-import { rows, type Database } from "../../db/client";
-import { approvalEvents, approvalRequests, deadLetters, memories, workItems, workOrders, workspaces } from "../../db/schema";
+import { type Database, rows } from "../../db/client";
+import {
+  approvalEvents,
+  approvalRequests,
+  deadLetters,
+  memories,
+  workItems,
+  workOrders,
+  workspaces,
+} from "../../db/schema";
 import { describeEachDatabase } from "../support/databases";
 import { databaseError } from "../support/errors";
 import { seedWorkspace } from "../support/http";
@@ -50,7 +57,16 @@ describeEachDatabase("tenant isolation (RLS)", (db) => {
       );
     // As cairn_app with no workspace set: nothing at all.
     const [none] = await database.withSettings({}, counts);
-    expect(none).toEqual({ orders: 0, items: 0, memories: 0, letters: 0, events: 0, keys: 0, workspaces: 0, activity: 0 });
+    expect(none).toEqual({
+      orders: 0,
+      items: 0,
+      memories: 0,
+      letters: 0,
+      events: 0,
+      keys: 0,
+      workspaces: 0,
+      activity: 0,
+    });
     // As tenant A: exactly A's rows.
     const [own] = await database.withTenant({ workspaceId: a.workspaceId }, counts);
     expect(own).toMatchObject({ orders: 1, items: 1, memories: 1, letters: 1, events: 1, keys: 1, workspaces: 1 });
@@ -68,7 +84,11 @@ describeEachDatabase("tenant isolation (RLS)", (db) => {
       expect(await tx.select().from(workOrders).where(eq(workOrders.id, bRows.order.id))).toEqual([]);
       expect(await tx.select().from(memories).where(eq(memories.id, bRows.memory.id))).toEqual([]);
       expect(await tx.select().from(workspaces).where(eq(workspaces.id, b.workspaceId))).toEqual([]);
-      const updated = await tx.update(memories).set({ content: "stolen" }).where(eq(memories.id, bRows.memory.id)).returning();
+      const updated = await tx
+        .update(memories)
+        .set({ content: "stolen" })
+        .where(eq(memories.id, bRows.memory.id))
+        .returning();
       expect(updated).toEqual([]);
       const deleted = await tx.delete(deadLetters).where(eq(deadLetters.id, bRows.letter.id)).returning();
       expect(deleted).toEqual([]);
@@ -103,13 +123,17 @@ describeEachDatabase("tenant isolation (RLS)", (db) => {
     ).toMatch(/permission denied for table approval_events/);
     expect(
       await databaseError(
-        database.withTenant({ workspaceId: a.workspaceId }, (tx) => tx.delete(approvalEvents).where(eq(approvalEvents.id, event.id))),
+        database.withTenant({ workspaceId: a.workspaceId }, (tx) =>
+          tx.delete(approvalEvents).where(eq(approvalEvents.id, event.id)),
+        ),
       ),
     ).toMatch(/permission denied for table approval_events/);
     // Even the owner connection cannot rewrite the log: the trigger holds for every role.
-    expect(await databaseError(database.db.update(approvalEvents).set({ reason: "x" }).where(eq(approvalEvents.id, event.id)))).toMatch(
-      /approval_events is append-only: UPDATE is not allowed/,
-    );
+    expect(
+      await databaseError(
+        database.db.update(approvalEvents).set({ reason: "x" }).where(eq(approvalEvents.id, event.id)),
+      ),
+    ).toMatch(/approval_events is append-only: UPDATE is not allowed/);
     expect(await databaseError(database.db.delete(approvalEvents).where(eq(approvalEvents.id, event.id)))).toMatch(
       /approval_events is append-only: DELETE is not allowed/,
     );

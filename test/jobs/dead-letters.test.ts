@@ -1,9 +1,14 @@
 import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
-import { connect, rows, type Database } from "../../db/client";
-import { makeDeadLettersHandler, redriveDueDeadLetters, REPROCESSOR_ID, storeQueueDeadLetters } from "../../functions/jobs/dead-letters";
-import { ingestEvents, processEvents } from "../../functions/memory/events";
+import { connect, type Database, rows } from "../../db/client";
+import {
+  makeDeadLettersHandler,
+  REPROCESSOR_ID,
+  redriveDueDeadLetters,
+  storeQueueDeadLetters,
+} from "../../functions/jobs/dead-letters";
 import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
+import { ingestEvents, processEvents } from "../../functions/memory/events";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 import { lambdaContext, scheduledEvent, sqsEvent, sqsRecord } from "./lambda-events";
@@ -36,7 +41,12 @@ async function lettersOf(database: Database, workspaceId: string, where = sql`tr
   );
 }
 
-async function markAutoRetry(database: Database, workspaceId: string, id: string, fields: { maxRedrives?: number; nextRetryAt?: Date }) {
+async function markAutoRetry(
+  database: Database,
+  workspaceId: string,
+  id: string,
+  fields: { maxRedrives?: number; nextRetryAt?: Date },
+) {
   await database.withTenant({ workspaceId }, (tx) =>
     tx.execute(sql`update dead_letters set auto_retry = true, max_redrives = ${fields.maxRedrives ?? 3},
                    next_retry_at = ${(fields.nextRetryAt ?? minutesFromNow(-1)).toISOString()}::timestamptz
@@ -64,7 +74,10 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
 
   /** Claims the item of `type` and fails it: on its only attempt, that writes a dead letter. */
   async function claimAndFail(app: ReturnType<typeof testApp>, key: string, type: string, itemId: string) {
-    const claim = await call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w", types: [type], leaseSeconds: 60 } });
+    const claim = await call(app, "POST", "/v1/work-items/claim", {
+      key,
+      body: { workerId: "w", types: [type], leaseSeconds: 60 },
+    });
     expect(claim.status).toBe(200);
     expect(claim.body.items.map((i: any) => i.id)).toEqual([itemId]);
     const [claimed] = claim.body.items;
@@ -97,12 +110,24 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
     expect((await handler(scheduledEvent("DeadLettersSchedule"), lambdaContext())).redriven.workItems).toBe(0);
 
     // Due (marked through the API, retry now): redriven through the work-orders context; the item runs again.
-    const marked = await call(app, "PATCH", `/v1/dead-letters/${first!.id}`, { key, body: { autoRetry: true, maxRedrives: 2 } });
+    const marked = await call(app, "PATCH", `/v1/dead-letters/${first!.id}`, {
+      key,
+      body: { autoRetry: true, maxRedrives: 2 },
+    });
     expect(marked.status).toBe(200);
     expect(marked.body).toMatchObject({ autoRetry: true, maxRedrives: 2, status: "OPEN" });
     const run1 = await handler(scheduledEvent("DeadLettersSchedule"), lambdaContext());
-    expect(run1).toMatchObject({ job: "dead-letters", trigger: "schedule", ok: true, redriven: { workItems: 1, events: 0 } });
-    expect((await lettersOf(database, workspaceId))[0]).toMatchObject({ status: "REDRIVEN", redrive_count: 1, redriven_by: REPROCESSOR_ID });
+    expect(run1).toMatchObject({
+      job: "dead-letters",
+      trigger: "schedule",
+      ok: true,
+      redriven: { workItems: 1, events: 0 },
+    });
+    expect((await lettersOf(database, workspaceId))[0]).toMatchObject({
+      status: "REDRIVEN",
+      redrive_count: 1,
+      redriven_by: REPROCESSOR_ID,
+    });
     expect(await itemStatus(app, key, itemId)).toBe("QUEUED");
     await claimAndFail(app, key, "redrive-cap", itemId);
 
@@ -136,7 +161,11 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
     const provider = new LexicalHashEmbeddingProvider();
     const externalId = `no-text-${Math.random().toString(36).slice(2)}`;
     await database.withTenant({ workspaceId }, (tx) =>
-      ingestEvents(tx, { workspaceId }, { events: [{ source: "git", eventType: "push", externalId, payload: { files: 3 } }] }),
+      ingestEvents(
+        tx,
+        { workspaceId },
+        { events: [{ source: "git", eventType: "push", externalId, payload: { files: 3 } }] },
+      ),
     );
     // An event without text is poisoned: dead-lettered on its first attempt.
     expect(await processEvents(database, { provider })).toMatchObject({ deadLettered: 1 });
@@ -154,7 +183,10 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
       ),
     );
     expect(state).toEqual({ processing_status: "PENDING", job_status: "PENDING", attempts: 0 });
-    expect((await lettersOf(database, workspaceId, sql`source = 'event'`))[0]).toMatchObject({ status: "REDRIVEN", redrive_count: 1 });
+    expect((await lettersOf(database, workspaceId, sql`source = 'event'`))[0]).toMatchObject({
+      status: "REDRIVEN",
+      redrive_count: 1,
+    });
 
     // It runs again (and, still without text, fails again into a new dead letter that has used its one redrive).
     expect(await processEvents(database, { provider })).toMatchObject({ claimed: 1, deadLettered: 1 });
@@ -186,7 +218,10 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
     const run = await redriveDueDeadLetters(database, BACKOFF);
     expect(run).toMatchObject({ ok: true, redriven: { workItems: 0, events: 0, webhooks: 1 } });
     const [state] = await database.withTenant({ workspaceId }, (tx) =>
-      rows<{ status: string; attempts: number }>(tx, sql`select status::text, attempts from processing_jobs where id = ${letter!.job_id}::uuid`),
+      rows<{ status: string; attempts: number }>(
+        tx,
+        sql`select status::text, attempts from processing_jobs where id = ${letter!.job_id}::uuid`,
+      ),
     );
     expect(state).toEqual({ status: "PENDING", attempts: 0 });
     expect((await lettersOf(database, workspaceId, sql`source = 'webhook'`))[0]).toMatchObject({
@@ -242,9 +277,9 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
       message: { workspaceId, stored: 3 },
       sqs: { receiveCount: 5, eventSourceARN: good[0]!.eventSourceARN },
     });
-    expect((await lettersOf(database, other.workspaceId, sql`source = 'queue'`)).map((l) => l.payload.message)).toEqual([
-      { workspaceId: other.workspaceId, stored: 7 },
-    ]);
+    expect((await lettersOf(database, other.workspaceId, sql`source = 'queue'`)).map((l) => l.payload.message)).toEqual(
+      [{ workspaceId: other.workspaceId, stored: 7 }],
+    );
 
     // SQS delivers at least once: the same messages again store nothing new.
     const again = await storeQueueDeadLetters(database, good);
@@ -271,7 +306,10 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
     const records = Array.from({ length: 8 }, (_, n) => sqsRecord(JSON.stringify({ workspaceId, n })));
     const other = target === "postgres" ? await connect(url, { driver: "neon" }) : database;
     try {
-      const [a, b] = await Promise.all([storeQueueDeadLetters(database, records), storeQueueDeadLetters(other, records)]);
+      const [a, b] = await Promise.all([
+        storeQueueDeadLetters(database, records),
+        storeQueueDeadLetters(other, records),
+      ]);
       expect(a.stored + b.stored).toBe(8);
       expect(a.duplicates + b.duplicates).toBe(8);
       expect(await lettersOf(database, workspaceId, sql`source = 'queue'`)).toHaveLength(8);
@@ -289,10 +327,14 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
       await claimAndFail(app, key, type, itemId);
       ids.push(itemId);
     }
-    for (const letter of await lettersOf(database, workspaceId)) await markAutoRetry(database, workspaceId, letter.id, {});
+    for (const letter of await lettersOf(database, workspaceId))
+      await markAutoRetry(database, workspaceId, letter.id, {});
     const other = target === "postgres" ? await connect(url, { driver: "neon" }) : database;
     try {
-      const [a, b] = await Promise.all([redriveDueDeadLetters(database, BACKOFF), redriveDueDeadLetters(other, BACKOFF)]);
+      const [a, b] = await Promise.all([
+        redriveDueDeadLetters(database, BACKOFF),
+        redriveDueDeadLetters(other, BACKOFF),
+      ]);
       expect(a.redriven.workItems + b.redriven.workItems).toBe(4);
       expect(a.failed.length + b.failed.length).toBe(0);
       const letters = await lettersOf(database, workspaceId);

@@ -6,10 +6,10 @@ import { rows } from "../../db/client";
 import { memories } from "../../db/schema";
 import { makeEventsHandler } from "../../functions/jobs/events";
 import type { JobName } from "../../functions/jobs/job";
-import { schedulerIntervals, startLocalScheduler, DEFAULT_INTERVALS } from "../../functions/jobs/local-scheduler";
+import { DEFAULT_INTERVALS, schedulerIntervals, startLocalScheduler } from "../../functions/jobs/local-scheduler";
 import { makeSweeperHandler } from "../../functions/jobs/sweeper";
-import { ingestEvents } from "../../functions/memory/events";
 import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
+import { ingestEvents } from "../../functions/memory/events";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 import { lambdaContext, scheduledEvent, sqsEvent, sqsRecord } from "./lambda-events";
@@ -61,12 +61,19 @@ describeEachDatabase("scheduled jobs: sweeper, events, local scheduler, CLI", (d
         title: "sweep",
         items: [
           { type: "sweep-lease", payload: {}, maxAttempts: 3 },
-          { type: "sweep-approval", payload: {}, approval: { gate: "BEFORE", timeoutSeconds: 60, timeoutAction: "REJECT" } },
+          {
+            type: "sweep-approval",
+            payload: {},
+            approval: { gate: "BEFORE", timeoutSeconds: 60, timeoutAction: "REJECT" },
+          },
         ],
       },
     });
     expect(created.status).toBe(201);
-    const claim = await call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w", types: ["sweep-lease"], leaseSeconds: 60 } });
+    const claim = await call(app, "POST", "/v1/work-items/claim", {
+      key,
+      body: { workerId: "w", types: ["sweep-lease"], leaseSeconds: 60 },
+    });
     expect(claim.body.items).toHaveLength(1);
     const leased = claim.body.items[0].id;
 
@@ -98,12 +105,19 @@ describeEachDatabase("scheduled jobs: sweeper, events, local scheduler, CLI", (d
     const handler = makeEventsHandler(async () => database, { provider });
     const ingest = (externalId: string, text: string) =>
       database.withTenant({ workspaceId }, (tx) =>
-        ingestEvents(tx, { workspaceId }, { events: [{ source: "slack", eventType: "message", externalId, payload: { text } }] }),
+        ingestEvents(
+          tx,
+          { workspaceId },
+          { events: [{ source: "slack", eventType: "message", externalId, payload: { text } }] },
+        ),
       );
     const memoryCount = async () =>
       (
         await database.withTenant({ workspaceId }, (tx) =>
-          rows<{ n: number }>(tx, sql`select count(*)::int as n from memories where workspace_id = ${workspaceId}::uuid`),
+          rows<{ n: number }>(
+            tx,
+            sql`select count(*)::int as n from memories where workspace_id = ${workspaceId}::uuid`,
+          ),
         )
       )[0]!.n;
 
@@ -115,7 +129,10 @@ describeEachDatabase("scheduled jobs: sweeper, events, local scheduler, CLI", (d
     expect(scheduled.timeBudgetMs).toBeLessThanOrEqual(105_000);
 
     await ingest("e-2", "Staging is rebuilt every night at two");
-    const nudges = sqsEvent([sqsRecord(JSON.stringify({ workspaceId, stored: 1 })), sqsRecord(JSON.stringify({ workspaceId, stored: 1 }))]);
+    const nudges = sqsEvent([
+      sqsRecord(JSON.stringify({ workspaceId, stored: 1 })),
+      sqsRecord(JSON.stringify({ workspaceId, stored: 1 })),
+    ]);
     expect(await handler(nudges, lambdaContext(120_000))).toEqual({ batchItemFailures: [] });
     expect(await memoryCount()).toBe(2);
 
@@ -149,7 +166,9 @@ describeEachDatabase("scheduled jobs: sweeper, events, local scheduler, CLI", (d
       },
     });
     expect(scheduler.intervals).toEqual({ sweeper: 5, events: 15 });
-    await waitFor(() => calls.filter((c) => c.name === "sweeper").length >= 4 && calls.some((c) => c.name === "events"));
+    await waitFor(
+      () => calls.filter((c) => c.name === "sweeper").length >= 4 && calls.some((c) => c.name === "events"),
+    );
     await scheduler.stop();
     const countAtStop = calls.length;
     expect(calls.every((c) => c.end !== undefined)).toBe(true); // stop() waited for runs in progress
@@ -175,7 +194,12 @@ describeEachDatabase("scheduled jobs: sweeper, events, local scheduler, CLI", (d
     );
     const { lines } = await captureLogs(async () => {
       const scheduler = startLocalScheduler(database, {
-        env: { CAIRN_SCHEDULE_TIERING_MS: "60000", CAIRN_SCHEDULE_SWEEPER_MS: "0", CAIRN_SCHEDULE_DEAD_LETTERS_MS: "0", CAIRN_SCHEDULE_EVENTS_MS: "0" },
+        env: {
+          CAIRN_SCHEDULE_TIERING_MS: "60000",
+          CAIRN_SCHEDULE_SWEEPER_MS: "0",
+          CAIRN_SCHEDULE_DEAD_LETTERS_MS: "0",
+          CAIRN_SCHEDULE_EVENTS_MS: "0",
+        },
         initialDelayMs: 0,
       });
       const tier = async () =>
@@ -215,8 +239,16 @@ describeEachDatabase("scheduled jobs: sweeper, events, local scheduler, CLI", (d
 
   it("reads intervals from the environment", () => {
     expect(schedulerIntervals({})).toEqual(DEFAULT_INTERVALS);
-    expect(DEFAULT_INTERVALS).toEqual({ tiering: 86_400_000, sweeper: 60_000, "dead-letters": 300_000, events: 10_000 });
-    expect(schedulerIntervals({ CAIRN_SCHEDULE_EVENTS_MS: "2500", CAIRN_SCHEDULE_TIERING_MS: "0" })).toMatchObject({ events: 2500, tiering: 0 });
+    expect(DEFAULT_INTERVALS).toEqual({
+      tiering: 86_400_000,
+      sweeper: 60_000,
+      "dead-letters": 300_000,
+      events: 10_000,
+    });
+    expect(schedulerIntervals({ CAIRN_SCHEDULE_EVENTS_MS: "2500", CAIRN_SCHEDULE_TIERING_MS: "0" })).toMatchObject({
+      events: 2500,
+      tiering: 0,
+    });
     expect(() => schedulerIntervals({ CAIRN_SCHEDULE_SWEEPER_MS: "-5" })).toThrow(/CAIRN_SCHEDULE_SWEEPER_MS/);
   });
 
@@ -225,10 +257,17 @@ describeEachDatabase("scheduled jobs: sweeper, events, local scheduler, CLI", (d
     // PGlite in memory is private to this process, so the CLI gets its own; on Postgres it uses the test database.
     const databaseUrl = target === "postgres" ? url : "pglite:memory";
     const env = { ...process.env, DATABASE_URL: databaseUrl };
-    const cli = (...args: string[]) => run(process.execPath, ["--import", "tsx", "scripts/job.ts", ...args], { env, timeout: 110_000 });
+    const cli = (...args: string[]) =>
+      run(process.execPath, ["--import", "tsx", "scripts/job.ts", ...args], { env, timeout: 110_000 });
     const { stdout } = await cli("tiering", "--now", "2030-01-01T00:00:00Z");
     const summary = JSON.parse(stdout);
-    expect(summary).toMatchObject({ job: "tiering", trigger: "cli", ok: true, complete: true, now: "2030-01-01T00:00:00.000Z" });
+    expect(summary).toMatchObject({
+      job: "tiering",
+      trigger: "cli",
+      ok: true,
+      complete: true,
+      now: "2030-01-01T00:00:00.000Z",
+    });
     if (target === "postgres") {
       // Everything this file created is old by 2030: the CLI moved it (the summary says where).
       expect(summary.total).toBeGreaterThan(0);

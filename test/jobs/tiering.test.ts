@@ -1,15 +1,15 @@
 import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
-import { connect, rows, type Database } from "../../db/client";
+import { connect, type Database, rows } from "../../db/client";
 import { memories } from "../../db/schema";
 import {
   DEFAULT_TIERING_THRESHOLDS,
   makeTieringHandler,
   runTiering,
-  tieringConfig,
   type Tier,
-  type TierMoves,
   type TieringThresholds,
+  type TierMoves,
+  tieringConfig,
 } from "../../functions/jobs/tiering";
 import { describeEachDatabase } from "../support/databases";
 import { seedWorkspace } from "../support/http";
@@ -34,7 +34,13 @@ interface Crafted {
 const crafted: Crafted[] = [
   { name: "new, never read", tier: "cold", expected: "hot", createdAt: daysAgo(1) },
   { name: "exactly at the hot edge", tier: "warm", expected: "hot", createdAt: daysAgo(7) },
-  { name: "old but read 3 days ago", tier: "cold", expected: "hot", createdAt: daysAgo(90), lastAccessedAt: daysAgo(3) },
+  {
+    name: "old but read 3 days ago",
+    tier: "cold",
+    expected: "hot",
+    createdAt: daysAgo(90),
+    lastAccessedAt: daysAgo(3),
+  },
   { name: "20 days untouched", tier: "hot", expected: "warm", createdAt: daysAgo(20) },
   { name: "just past the hot edge", tier: "hot", expected: "warm", createdAt: daysAgo(7.01) },
   { name: "read 25 days ago", tier: "cold", expected: "warm", createdAt: daysAgo(200), lastAccessedAt: daysAgo(25) },
@@ -96,7 +102,10 @@ async function insertCrafted(database: Database, workspaceId: string, list: Craf
 
 async function tiersOf(database: Database, workspaceId: string): Promise<Record<string, Tier>> {
   const found = await database.withTenant({ workspaceId }, (tx) =>
-    rows<{ content: string; tier: Tier }>(tx, sql`select content, tier from memories where workspace_id = ${workspaceId}::uuid`),
+    rows<{ content: string; tier: Tier }>(
+      tx,
+      sql`select content, tier from memories where workspace_id = ${workspaceId}::uuid`,
+    ),
   );
   return Object.fromEntries(found.map((row) => [row.content, row.tier]));
 }
@@ -114,7 +123,13 @@ function expectedMoves(list: Crafted[]): TierMoves {
 
 /** The tiering rules, written again in TypeScript, for generated memories. */
 function referenceTier(
-  row: { created_at: Date; last_accessed_at: Date | null; access_count: number; importance: number; pinned_tier: Tier | null },
+  row: {
+    created_at: Date;
+    last_accessed_at: Date | null;
+    access_count: number;
+    importance: number;
+    pinned_tier: Tier | null;
+  },
   now: Date,
   t: TieringThresholds,
 ): Tier {
@@ -203,7 +218,11 @@ describeEachDatabase("memory tiering job", (db) => {
       { name: "ten days old", tier: "warm", expected: "hot", createdAt: daysAgo(10) },
       { name: "fifty days old", tier: "cold", expected: "warm", createdAt: daysAgo(50) },
     ]);
-    const config = tieringConfig({ CAIRN_TIER_HOT_DAYS: "14", CAIRN_TIER_WARM_DAYS: "60", CAIRN_TIER_BATCH_SIZE: "50" });
+    const config = tieringConfig({
+      CAIRN_TIER_HOT_DAYS: "14",
+      CAIRN_TIER_WARM_DAYS: "60",
+      CAIRN_TIER_BATCH_SIZE: "50",
+    });
     expect(config).toEqual({ thresholds: { ...DEFAULT_TIERING_THRESHOLDS, hotDays: 14, warmDays: 60 }, batchSize: 50 });
     const result = await runTiering(database, { now: NOW, ...config });
     expect(result.moved[ws.workspaceId]).toEqual({ warm_to_hot: 1, cold_to_warm: 1 });

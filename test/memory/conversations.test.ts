@@ -12,13 +12,19 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
 
 async function memoriesIn(database: Database, workspaceId: string, contents: string[]) {
   const stored = await database.withTenant({ workspaceId }, (tx) =>
-    insertMemories(tx, { workspaceId }, contents.map((content) => ({ content })), { provider }),
+    insertMemories(
+      tx,
+      { workspaceId },
+      contents.map((content) => ({ content })),
+      { provider },
+    ),
   );
   return stored.map((memory) => memory.id);
 }
 
 /** A request body built through the input schema (one source of truth for the shape). */
-const conversation = (fields: Partial<RecordConversationInput> & { query: string }) => RecordConversationInput.parse(fields);
+const conversation = (fields: Partial<RecordConversationInput> & { query: string }) =>
+  RecordConversationInput.parse(fields);
 
 describeEachDatabase("conversations", (db) => {
   it("records a conversation with the memories it used, and its feedback", async () => {
@@ -52,11 +58,16 @@ describeEachDatabase("conversations", (db) => {
     expect(created.body.memories).toHaveLength(2);
     const id = created.body.id as string;
 
-    const rated = await call(app, "POST", `/v1/conversations/${id}/feedback`, { key: adminKey, body: { rating: 5, text: "Spot on" } });
+    const rated = await call(app, "POST", `/v1/conversations/${id}/feedback`, {
+      key: adminKey,
+      body: { rating: 5, text: "Spot on" },
+    });
     expect(rated.status).toBe(201);
     expect(rated.body).toMatchObject({ conversationId: id, rating: 5, text: "Spot on", createdBy: userId });
     await tick();
-    expect((await call(app, "POST", `/v1/conversations/${id}/feedback`, { key: adminKey, body: { rating: 2 } })).status).toBe(201);
+    expect(
+      (await call(app, "POST", `/v1/conversations/${id}/feedback`, { key: adminKey, body: { rating: 2 } })).status,
+    ).toBe(201);
 
     const detail = await call(app, "GET", `/v1/conversations/${id}`, { key: adminKey });
     expect(detail.status).toBe(200);
@@ -73,16 +84,27 @@ describeEachDatabase("conversations", (db) => {
     expect(listed.body.items.map((f: any) => f.rating)).toEqual([2, 5]);
     const firstPage = await call(app, "GET", `/v1/conversations/${id}/feedback?limit=1`, { key: adminKey });
     expect(firstPage.body.items.map((f: any) => f.rating)).toEqual([2]);
-    const secondPage = await call(app, "GET", `/v1/conversations/${id}/feedback?limit=1&cursor=${firstPage.body.nextCursor}`, {
-      key: adminKey,
-    });
+    const secondPage = await call(
+      app,
+      "GET",
+      `/v1/conversations/${id}/feedback?limit=1&cursor=${firstPage.body.nextCursor}`,
+      {
+        key: adminKey,
+      },
+    );
     expect(secondPage.body.items.map((f: any) => f.rating)).toEqual([5]);
     expect(secondPage.body.nextCursor).toBeNull();
 
     // Defaults: channel "api", no memories, no actions.
     const minimal = await call(app, "POST", "/v1/conversations", { key: adminKey, body: { query: "hi" } });
     expect(minimal.status).toBe(201);
-    expect(minimal.body).toMatchObject({ channel: "api", userRef: null, response: null, actionsTaken: [], memories: [] });
+    expect(minimal.body).toMatchObject({
+      channel: "api",
+      userRef: null,
+      response: null,
+      actionsTaken: [],
+      memories: [],
+    });
   });
 
   it("lists conversations newest first, by end user, with cursors", async () => {
@@ -95,7 +117,9 @@ describeEachDatabase("conversations", (db) => {
       ["u-1", "third"],
       ["u-1", "fourth"],
     ]) {
-      expect((await call(app, "POST", "/v1/conversations", { key: adminKey, body: { userRef, query } })).status).toBe(201);
+      expect((await call(app, "POST", "/v1/conversations", { key: adminKey, body: { userRef, query } })).status).toBe(
+        201,
+      );
       await tick();
     }
     const queries: string[] = [];
@@ -132,7 +156,10 @@ describeEachDatabase("conversations", (db) => {
 
     expect((await call(app, "GET", `/v1/conversations/${id}`, { key: b.adminKey })).status).toBe(404);
     expect((await call(app, "GET", `/v1/conversations/${id}/feedback`, { key: b.adminKey })).status).toBe(404);
-    const foreignFeedback = await call(app, "POST", `/v1/conversations/${id}/feedback`, { key: b.adminKey, body: { rating: 1 } });
+    const foreignFeedback = await call(app, "POST", `/v1/conversations/${id}/feedback`, {
+      key: b.adminKey,
+      body: { rating: 1 },
+    });
     expect(foreignFeedback.status).toBe(404);
     expect(foreignFeedback.body.error.code).toBe("not_found");
     expect((await call(app, "GET", "/v1/conversations", { key: b.adminKey })).body.items).toEqual([]);
@@ -186,23 +213,43 @@ describeEachDatabase("conversations", (db) => {
     // Nothing was recorded by the refused requests.
     expect((await call(app, "GET", "/v1/conversations", { key: adminKey })).body.items).toHaveLength(1);
 
-    for (const body of [{ rating: 0 }, { rating: 6 }, { rating: 4.5 }, { rating: 3, extra: 1 }, {}, { rating: 3, text: "\u0000" }]) {
+    for (const body of [
+      { rating: 0 },
+      { rating: 6 },
+      { rating: 4.5 },
+      { rating: 3, extra: 1 },
+      {},
+      { rating: 3, text: "\u0000" },
+    ]) {
       expect((await call(app, "POST", `/v1/conversations/${id}/feedback`, { key: adminKey, body })).status).toBe(400);
     }
-    expect((await call(app, "POST", `/v1/conversations/${crypto.randomUUID()}/feedback`, { key: adminKey, body: { rating: 3 } })).status).toBe(
-      404,
-    );
+    expect(
+      (
+        await call(app, "POST", `/v1/conversations/${crypto.randomUUID()}/feedback`, {
+          key: adminKey,
+          body: { rating: 3 },
+        })
+      ).status,
+    ).toBe(404);
     expect((await call(app, "GET", `/v1/conversations/${crypto.randomUUID()}`, { key: adminKey })).status).toBe(404);
     expect((await call(app, "GET", "/v1/conversations/nope", { key: adminKey })).status).toBe(400);
     expect((await call(app, "GET", "/v1/conversations?limit=0", { key: adminKey })).status).toBe(400);
     expect((await call(app, "GET", "/v1/conversations?userRef=%00", { key: adminKey })).status).toBe(400);
 
-    const readerKey = await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "reader", scopes: ["memory:read"] } });
+    const readerKey = await call(app, "POST", "/v1/api-keys", {
+      key: adminKey,
+      body: { name: "reader", scopes: ["memory:read"] },
+    });
     const reader = readerKey.body.key;
     expect((await call(app, "GET", `/v1/conversations/${id}`, { key: reader })).status).toBe(200);
     expect((await call(app, "POST", "/v1/conversations", { key: reader, body: { query: "q" } })).status).toBe(403);
-    expect((await call(app, "POST", `/v1/conversations/${id}/feedback`, { key: reader, body: { rating: 3 } })).status).toBe(403);
-    const other = await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "work", scopes: ["work:write"] } });
+    expect(
+      (await call(app, "POST", `/v1/conversations/${id}/feedback`, { key: reader, body: { rating: 3 } })).status,
+    ).toBe(403);
+    const other = await call(app, "POST", "/v1/api-keys", {
+      key: adminKey,
+      body: { name: "work", scopes: ["work:write"] },
+    });
     expect((await call(app, "GET", "/v1/conversations", { key: other.body.key })).status).toBe(403);
     expect((await call(app, "GET", "/v1/conversations")).status).toBe(401);
   });

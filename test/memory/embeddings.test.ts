@@ -1,14 +1,14 @@
-import { describe, it, expect, beforeAll, afterAll, beforeEach } from "vitest";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
+  cosineSimilarity,
   EmbeddingProviderError,
+  embeddingProviderFromEnv,
   LexicalHashEmbeddingProvider,
   OpenAICompatibleEmbeddingProvider,
-  SUPPORTED_DIMENSIONS,
-  cosineSimilarity,
-  embeddingProviderFromEnv,
   type OpenAICompatibleOptions,
+  SUPPORTED_DIMENSIONS,
 } from "../../functions/memory/embeddings";
 
 const norm = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
@@ -81,7 +81,11 @@ describe("LexicalHashEmbeddingProvider", () => {
 // A local server speaking the OpenAI embeddings API
 // ---------------------------------------------------------------------------------------------
 
-type Handler = (req: IncomingMessage, res: ServerResponse, body: { model: string; input: string[]; dimensions?: number }) => void;
+type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: { model: string; input: string[]; dimensions?: number },
+) => void;
 
 interface RecordedRequest {
   headers: IncomingMessage["headers"];
@@ -104,7 +108,11 @@ function fakeEmbedding(text: string, dimensions: number): number[] {
 const succeed =
   (dimensions = 768, { reverse = true } = {}): Handler =>
   (_req, res, body) => {
-    const data = body.input.map((text, index) => ({ object: "embedding", index, embedding: fakeEmbedding(text, dimensions) }));
+    const data = body.input.map((text, index) => ({
+      object: "embedding",
+      index,
+      embedding: fakeEmbedding(text, dimensions),
+    }));
     if (reverse) data.reverse(); // the client must restore order by index
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ object: "list", data, model: body.model }));
@@ -211,7 +219,11 @@ describe("OpenAICompatibleEmbeddingProvider", () => {
   });
 
   it("honours Retry-After on 429, capped", async () => {
-    handlers = [fail(429, "slow down", { "retry-after": "1" }), fail(429, "slow down", { "retry-after": "0" }), succeed()];
+    handlers = [
+      fail(429, "slow down", { "retry-after": "1" }),
+      fail(429, "slow down", { "retry-after": "0" }),
+      succeed(),
+    ];
     const sleeps: number[] = [];
     await client({ backoffCapMs: 500, sleep: async (ms) => void sleeps.push(ms) }).embed(["a"]);
     expect(sleeps).toEqual([500, 0]); // 1 s capped at 500 ms, then 0 s
@@ -228,7 +240,12 @@ describe("OpenAICompatibleEmbeddingProvider", () => {
   it("uses exponential backoff with full jitter", async () => {
     handlers = [fail(503, "busy"), fail(503, "busy"), fail(503, "busy"), fail(503, "busy"), succeed()];
     const sleeps: number[] = [];
-    await client({ backoffBaseMs: 100, backoffCapMs: 500, random: () => 0.999, sleep: async (ms) => void sleeps.push(ms) }).embed(["a"]);
+    await client({
+      backoffBaseMs: 100,
+      backoffCapMs: 500,
+      random: () => 0.999,
+      sleep: async (ms) => void sleeps.push(ms),
+    }).embed(["a"]);
     expect(sleeps).toEqual([99, 199, 399, 499]);
   });
 
@@ -241,7 +258,9 @@ describe("OpenAICompatibleEmbeddingProvider", () => {
 
   it("gives up after the configured retries with a retryable error", async () => {
     handlers = [fail(502, "bad gateway")];
-    const error = await client({ retries: 2 }).embed(["a"]).catch((e: unknown) => e);
+    const error = await client({ retries: 2 })
+      .embed(["a"])
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EmbeddingProviderError);
     expect((error as EmbeddingProviderError).status).toBe(502);
     expect((error as EmbeddingProviderError).retryable).toBe(true);
@@ -251,7 +270,9 @@ describe("OpenAICompatibleEmbeddingProvider", () => {
 
   it("fails a 400 immediately with the server's message", async () => {
     handlers = [fail(400, "This model's maximum context length is 8192 tokens")];
-    const error = await client().embed(["a"]).catch((e: unknown) => e);
+    const error = await client()
+      .embed(["a"])
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EmbeddingProviderError);
     expect((error as EmbeddingProviderError).status).toBe(400);
     expect((error as EmbeddingProviderError).retryable).toBe(false);
@@ -268,7 +289,9 @@ describe("OpenAICompatibleEmbeddingProvider", () => {
   it("times out when the server never answers, with bounded attempts", async () => {
     handlers = [hang];
     const started = Date.now();
-    const error = await client({ timeoutMs: 100, retries: 1 }).embed(["a"]).catch((e: unknown) => e);
+    const error = await client({ timeoutMs: 100, retries: 1 })
+      .embed(["a"])
+      .catch((e: unknown) => e);
     const elapsed = Date.now() - started;
     expect(error).toBeInstanceOf(EmbeddingProviderError);
     expect((error as EmbeddingProviderError).retryable).toBe(true);
@@ -304,7 +327,9 @@ describe("OpenAICompatibleEmbeddingProvider", () => {
 
   it("rejects vectors with the wrong dimensions", async () => {
     handlers = [succeed(1536)];
-    const error = await client({ dimensions: 768 }).embed(["a"]).catch((e: unknown) => e);
+    const error = await client({ dimensions: 768 })
+      .embed(["a"])
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(EmbeddingProviderError);
     expect((error as EmbeddingProviderError).retryable).toBe(false);
     expect((error as Error).message).toMatch(/1536 dimensions, but 768 are configured/);
@@ -346,7 +371,10 @@ describe("embeddingProviderFromEnv", () => {
   });
 
   it("builds the lexical provider with 1536 dimensions", () => {
-    const provider = embeddingProviderFromEnv({ CAIRN_EMBEDDING_PROVIDER: "lexical", CAIRN_EMBEDDING_DIMENSIONS: "1536" });
+    const provider = embeddingProviderFromEnv({
+      CAIRN_EMBEDDING_PROVIDER: "lexical",
+      CAIRN_EMBEDDING_DIMENSIONS: "1536",
+    });
     expect(provider.dimensions).toBe(1536);
   });
 
@@ -385,9 +413,9 @@ describe("embeddingProviderFromEnv", () => {
       /CAIRN_EMBEDDING_DIMENSIONS: must be one of 768, 1536/,
     );
     expect(() => embeddingProviderFromEnv({ CAIRN_EMBEDDING_PROVIDER: "cohere" })).toThrow(/CAIRN_EMBEDDING_PROVIDER/);
-    expect(() => embeddingProviderFromEnv({ CAIRN_EMBEDDING_PROVIDER: "openai", CAIRN_EMBEDDING_BASE_URL: "not a url" })).toThrow(
-      /CAIRN_EMBEDDING_BASE_URL/,
-    );
+    expect(() =>
+      embeddingProviderFromEnv({ CAIRN_EMBEDDING_PROVIDER: "openai", CAIRN_EMBEDDING_BASE_URL: "not a url" }),
+    ).toThrow(/CAIRN_EMBEDDING_BASE_URL/);
     expect(() => embeddingProviderFromEnv({ CAIRN_EMBEDDING_BATCH_SIZE: "0" })).toThrow(/CAIRN_EMBEDDING_BATCH_SIZE/);
   });
 

@@ -1,26 +1,34 @@
 import { and, eq, sql } from "drizzle-orm";
 import { expect, it } from "vitest";
-import { connect, rows, type Database } from "../../db/client";
+import { connect, type Database, rows } from "../../db/client";
 import { connectors, deadLetters, memories, processingJobs, rawEvents } from "../../db/schema";
-import { LexicalHashEmbeddingProvider, EmbeddingProviderError, type EmbeddingProvider } from "../../functions/memory/embeddings";
 import {
+  type EmbeddingProvider,
+  EmbeddingProviderError,
+  LexicalHashEmbeddingProvider,
+} from "../../functions/memory/embeddings";
+import {
+  type EventInput,
   extractEventText,
   IngestEventsInput,
   processEvents,
   retryDelayMs,
-  type EventInput,
 } from "../../functions/memory/events";
+import { searchMemories, searchSettings } from "../../functions/memory/search";
 import { allRouters } from "../../functions/routers";
 import { signBody } from "../../functions/shared/signatures";
-import { searchMemories, searchSettings } from "../../functions/memory/search";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 
 const provider = new LexicalHashEmbeddingProvider();
 
 /** Events built from the input schema (one source of truth for the shape). */
-const event = (source: string, externalId: string, payload: Record<string, unknown>, eventType = "message.posted"): EventInput =>
-  IngestEventsInput.shape.events.element.parse({ source, eventType, externalId, payload });
+const event = (
+  source: string,
+  externalId: string,
+  payload: Record<string, unknown>,
+  eventType = "message.posted",
+): EventInput => IngestEventsInput.shape.events.element.parse({ source, eventType, externalId, payload });
 
 async function keyWithScopes(app: ReturnType<typeof testApp>, adminKey: string, scopes: string[]) {
   const created = await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: scopes.join(","), scopes } });
@@ -95,7 +103,12 @@ describeEachDatabase("events", (db) => {
 
     const batch = [
       event("slack", `m-${tag}-1`, { text: `Deploys frozen ${tag}`, channel: "ops" }),
-      event("jira", `J-${tag}`, { title: `Checkout times out ${tag}`, description: "The payment provider answers slowly after 6pm" }, "issue.created"),
+      event(
+        "jira",
+        `J-${tag}`,
+        { title: `Checkout times out ${tag}`, description: "The payment provider answers slowly after 6pm" },
+        "issue.created",
+      ),
       event("slack", `m-${tag}-1`, { text: "same key again, in the same batch" }),
       event("git", `sha-${tag}`, { files: ["a.ts"], additions: 3 }, "commit.pushed"),
     ];
@@ -174,7 +187,11 @@ describeEachDatabase("events", (db) => {
     );
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ source: "event", status: "OPEN" });
-    expect((letters[0]!.payload as any).event).toMatchObject({ source: "git", externalId: `sha-${tag}`, payload: { additions: 3 } });
+    expect((letters[0]!.payload as any).event).toMatchObject({
+      source: "git",
+      externalId: `sha-${tag}`,
+      payload: { additions: 3 },
+    });
     expect(letters[0]!.errors).toHaveLength(1);
     expect(letters[0]!.errors[0]).toMatchObject({ attempt: 1 });
 
@@ -188,12 +205,20 @@ describeEachDatabase("events", (db) => {
     const { workspaceId } = await seedWorkspace(database);
     const stored = await database.withTenant({ workspaceId }, async (tx) => {
       const { ingestEvents } = await import("../../functions/memory/events");
-      return ingestEvents(tx, { workspaceId }, { events: [event("slack", "retry-1", { text: "will fail three times" })] });
+      return ingestEvents(
+        tx,
+        { workspaceId },
+        { events: [event("slack", "retry-1", { text: "will fail three times" })] },
+      );
     });
     const eventId = stored.items[0]!.id!;
     const t0 = new Date(Date.now() + 1000);
     const jobOf = async () =>
-      (await database.withTenant({ workspaceId }, (tx) => tx.select().from(processingJobs).where(eq(processingJobs.eventId, eventId))))[0]!;
+      (
+        await database.withTenant({ workspaceId }, (tx) =>
+          tx.select().from(processingJobs).where(eq(processingJobs.eventId, eventId)),
+        )
+      )[0]!;
 
     const down = failingProvider(true);
     const first = await processEvents(database, { provider: down, now: t0, backoff: { baseMs: 60_000 } });
@@ -207,7 +232,10 @@ describeEachDatabase("events", (db) => {
     expect(await processEvents(database, { provider: down, now: t0 })).toMatchObject({ claimed: 0 });
 
     const t1 = new Date(t0.getTime() + 3_600_000);
-    expect(await processEvents(database, { provider: down, now: t1, backoff: { baseMs: 60_000 } })).toMatchObject({ failed: 1, deadLettered: 0 });
+    expect(await processEvents(database, { provider: down, now: t1, backoff: { baseMs: 60_000 } })).toMatchObject({
+      failed: 1,
+      deadLettered: 0,
+    });
     job = await jobOf();
     expect(job.attempts).toBe(2);
     expect(job.availableAt.getTime()).toBeGreaterThanOrEqual(t1.getTime() + 60_000);
@@ -216,7 +244,9 @@ describeEachDatabase("events", (db) => {
     expect(await processEvents(database, { provider: down, now: t2 })).toMatchObject({ failed: 1, deadLettered: 1 });
     job = await jobOf();
     expect(job).toMatchObject({ status: "FAILED", attempts: 3 });
-    const [row] = await database.withTenant({ workspaceId }, (tx) => tx.select().from(rawEvents).where(eq(rawEvents.id, eventId)));
+    const [row] = await database.withTenant({ workspaceId }, (tx) =>
+      tx.select().from(rawEvents).where(eq(rawEvents.id, eventId)),
+    );
     expect(row!.processingStatus).toBe("FAILED");
     const letters = await database.withTenant({ workspaceId }, (tx) =>
       tx.select().from(deadLetters).where(eq(deadLetters.rawEventId, eventId)),
@@ -225,8 +255,12 @@ describeEachDatabase("events", (db) => {
     expect(letters[0]!.errors.map((entry) => entry.attempt)).toEqual([1, 2, 3]);
     expect(letters[0]!.reason).toMatch(/after 3 attempts/);
     // Nothing is left to do, and no memory was written for it.
-    expect(await processEvents(database, { provider: down, now: new Date(t2.getTime() + 86_400_000) })).toMatchObject({ claimed: 0 });
-    const none = await database.withTenant({ workspaceId }, (tx) => tx.select().from(memories).where(eq(memories.sourceEventId, eventId)));
+    expect(await processEvents(database, { provider: down, now: new Date(t2.getTime() + 86_400_000) })).toMatchObject({
+      claimed: 0,
+    });
+    const none = await database.withTenant({ workspaceId }, (tx) =>
+      tx.select().from(memories).where(eq(memories.sourceEventId, eventId)),
+    );
     expect(none).toHaveLength(0);
   });
 
@@ -235,9 +269,16 @@ describeEachDatabase("events", (db) => {
     const { workspaceId } = await seedWorkspace(database);
     const { ingestEvents } = await import("../../functions/memory/events");
     await database.withTenant({ workspaceId }, (tx) =>
-      ingestEvents(tx, { workspaceId }, { events: [event("slack", "permanent-1", { text: "rejected by the provider" })] }),
+      ingestEvents(
+        tx,
+        { workspaceId },
+        { events: [event("slack", "permanent-1", { text: "rejected by the provider" })] },
+      ),
     );
-    const result = await processEvents(database, { provider: failingProvider(false), now: new Date(Date.now() + 1000) });
+    const result = await processEvents(database, {
+      provider: failingProvider(false),
+      now: new Date(Date.now() + 1000),
+    });
     expect(result).toMatchObject({ claimed: 1, failed: 1, deadLettered: 1 });
   });
 
@@ -246,20 +287,35 @@ describeEachDatabase("events", (db) => {
     const { workspaceId } = await seedWorkspace(database);
     const { ingestEvents } = await import("../../functions/memory/events");
     const stored = await database.withTenant({ workspaceId }, (tx) =>
-      ingestEvents(tx, { workspaceId }, {
-        events: [event("slack", "lease-1", { text: "a crashed run held this" }), event("slack", "lease-2", { text: "crashed every time" })],
-      }),
+      ingestEvents(
+        tx,
+        { workspaceId },
+        {
+          events: [
+            event("slack", "lease-1", { text: "a crashed run held this" }),
+            event("slack", "lease-2", { text: "crashed every time" }),
+          ],
+        },
+      ),
     );
     const [crashedOnce, crashedAlways] = stored.items.map((item) => item.id!);
     const now = new Date(Date.now() + 1000);
     const past = new Date(now.getTime() - 60_000);
     await database.withTenant({ workspaceId }, async (tx) => {
-      await tx.update(processingJobs).set({ status: "PROCESSING", attempts: 1, lockedUntil: past }).where(eq(processingJobs.eventId, crashedOnce!));
-      await tx.update(processingJobs).set({ status: "PROCESSING", attempts: 3, lockedUntil: past }).where(eq(processingJobs.eventId, crashedAlways!));
+      await tx
+        .update(processingJobs)
+        .set({ status: "PROCESSING", attempts: 1, lockedUntil: past })
+        .where(eq(processingJobs.eventId, crashedOnce!));
+      await tx
+        .update(processingJobs)
+        .set({ status: "PROCESSING", attempts: 3, lockedUntil: past })
+        .where(eq(processingJobs.eventId, crashedAlways!));
     });
     // A job whose lease is still held is not taken.
     const [held] = await database.withTenant({ workspaceId }, (tx) =>
-      ingestEvents(tx, { workspaceId }, { events: [event("slack", "lease-3", { text: "someone is on it" })] }).then((r) => r.items),
+      ingestEvents(tx, { workspaceId }, { events: [event("slack", "lease-3", { text: "someone is on it" })] }).then(
+        (r) => r.items,
+      ),
     );
     await database.withTenant({ workspaceId }, (tx) =>
       tx
@@ -271,7 +327,9 @@ describeEachDatabase("events", (db) => {
     const result = await processEvents(database, { provider, now });
     expect(result).toMatchObject({ claimed: 2, processed: 1, failed: 1, deadLettered: 1 });
     const statuses = await database.withTenant({ workspaceId }, (tx) =>
-      tx.select({ eventId: processingJobs.eventId, status: processingJobs.status, attempts: processingJobs.attempts }).from(processingJobs),
+      tx
+        .select({ eventId: processingJobs.eventId, status: processingJobs.status, attempts: processingJobs.attempts })
+        .from(processingJobs),
     );
     const byEvent = new Map(statuses.map((s) => [s.eventId, s]));
     expect(byEvent.get(crashedOnce!)).toMatchObject({ status: "COMPLETED", attempts: 2 });
@@ -283,7 +341,10 @@ describeEachDatabase("events", (db) => {
     expect(letter!.reason).toMatch(/lease expired/);
     // Clean up the held job so later tests start with no due work.
     await database.withTenant({ workspaceId }, (tx) =>
-      tx.update(processingJobs).set({ status: "COMPLETED", lockedUntil: null }).where(eq(processingJobs.eventId, held!.id!)),
+      tx
+        .update(processingJobs)
+        .set({ status: "COMPLETED", lockedUntil: null })
+        .where(eq(processingJobs.eventId, held!.id!)),
     );
   });
 
@@ -311,14 +372,23 @@ describeEachDatabase("events", (db) => {
         return provider.embed(texts);
       },
     };
-    const result = await processEvents(database, { provider: slow, timeBudgetMs: 600, now: new Date(Date.now() + 1000) });
+    const result = await processEvents(database, {
+      provider: slow,
+      timeBudgetMs: 600,
+      now: new Date(Date.now() + 1000),
+    });
     expect(result).toMatchObject({ claimed: 2, processed: 1, released: 1 });
     const pending = await database.withTenant({ workspaceId }, (tx) =>
-      tx.select().from(processingJobs).where(and(eq(processingJobs.workspaceId, workspaceId), eq(processingJobs.status, "PENDING"))),
+      tx
+        .select()
+        .from(processingJobs)
+        .where(and(eq(processingJobs.workspaceId, workspaceId), eq(processingJobs.status, "PENDING"))),
     );
     expect(pending).toHaveLength(1);
     expect(pending[0]!.attempts).toBe(0);
-    expect(await processEvents(database, { provider, now: new Date(Date.now() + 1000) })).toMatchObject({ processed: 1 });
+    expect(await processEvents(database, { provider, now: new Date(Date.now() + 1000) })).toMatchObject({
+      processed: 1,
+    });
   });
 
   it("accepts connector deliveries only with a valid signature, and stores nothing otherwise", async () => {
@@ -375,11 +445,15 @@ describeEachDatabase("events", (db) => {
     const { database } = db();
     const app = testApp(database);
     const { adminKey, workspaceId } = await seedWorkspace(database);
-    const created = await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "jira-hook", type: "API" } });
+    const created = await call(app, "POST", "/v1/connectors", {
+      key: adminKey,
+      body: { name: "jira-hook", type: "API" },
+    });
     expect(created.status).toBe(201);
     const { id, signingSecret } = created.body;
     const path = `/v1/connectors/${id}/events`;
-    const body = (externalId: string) => JSON.stringify({ events: [event("jira", externalId, { title: "Ticket", description: externalId })] });
+    const body = (externalId: string) =>
+      JSON.stringify({ events: [event("jira", externalId, { title: "Ticket", description: externalId })] });
 
     expect((await call(app, "POST", path, signed(signingSecret, body("J-1")))).status).toBe(202);
     const rotated = await call(app, "POST", `/v1/connectors/${id}/rotate-secret`, { key: adminKey });
@@ -392,7 +466,9 @@ describeEachDatabase("events", (db) => {
     // The OpenAPI document shows the intake as unauthenticated by API key (signed instead).
     const doc = await call(testApp(database, [allRouters.memory, allRouters.platform]), "GET", "/openapi.json");
     expect(doc.body.paths["/v1/connectors/{id}/events"].post.security).toEqual([]);
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/v1/events", "/v1/events/{id}", "/v1/conversations/{id}/feedback"]));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(["/v1/events", "/v1/events/{id}", "/v1/conversations/{id}/feedback"]),
+    );
     const stored = await call(app, "GET", "/v1/events?source=jira", { key: adminKey });
     expect(stored.body.items.map((item: any) => item.externalId).sort()).toEqual(["J-1", "J-3"]);
     expect(await countEvents(database, workspaceId)).toBe(2);
@@ -424,13 +500,21 @@ describeEachDatabase("events", (db) => {
     expect(aMemories.map((memory) => memory.content)).toEqual(["workspace A only"]);
 
     const reader = await keyWithScopes(app, a.adminKey, ["memory:read"]);
-    const forbidden = await call(app, "POST", "/v1/events", { key: reader, body: { events: [event("x", "y", { text: "z" })] } });
+    const forbidden = await call(app, "POST", "/v1/events", {
+      key: reader,
+      body: { events: [event("x", "y", { text: "z" })] },
+    });
     expect(forbidden.status).toBe(403);
     expect((await call(app, "GET", "/v1/events", { key: reader })).status).toBe(200);
     const noScope = await keyWithScopes(app, a.adminKey, ["work:read"]);
     expect((await call(app, "GET", "/v1/events", { key: noScope })).status).toBe(403);
 
-    const tooMany = Array.from({ length: 501 }, (_, i) => ({ source: "s", eventType: "t", externalId: `e${i}`, payload: {} }));
+    const tooMany = Array.from({ length: 501 }, (_, i) => ({
+      source: "s",
+      eventType: "t",
+      externalId: `e${i}`,
+      payload: {},
+    }));
     for (const body of [
       { events: [] },
       { events: tooMany },
@@ -461,7 +545,10 @@ describeEachDatabase("events", (db) => {
     const app = testApp(database);
     const { adminKey } = await seedWorkspace(database);
     for (let i = 0; i < 3; i++) {
-      await call(app, "POST", "/v1/events", { key: adminKey, body: { events: [event("slack", `page-${i}`, { text: `n${i}` })] } });
+      await call(app, "POST", "/v1/events", {
+        key: adminKey,
+        body: { events: [event("slack", `page-${i}`, { text: `n${i}` })] },
+      });
       await new Promise((resolve) => setTimeout(resolve, 3)); // listings order by created_at (ms), then id
     }
     const seen: string[] = [];
@@ -481,7 +568,9 @@ describeEachDatabase("events", (db) => {
     const { database, target, url } = db();
     const { workspaceId } = await seedWorkspace(database);
     const { ingestEvents } = await import("../../functions/memory/events");
-    const events = Array.from({ length: 40 }, (_, i) => event("bulk", `c-${i}`, { text: `concurrent event number ${i} about topic ${i * 7}` }));
+    const events = Array.from({ length: 40 }, (_, i) =>
+      event("bulk", `c-${i}`, { text: `concurrent event number ${i} about topic ${i * 7}` }),
+    );
     await database.withTenant({ workspaceId }, (tx) => ingestEvents(tx, { workspaceId }, { events }));
     const now = new Date(Date.now() + 1000);
     const second = target === "postgres" ? await connect(url, { driver: "neon", max: 5 }) : database;

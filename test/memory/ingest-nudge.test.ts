@@ -15,8 +15,14 @@ describe("ingest queue nudge", () => {
     calls.push({ target: req.headers["x-amz-target"] as string | undefined, body });
     res.writeHead(status, { "content-type": "application/x-amz-json-1.0" });
     // The SDK checks the MD5 of the message body, as SQS returns it.
-    const md5 = createHash("md5").update(String(body.MessageBody ?? "")).digest("hex");
-    res.end(status === 200 ? JSON.stringify({ MessageId: "m-1", MD5OfMessageBody: md5 }) : JSON.stringify({ __type: "InternalError", message: "boom" }));
+    const md5 = createHash("md5")
+      .update(String(body.MessageBody ?? ""))
+      .digest("hex");
+    res.end(
+      status === 200
+        ? JSON.stringify({ MessageId: "m-1", MD5OfMessageBody: md5 })
+        : JSON.stringify({ __type: "InternalError", message: "boom" }),
+    );
   });
   const saved = { ...process.env };
 

@@ -32,16 +32,26 @@ describeEachDatabase("memory store", (db) => {
     const { workspaceId, userId } = await seedWorkspace(database);
     const actor = { workspaceId, userId };
     const first = await database.withTenant(actor, (tx) =>
-      insertMemories(tx, actor, [{ content: "The deploy key lives in the vault" }, { content: " The deploy key  lives in the vault\n" }], {
-        provider,
-      }),
+      insertMemories(
+        tx,
+        actor,
+        [{ content: "The deploy key lives in the vault" }, { content: " The deploy key  lives in the vault\n" }],
+        {
+          provider,
+        },
+      ),
     );
     expect(first.map((m) => m.deduplicated)).toEqual([false, true]);
     expect(first[0]!.id).toBe(first[1]!.id);
     expect(first[0]!.embeddingDims).toBe(768);
     expect(first[0]!.embeddingModel).toBe(provider.model);
     const again = await database.withTenant(actor, (tx) =>
-      insertMemories(tx, actor, [{ content: "The deploy key lives in the vault" }, { content: "Something new", type: "CONTEXT" }], { provider }),
+      insertMemories(
+        tx,
+        actor,
+        [{ content: "The deploy key lives in the vault" }, { content: "Something new", type: "CONTEXT" }],
+        { provider },
+      ),
     );
     expect(again[0]).toMatchObject({ id: first[0]!.id, deduplicated: true });
     expect(again[1]).toMatchObject({ deduplicated: false, type: "CONTEXT" });
@@ -56,7 +66,10 @@ describeEachDatabase("memory store", (db) => {
     const { workspaceId } = await seedWorkspace(database);
     const actor = { workspaceId };
     const stored = await database.withTenant(actor, (tx) =>
-      insertMemories(tx, actor, [{ content: "chunk zero" }, { content: "chunk one" }], { provider, chunkIndexes: [0, 1] }),
+      insertMemories(tx, actor, [{ content: "chunk zero" }, { content: "chunk one" }], {
+        provider,
+        chunkIndexes: [0, 1],
+      }),
     );
     expect(stored.map((m) => m.chunkIndex)).toEqual([0, 1]);
     const [activity] = await database.withTenant(actor, (tx) =>
@@ -74,7 +87,13 @@ describeEachDatabase("memory store", (db) => {
     const { adminKey } = await seedWorkspace(database);
     const created = await call(app, "POST", "/v1/memories", {
       key: adminKey,
-      body: { content: "Invoices are due in 30 days", type: "KNOWLEDGE", sourceType: "manual", metadata: { team: "billing" }, importance: 0.7 },
+      body: {
+        content: "Invoices are due in 30 days",
+        type: "KNOWLEDGE",
+        sourceType: "manual",
+        metadata: { team: "billing" },
+        importance: 0.7,
+      },
     });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
@@ -92,9 +111,16 @@ describeEachDatabase("memory store", (db) => {
     expect(created.body.embedding).toBeUndefined();
     expect(created.body.contentHash).toBe(contentHash("Invoices are due in 30 days"));
 
-    const duplicate = await call(app, "POST", "/v1/memories", { key: adminKey, body: { content: "  Invoices are due\tin 30 days " } });
+    const duplicate = await call(app, "POST", "/v1/memories", {
+      key: adminKey,
+      body: { content: "  Invoices are due\tin 30 days " },
+    });
     expect(duplicate.status).toBe(200);
-    expect(duplicate.body).toMatchObject({ id: created.body.id, deduplicated: true, content: "Invoices are due in 30 days" });
+    expect(duplicate.body).toMatchObject({
+      id: created.body.id,
+      deduplicated: true,
+      content: "Invoices are due in 30 days",
+    });
     const list = await call(app, "GET", "/v1/memories", { key: adminKey });
     expect(list.body.items).toHaveLength(1);
   });
@@ -125,7 +151,10 @@ describeEachDatabase("memory store", (db) => {
     const app = testApp(database);
     const { adminKey } = await seedWorkspace(database);
     const good = unitVector(768, 1);
-    const wrongSize = await call(app, "POST", "/v1/memories", { key: adminKey, body: { content: "x", embedding: [0.1, 0.2, 0.3] } });
+    const wrongSize = await call(app, "POST", "/v1/memories", {
+      key: adminKey,
+      body: { content: "x", embedding: [0.1, 0.2, 0.3] },
+    });
     expect(wrongSize.status).toBe(422);
     expect(wrongSize.body.error.code).toBe("invalid");
     expect(wrongSize.body.error.details[0]).toMatchObject({ path: "embedding" });
@@ -136,7 +165,10 @@ describeEachDatabase("memory store", (db) => {
     });
     expect(infinite.status).toBe(422);
     expect(infinite.body.error.details[0].message).toMatch(/finite/);
-    const zero = await call(app, "POST", "/v1/memories", { key: adminKey, body: { content: "zero", embedding: new Array(768).fill(0) } });
+    const zero = await call(app, "POST", "/v1/memories", {
+      key: adminKey,
+      body: { content: "zero", embedding: new Array(768).fill(0) },
+    });
     expect(zero.status).toBe(422);
 
     const batch = await call(app, "POST", "/v1/memories:batch", {
@@ -164,7 +196,10 @@ describeEachDatabase("memory store", (db) => {
       expect(response.status, JSON.stringify(body)).toBe(400);
       expect(response.body.error.code).toBe("validation_failed");
     }
-    const malformed = await call(app, "POST", "/v1/memories", { key: adminKey, raw: '{"content":"x","embedding":[NaN]}' });
+    const malformed = await call(app, "POST", "/v1/memories", {
+      key: adminKey,
+      raw: '{"content":"x","embedding":[NaN]}',
+    });
     expect(malformed.status).toBe(400);
     const tooMany = await call(app, "POST", "/v1/memories:batch", {
       key: adminKey,
@@ -260,17 +295,34 @@ describeEachDatabase("memory store", (db) => {
       body: { importance: 0.9, metadata: { reviewed: true }, pinnedTier: "warm" },
     });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ importance: 0.9, metadata: { reviewed: true }, tier: "warm", pinnedTier: "warm" });
-    const unpinned = await call(app, "PATCH", `/v1/memories/${alpha.id}`, { key: adminKey, body: { pinnedTier: null } });
+    expect(patched.body).toMatchObject({
+      importance: 0.9,
+      metadata: { reviewed: true },
+      tier: "warm",
+      pinnedTier: "warm",
+    });
+    const unpinned = await call(app, "PATCH", `/v1/memories/${alpha.id}`, {
+      key: adminKey,
+      body: { pinnedTier: null },
+    });
     expect(unpinned.body).toMatchObject({ tier: "warm", pinnedTier: null, importance: 0.9 });
     expect((await call(app, "PATCH", `/v1/memories/${alpha.id}`, { key: adminKey, body: {} })).status).toBe(400);
-    expect((await call(app, "PATCH", `/v1/memories/${alpha.id}`, { key: adminKey, body: { content: "new" } })).status).toBe(400);
-    expect((await call(app, "PATCH", `/v1/memories/${alpha.id}`, { key: adminKey, body: { importance: -1 } })).status).toBe(400);
+    expect(
+      (await call(app, "PATCH", `/v1/memories/${alpha.id}`, { key: adminKey, body: { content: "new" } })).status,
+    ).toBe(400);
+    expect(
+      (await call(app, "PATCH", `/v1/memories/${alpha.id}`, { key: adminKey, body: { importance: -1 } })).status,
+    ).toBe(400);
 
-    const reader = await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "reader", scopes: ["memory:read"] } });
+    const reader = await call(app, "POST", "/v1/api-keys", {
+      key: adminKey,
+      body: { name: "reader", scopes: ["memory:read"] },
+    });
     const readKey = reader.body.key as string;
     expect((await call(app, "GET", `/v1/memories/${delta.id}`, { key: readKey })).status).toBe(200);
-    expect((await call(app, "POST", "/v1/memories/search", { key: readKey, body: { query: "delta" } })).status).toBe(200);
+    expect((await call(app, "POST", "/v1/memories/search", { key: readKey, body: { query: "delta" } })).status).toBe(
+      200,
+    );
     for (const [method, path, body] of [
       ["POST", "/v1/memories", { content: "nope" }],
       ["POST", "/v1/memories:batch", { items: [{ content: "nope" }] }],
@@ -280,9 +332,14 @@ describeEachDatabase("memory store", (db) => {
       const response = await call(app, method, path, { key: readKey, body });
       expect(response.status, `${method} ${path}`).toBe(403);
     }
-    const writer = await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "writer", scopes: ["memory:write"] } });
+    const writer = await call(app, "POST", "/v1/api-keys", {
+      key: adminKey,
+      body: { name: "writer", scopes: ["memory:write"] },
+    });
     expect((await call(app, "GET", "/v1/memories", { key: writer.body.key })).status).toBe(403);
-    expect((await call(app, "POST", "/v1/memories/search", { key: writer.body.key, body: { query: "x" } })).status).toBe(403);
+    expect(
+      (await call(app, "POST", "/v1/memories/search", { key: writer.body.key, body: { query: "x" } })).status,
+    ).toBe(403);
 
     expect((await call(app, "DELETE", `/v1/memories/${delta.id}`, { key: adminKey })).status).toBe(204);
     expect((await call(app, "GET", `/v1/memories/${delta.id}`, { key: adminKey })).status).toBe(404);
@@ -295,7 +352,10 @@ describeEachDatabase("memory store", (db) => {
     const app = testApp(database);
     const mine = await seedWorkspace(database);
     const theirs = await seedWorkspace(database);
-    const secret = await call(app, "POST", "/v1/memories", { key: theirs.adminKey, body: { content: "their secret plan" } });
+    const secret = await call(app, "POST", "/v1/memories", {
+      key: theirs.adminKey,
+      body: { content: "their secret plan" },
+    });
     expect(secret.status).toBe(201);
     for (const [method, body] of [
       ["GET", undefined],
@@ -311,6 +371,8 @@ describeEachDatabase("memory store", (db) => {
     const own = await call(app, "POST", "/v1/memories", { key: mine.adminKey, body: { content: "their secret plan" } });
     expect(own.status).toBe(201);
     expect(own.body.id).not.toBe(secret.body.id);
-    expect((await call(app, "GET", `/v1/memories/${secret.body.id}`, { key: theirs.adminKey })).body.importance).toBe(0.5);
+    expect((await call(app, "GET", `/v1/memories/${secret.body.id}`, { key: theirs.adminKey })).body.importance).toBe(
+      0.5,
+    );
   });
 });

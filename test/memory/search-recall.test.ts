@@ -9,10 +9,10 @@ import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings"
 import {
   EXACT_SCAN_MAX_ROWS,
   explainSearch,
-  searchMemories,
-  searchSettings,
   type MemorySearchInput,
   type SearchOptions,
+  searchMemories,
+  searchSettings,
 } from "../../functions/memory/search";
 import { describeEachDatabase } from "../support/databases";
 import { seedWorkspace } from "../support/http";
@@ -96,20 +96,32 @@ describeEachDatabase("memory search recall at scale", (db) => {
 
   async function searchIds(input: MemorySearchInput, options: SearchOptions, settings: Record<string, string> = {}) {
     const actor = { workspaceId };
-    const response = await db().database.withTenant(actor, (tx) => searchMemories(tx, actor, input, { provider, ...options }), {
-      ...searchSettings(input),
-      ...settings,
-    });
+    const response = await db().database.withTenant(
+      actor,
+      (tx) => searchMemories(tx, actor, input, { provider, ...options }),
+      {
+        ...searchSettings(input),
+        ...settings,
+      },
+    );
     return response.results.map((result) => result.id);
   }
 
-  async function recall(metadata: Record<string, unknown> | undefined, options: SearchOptions, settings: Record<string, string> = {}) {
+  async function recall(
+    metadata: Record<string, unknown> | undefined,
+    options: SearchOptions,
+    settings: Record<string, string> = {},
+  ) {
     let sum = 0;
     let returned = 0;
     for (const query of queries) {
       const truth = await exactNeighbours(query, metadata);
       expect(truth).toHaveLength(K);
-      const found = await searchIds({ vector: query, topK: K, ...(metadata ? { filters: { metadata } } : {}) }, options, settings);
+      const found = await searchIds(
+        { vector: query, topK: K, ...(metadata ? { filters: { metadata } } : {}) },
+        options,
+        settings,
+      );
       returned += found.length;
       sum += found.filter((id) => truth.includes(id)).length / truth.length;
     }
@@ -161,7 +173,11 @@ describeEachDatabase("memory search recall at scale", (db) => {
   it("the statement picks the branch at run time: the index for many rows, the exact scan for few", async () => {
     const actor = { workspaceId };
     const analyse = (input: MemorySearchInput) =>
-      db().database.withTenant(actor, (tx) => explainSearch(tx, actor, input, { provider, analyze: true }), searchSettings(input));
+      db().database.withTenant(
+        actor,
+        (tx) => explainSearch(tx, actor, input, { provider, analyze: true }),
+        searchSettings(input),
+      );
     const hnswNode = /Index Scan using memories_embedding_768_hnsw[^\n]*\n/;
     const broad = await analyse({ vector: queries[0]!, topK: K });
     expect(broad.match(hnswNode)?.[0]).not.toMatch(/never executed/);

@@ -1,16 +1,20 @@
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { connect, type Database } from "../../db/client";
-import { EmbeddingProviderError, LexicalHashEmbeddingProvider, type EmbeddingProvider } from "../../functions/memory/embeddings";
+import {
+  type EmbeddingProvider,
+  EmbeddingProviderError,
+  LexicalHashEmbeddingProvider,
+} from "../../functions/memory/embeddings";
 import { insertMemories, type MemoryInput } from "../../functions/memory/memories";
 import { setEmbeddingProvider } from "../../functions/memory/provider";
 import {
   EXACT_SCAN_MAX_ROWS,
   explainSearch,
-  searchMemories,
-  searchSettings,
   type MemorySearchInput,
   type SearchOptions,
+  searchMemories,
+  searchSettings,
 } from "../../functions/memory/search";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
@@ -36,7 +40,11 @@ async function store(database: Database, workspaceId: string, inputs: MemoryInpu
 
 async function search(database: Database, workspaceId: string, input: MemorySearchInput, options: SearchOptions = {}) {
   const actor = { workspaceId };
-  return database.withTenant(actor, (tx) => searchMemories(tx, actor, input, { provider, ...options }), searchSettings(input));
+  return database.withTenant(
+    actor,
+    (tx) => searchMemories(tx, actor, input, { provider, ...options }),
+    searchSettings(input),
+  );
 }
 
 const contents = (response: { results: { content: string }[] }) => response.results.map((result) => result.content);
@@ -47,7 +55,10 @@ describeEachDatabase("memory search", (db) => {
   const crafted: MemoryInput[] = [
     { content: "X: the database backup runs nightly, database backup verified", embedding: towards(768, 0.8, 2) },
     { content: "Y: kettle descaling schedule", embedding: towards(768, 0.95, 3) },
-    { content: "Z: the database cluster keeps a separate schedule for its weekly backup", embedding: towards(768, 0.5, 4) },
+    {
+      content: "Z: the database cluster keeps a separate schedule for its weekly backup",
+      embedding: towards(768, 0.5, 4),
+    },
     { content: "W: office plants need water", embedding: towards(768, 0.1, 5) },
     { content: "COLD: database backup database backup archive", embedding: towards(768, 0.99, 6), pinnedTier: "cold" },
   ];
@@ -81,8 +92,12 @@ describeEachDatabase("memory search", (db) => {
     expect(result.results[0]!.textRank!).toBeGreaterThan(result.results[1]!.textRank!);
     expect(result.results.every((r) => r.similarity === null)).toBe(true);
     // websearch syntax: a quoted phrase and a negation
-    expect(contents(await search(db().database, workspaceId, { query: '"database backup"', mode: "text" })).map((c) => c[0])).toEqual(["X"]);
-    expect(contents(await search(db().database, workspaceId, { query: "database -nightly", mode: "text" })).map((c) => c[0])).toEqual(["Z"]);
+    expect(
+      contents(await search(db().database, workspaceId, { query: '"database backup"', mode: "text" })).map((c) => c[0]),
+    ).toEqual(["X"]);
+    expect(
+      contents(await search(db().database, workspaceId, { query: "database -nightly", mode: "text" })).map((c) => c[0]),
+    ).toEqual(["Z"]);
     expect((await search(db().database, workspaceId, { query: "the", mode: "text" })).results).toEqual([]);
   });
 
@@ -92,12 +107,18 @@ describeEachDatabase("memory search", (db) => {
     // X: 1/(60+2) + 1/(60+1); Z: 1/(60+3) + 1/(60+2); Y: 1/(60+1); W: 1/(60+4)
     expect(contents(result).map((c) => c[0])).toEqual(["X", "Z", "Y", "W"]);
     const scores = result.results.map((r) => r.score);
-    [1 / 62 + 1 / 61, 1 / 63 + 1 / 62, 1 / 61, 1 / 64].forEach((expected, i) => expect(scores[i]).toBeCloseTo(expected, 12));
+    [1 / 62 + 1 / 61, 1 / 63 + 1 / 62, 1 / 61, 1 / 64].forEach((expected, i) =>
+      expect(scores[i]).toBeCloseTo(expected, 12),
+    );
     const x = result.results[0]!;
     expect(x.similarity).toBeCloseTo(0.8, 5);
     expect(x.textRank).toBeGreaterThan(0);
 
-    const vectorOnly = await search(db().database, workspaceId, { query: "database backup", vector: e0(768), weights: { text: 0 } });
+    const vectorOnly = await search(db().database, workspaceId, {
+      query: "database backup",
+      vector: e0(768),
+      weights: { text: 0 },
+    });
     expect(contents(vectorOnly).map((c) => c[0])).toEqual(["Y", "X", "Z", "W"]);
     const textHeavy = await search(db().database, workspaceId, {
       query: "database backup",
@@ -120,7 +141,10 @@ describeEachDatabase("memory search", (db) => {
     const hybrid = await search(db().database, ws, { query: "database password" });
     expect(hybrid.mode).toBe("hybrid");
     expect(hybrid.dimensions).toBe(768);
-    expect(contents(hybrid).slice(0, 2).sort()).toEqual(["database password rotation policy", "rotate the staging database password"]);
+    expect(contents(hybrid).slice(0, 2).sort()).toEqual([
+      "database password rotation policy",
+      "rotate the staging database password",
+    ]);
     expect(contents(hybrid)[2]).toBe("lunch menu for friday"); // a vector neighbour, however far
     const vector = await search(db().database, ws, { query: "database password policy", mode: "vector", topK: 1 });
     expect(contents(vector)).toEqual(["database password rotation policy"]);
@@ -144,14 +168,35 @@ describeEachDatabase("memory search", (db) => {
     const { database } = db();
     const { workspaceId: ws } = await seedWorkspace(database);
     const stored = await store(database, ws, [
-      { content: "release notes one", type: "KNOWLEDGE", sourceType: "slack", metadata: { team: "core", tags: ["a"] }, importance: 0.9 },
-      { content: "release notes two", type: "CONTEXT", sourceType: "email", metadata: { team: "core" }, importance: 0.2 },
-      { content: "release notes three", type: "TEMPLATE", sourceType: "slack", metadata: { team: "web", tags: ["a", "b"] }, importance: 0.6 },
+      {
+        content: "release notes one",
+        type: "KNOWLEDGE",
+        sourceType: "slack",
+        metadata: { team: "core", tags: ["a"] },
+        importance: 0.9,
+      },
+      {
+        content: "release notes two",
+        type: "CONTEXT",
+        sourceType: "email",
+        metadata: { team: "core" },
+        importance: 0.2,
+      },
+      {
+        content: "release notes three",
+        type: "TEMPLATE",
+        sourceType: "slack",
+        metadata: { team: "web", tags: ["a", "b"] },
+        importance: 0.6,
+      },
       { content: "release notes four", type: "KNOWLEDGE", metadata: {}, importance: 0.4 },
     ]);
     await database.db.execute(sql`update memories set created_at = '2024-01-01T00:00:00Z' where id = ${stored[0]!.id}`);
     await database.db.execute(sql`update memories set created_at = '2024-06-01T00:00:00Z' where id = ${stored[1]!.id}`);
-    const names = async (filters: NonNullable<MemorySearchInput["filters"]>, mode: "hybrid" | "text" | "vector" = "hybrid") =>
+    const names = async (
+      filters: NonNullable<MemorySearchInput["filters"]>,
+      mode: "hybrid" | "text" | "vector" = "hybrid",
+    ) =>
       contents(await search(database, ws, { query: "release notes", mode, filters }))
         .map((c) => c.split(" ")[2])
         .sort();
@@ -162,9 +207,12 @@ describeEachDatabase("memory search", (db) => {
       expect(await names({ metadata: { team: "core" } }, mode)).toEqual(["one", "two"]);
       expect(await names({ metadata: { tags: ["b"] } }, mode)).toEqual(["three"]);
       expect(await names({ createdBefore: new Date("2024-03-01T00:00:00Z") }, mode)).toEqual(["one"]);
-      expect(await names({ createdAfter: new Date("2024-03-01T00:00:00Z"), createdBefore: new Date("2025-01-01T00:00:00Z") }, mode)).toEqual([
-        "two",
-      ]);
+      expect(
+        await names(
+          { createdAfter: new Date("2024-03-01T00:00:00Z"), createdBefore: new Date("2025-01-01T00:00:00Z") },
+          mode,
+        ),
+      ).toEqual(["two"]);
       expect(await names({ minImportance: 0.5 }, mode)).toEqual(["one", "three"]);
       expect(await names({ sourceType: ["slack"], minImportance: 0.7 }, mode)).toEqual(["one"]);
     }
@@ -187,7 +235,9 @@ describeEachDatabase("memory search", (db) => {
     const twice = await search(database, ws, { vector: e0(768), topK: 1 });
     expect(twice.results[0]!.accessCount).toBe(2);
     const stored = await database.withTenant({ workspaceId: ws }, (tx) =>
-      tx.execute(sql`select content, access_count, last_accessed_at is not null as accessed from memories order by content`),
+      tx.execute(
+        sql`select content, access_count, last_accessed_at is not null as accessed from memories order by content`,
+      ),
     );
     expect((stored as unknown as { rows: unknown[] }).rows).toEqual([
       { content: "first", access_count: 2, accessed: true },
@@ -280,7 +330,9 @@ describeEachDatabase("memory search", (db) => {
     expect(plan1536).toMatch(/Index Scan using memories_embedding_1536_hnsw/);
     expect(plan1536).not.toMatch(/memories_embedding_768_hnsw/);
     // The automatic strategy carries both branches behind one-time filters on the row count.
-    const auto = await database.withTenant({ workspaceId: ws }, (tx) => explainSearch(tx, { workspaceId: ws }, { vector: e0(1536) }, { provider }));
+    const auto = await database.withTenant({ workspaceId: ws }, (tx) =>
+      explainSearch(tx, { workspaceId: ws }, { vector: e0(1536) }, { provider }),
+    );
     expect(auto).toMatch(new RegExp(`One-Time Filter: .*> '${EXACT_SCAN_MAX_ROWS}'::bigint`));
     expect(auto).toMatch(new RegExp(`One-Time Filter: .*<= '${EXACT_SCAN_MAX_ROWS}'::bigint`));
     expect(auto).toMatch(/memories_embedding_1536_hnsw/);
@@ -294,7 +346,9 @@ describeEachDatabase("memory search", (db) => {
       { content: "their exact match database backup", embedding: e0(768) },
       { content: "their near match database backup", embedding: towards(768, 0.99, 2) },
     ]);
-    await store(database, mine.workspaceId, [{ content: "my distant note on database backup", embedding: towards(768, 0.1, 3) }]);
+    await store(database, mine.workspaceId, [
+      { content: "my distant note on database backup", embedding: towards(768, 0.1, 3) },
+    ]);
     for (const strategy of ["auto", "index", "exact"] as const) {
       for (const input of [
         { vector: e0(768) },
@@ -303,13 +357,20 @@ describeEachDatabase("memory search", (db) => {
         { vector: e0(768), filters: { tier: ["hot" as const, "warm" as const, "cold" as const] } },
       ]) {
         const result = await search(database, mine.workspaceId, input, { strategy });
-        expect(contents(result), `${strategy} ${JSON.stringify(input).slice(0, 60)}`).toEqual(["my distant note on database backup"]);
+        expect(contents(result), `${strategy} ${JSON.stringify(input).slice(0, 60)}`).toEqual([
+          "my distant note on database backup",
+        ]);
       }
     }
     const app = testApp(database);
-    const response = await call(app, "POST", "/v1/memories/search", { key: mine.adminKey, body: { query: "their exact match" } });
+    const response = await call(app, "POST", "/v1/memories/search", {
+      key: mine.adminKey,
+      body: { query: "their exact match" },
+    });
     expect(response.status).toBe(200);
-    expect(response.body.results.map((r: { content: string }) => r.content)).toEqual(["my distant note on database backup"]);
+    expect(response.body.results.map((r: { content: string }) => r.content)).toEqual([
+      "my distant note on database backup",
+    ]);
   });
 
   it("POST /v1/memories/search: response shape, 400 for malformed input, 422 for unusable input", async () => {
@@ -317,7 +378,10 @@ describeEachDatabase("memory search", (db) => {
     const app = testApp(database);
     const { adminKey } = await seedWorkspace(database);
     await call(app, "POST", "/v1/memories", { key: adminKey, body: { content: "the on-call rota lives in the wiki" } });
-    const ok = await call(app, "POST", "/v1/memories/search", { key: adminKey, body: { query: "on-call rota", topK: 5 } });
+    const ok = await call(app, "POST", "/v1/memories/search", {
+      key: adminKey,
+      body: { query: "on-call rota", topK: 5 },
+    });
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ mode: "hybrid", dimensions: 768 });
     expect(ok.body.results[0]).toMatchObject({ content: "the on-call rota lives in the wiki", accessCount: 1 });
@@ -354,7 +418,10 @@ describeEachDatabase("memory search", (db) => {
       expect(response.status, JSON.stringify(body)).toBe(422);
       expect(response.body.error.code).toBe("invalid");
     }
-    const infinite = await call(app, "POST", "/v1/memories/search", { key: adminKey, raw: `{"vector":[1e400${",0".repeat(767)}]}` });
+    const infinite = await call(app, "POST", "/v1/memories/search", {
+      key: adminKey,
+      raw: `{"vector":[1e400${",0".repeat(767)}]}`,
+    });
     expect(infinite.status).toBe(422);
   });
 
@@ -376,7 +443,10 @@ describeEachDatabase("memory search", (db) => {
     const down = await call(app, "POST", "/v1/memories/search", { key: adminKey, body: { query: "incident review" } });
     expect(down.status).toBe(503);
     expect(down.body.error.code).toBe("upstream_unavailable");
-    const text = await call(app, "POST", "/v1/memories/search", { key: adminKey, body: { query: "incident review", mode: "text" } });
+    const text = await call(app, "POST", "/v1/memories/search", {
+      key: adminKey,
+      body: { query: "incident review", mode: "text" },
+    });
     expect(text.status).toBe(200);
     expect(text.body.results.map((r: { content: string }) => r.content)).toEqual(["incident review checklist"]);
     const store = await call(app, "POST", "/v1/memories", { key: adminKey, body: { content: "needs an embedding" } });

@@ -1,11 +1,11 @@
 import { and, eq, like } from "drizzle-orm";
 import { expect, it } from "vitest";
 import { activityLog, connectors, payloadSchemas } from "../../db/schema";
+import { createPayloadSchema, validateItemPayloads } from "../../functions/platform/payload-schemas";
+import { platformRoutes } from "../../functions/platform/routes";
 import type { Actor } from "../../functions/shared/auth";
 import { AppError } from "../../functions/shared/errors";
 import { PRIVATE_ADDRESSES_ENV } from "../../functions/shared/outbound";
-import { createPayloadSchema, validateItemPayloads } from "../../functions/platform/payload-schemas";
-import { platformRoutes } from "../../functions/platform/routes";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 
@@ -13,11 +13,21 @@ const amountSchema = {
   type: "object",
   required: ["amount", "currency"],
   additionalProperties: false,
-  properties: { amount: { type: "number", minimum: 0 }, currency: { type: "string", pattern: "^[A-Z]{3}$" }, note: { type: "string" } },
+  properties: {
+    amount: { type: "number", minimum: 0 },
+    currency: { type: "string", pattern: "^[A-Z]{3}$" },
+    note: { type: "string" },
+  },
 };
 
 function adminActor(seeded: { workspaceId: string; userId: string }): Actor {
-  return { workspaceId: seeded.workspaceId, userId: seeded.userId, apiKeyId: crypto.randomUUID(), scopes: ["admin"], role: "OWNER" };
+  return {
+    workspaceId: seeded.workspaceId,
+    userId: seeded.userId,
+    apiKeyId: crypto.randomUUID(),
+    scopes: ["admin"],
+    role: "OWNER",
+  };
 }
 
 describeEachDatabase("platform catalog", (db) => {
@@ -52,8 +62,16 @@ describeEachDatabase("platform catalog", (db) => {
     expect(listed.body.items.map((c: { name: string }) => c.name)).toEqual(["slack", "billing"]);
     expect(JSON.stringify(listed.body)).not.toContain(created.body.signingSecret);
     expect(JSON.stringify(listed.body)).not.toContain("signingSecret");
-    expect((await call(app, "GET", "/v1/connectors?type=SLACK", { key: adminKey })).body.items.map((c: { id: string }) => c.id)).toEqual([own.body.id]);
-    expect((await call(app, "GET", "/v1/connectors?status=ACTIVE", { key: adminKey })).body.items.map((c: { id: string }) => c.id)).toEqual([id]);
+    expect(
+      (await call(app, "GET", "/v1/connectors?type=SLACK", { key: adminKey })).body.items.map(
+        (c: { id: string }) => c.id,
+      ),
+    ).toEqual([own.body.id]);
+    expect(
+      (await call(app, "GET", "/v1/connectors?status=ACTIVE", { key: adminKey })).body.items.map(
+        (c: { id: string }) => c.id,
+      ),
+    ).toEqual([id]);
     const first = await call(app, "GET", "/v1/connectors?limit=1", { key: adminKey });
     expect(first.body.items).toHaveLength(1);
     const second = await call(app, "GET", `/v1/connectors?limit=1&cursor=${first.body.nextCursor}`, { key: adminKey });
@@ -72,11 +90,18 @@ describeEachDatabase("platform catalog", (db) => {
     expect(rotated.status).toBe(200);
     expect(rotated.body.signingSecret).toMatch(/^[0-9a-f]{64}$/);
     expect(rotated.body.signingSecret).not.toBe(created.body.signingSecret);
-    const [stored] = await database.db.select({ secret: connectors.signingSecret }).from(connectors).where(eq(connectors.id, id));
+    const [stored] = await database.db
+      .select({ secret: connectors.signingSecret })
+      .from(connectors)
+      .where(eq(connectors.id, id));
     expect(stored!.secret).toBe(rotated.body.signingSecret);
-    expect(JSON.stringify((await call(app, "GET", `/v1/connectors/${id}`, { key: adminKey })).body)).not.toContain(rotated.body.signingSecret);
+    expect(JSON.stringify((await call(app, "GET", `/v1/connectors/${id}`, { key: adminKey })).body)).not.toContain(
+      rotated.body.signingSecret,
+    );
 
-    expect((await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "slack", type: "EMAIL" } })).status).toBe(409);
+    expect(
+      (await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "slack", type: "EMAIL" } })).status,
+    ).toBe(409);
     expect((await call(app, "DELETE", `/v1/connectors/${id}`, { key: adminKey })).status).toBe(204);
     expect((await call(app, "GET", `/v1/connectors/${id}`, { key: adminKey })).status).toBe(404);
     expect((await call(app, "DELETE", `/v1/connectors/${id}`, { key: adminKey })).status).toBe(404);
@@ -86,17 +111,27 @@ describeEachDatabase("platform catalog", (db) => {
       .from(activityLog)
       .where(and(eq(activityLog.workspaceId, workspaceId), like(activityLog.action, "connector.%")));
     expect(activity.map((a) => a.action).sort()).toEqual(
-      ["connector.created", "connector.created", "connector.deleted", "connector.secret_rotated", "connector.updated"].sort(),
+      [
+        "connector.created",
+        "connector.created",
+        "connector.deleted",
+        "connector.secret_rotated",
+        "connector.updated",
+      ].sort(),
     );
     const logged = JSON.stringify(activity);
-    for (const secret of [created.body.signingSecret, own.body.signingSecret, rotated.body.signingSecret]) expect(logged).not.toContain(secret);
+    for (const secret of [created.body.signingSecret, own.body.signingSecret, rotated.body.signingSecret])
+      expect(logged).not.toContain(secret);
   });
 
   it("manages tools and capabilities and links between them", async () => {
     const { database } = db();
     const app = testApp(database);
     const { adminKey, workspaceId } = await seedWorkspace(database);
-    const connector = await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "mail", type: "EMAIL" } });
+    const connector = await call(app, "POST", "/v1/connectors", {
+      key: adminKey,
+      body: { name: "mail", type: "EMAIL" },
+    });
 
     const capability = await call(app, "POST", "/v1/capabilities", {
       key: adminKey,
@@ -106,7 +141,9 @@ describeEachDatabase("platform catalog", (db) => {
     expect(capability.body).toMatchObject({ name: "send-email", description: "Sends mail", scope: "outbound" });
     const other = await call(app, "POST", "/v1/capabilities", { key: adminKey, body: { name: "archive" } });
     expect(other.body).toMatchObject({ description: null, scope: null });
-    expect((await call(app, "POST", "/v1/capabilities", { key: adminKey, body: { name: "archive" } })).status).toBe(409);
+    expect((await call(app, "POST", "/v1/capabilities", { key: adminKey, body: { name: "archive" } })).status).toBe(
+      409,
+    );
 
     const inputSchema = { type: "object", required: ["to"], properties: { to: { type: "string", format: "email" } } };
     const tool = await call(app, "POST", "/v1/tools", {
@@ -114,13 +151,22 @@ describeEachDatabase("platform catalog", (db) => {
       body: { name: "mailer", description: "Sends email", connectorId: connector.body.id, inputSchema },
     });
     expect(tool.status).toBe(201);
-    expect(tool.body).toMatchObject({ name: "mailer", connectorId: connector.body.id, inputSchema, outputSchema: null, enabled: true, capabilities: [] });
+    expect(tool.body).toMatchObject({
+      name: "mailer",
+      connectorId: connector.body.id,
+      inputSchema,
+      outputSchema: null,
+      enabled: true,
+      capabilities: [],
+    });
     const toolId = tool.body.id;
 
     const linked = await call(app, "PUT", `/v1/tools/${toolId}/capabilities/${capability.body.id}`, { key: adminKey });
     expect(linked.status).toBe(200);
     expect(linked.body.capabilities.map((c: { id: string }) => c.id)).toEqual([capability.body.id]);
-    expect((await call(app, "PUT", `/v1/tools/${toolId}/capabilities/${capability.body.id}`, { key: adminKey })).status).toBe(200);
+    expect(
+      (await call(app, "PUT", `/v1/tools/${toolId}/capabilities/${capability.body.id}`, { key: adminKey })).status,
+    ).toBe(200);
     await call(app, "PUT", `/v1/tools/${toolId}/capabilities/${other.body.id}`, { key: adminKey });
     const fetched = await call(app, "GET", `/v1/tools/${toolId}`, { key: adminKey });
     expect(fetched.body.capabilities.map((c: { name: string }) => c.name)).toEqual(["archive", "send-email"]);
@@ -128,25 +174,43 @@ describeEachDatabase("platform catalog", (db) => {
     expect(listed.body.items).toHaveLength(1);
     expect(listed.body.items[0].capabilities).toHaveLength(2);
     expect((await call(app, "GET", "/v1/tools?enabled=false", { key: adminKey })).body.items).toEqual([]);
-    expect((await call(app, "GET", `/v1/tools?connectorId=${connector.body.id}`, { key: adminKey })).body.items).toHaveLength(1);
+    expect(
+      (await call(app, "GET", `/v1/tools?connectorId=${connector.body.id}`, { key: adminKey })).body.items,
+    ).toHaveLength(1);
 
-    expect((await call(app, "DELETE", `/v1/tools/${toolId}/capabilities/${capability.body.id}`, { key: adminKey })).status).toBe(204);
-    expect((await call(app, "DELETE", `/v1/tools/${toolId}/capabilities/${capability.body.id}`, { key: adminKey })).status).toBe(404);
-    expect((await call(app, "GET", `/v1/tools/${toolId}`, { key: adminKey })).body.capabilities.map((c: { name: string }) => c.name)).toEqual([
-      "archive",
-    ]);
+    expect(
+      (await call(app, "DELETE", `/v1/tools/${toolId}/capabilities/${capability.body.id}`, { key: adminKey })).status,
+    ).toBe(204);
+    expect(
+      (await call(app, "DELETE", `/v1/tools/${toolId}/capabilities/${capability.body.id}`, { key: adminKey })).status,
+    ).toBe(404);
+    expect(
+      (await call(app, "GET", `/v1/tools/${toolId}`, { key: adminKey })).body.capabilities.map(
+        (c: { name: string }) => c.name,
+      ),
+    ).toEqual(["archive"]);
 
     const patched = await call(app, "PATCH", `/v1/tools/${toolId}`, {
       key: adminKey,
       body: { enabled: false, connectorId: null, outputSchema: { type: "object" }, description: null },
     });
     expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ enabled: false, connectorId: null, outputSchema: { type: "object" }, description: null });
+    expect(patched.body).toMatchObject({
+      enabled: false,
+      connectorId: null,
+      outputSchema: { type: "object" },
+      description: null,
+    });
     expect(patched.body.capabilities).toHaveLength(1);
 
-    const renamed = await call(app, "PATCH", `/v1/capabilities/${other.body.id}`, { key: adminKey, body: { name: "archive-mail", scope: "mail" } });
+    const renamed = await call(app, "PATCH", `/v1/capabilities/${other.body.id}`, {
+      key: adminKey,
+      body: { name: "archive-mail", scope: "mail" },
+    });
     expect(renamed.body).toMatchObject({ name: "archive-mail", scope: "mail" });
-    expect((await call(app, "GET", `/v1/capabilities/${other.body.id}`, { key: adminKey })).body.name).toBe("archive-mail");
+    expect((await call(app, "GET", `/v1/capabilities/${other.body.id}`, { key: adminKey })).body.name).toBe(
+      "archive-mail",
+    );
     expect((await call(app, "GET", "/v1/capabilities", { key: adminKey })).body.items).toHaveLength(2);
 
     // Deleting a capability unlinks it; deleting a tool removes the tool.
@@ -161,7 +225,14 @@ describeEachDatabase("platform catalog", (db) => {
       .from(activityLog)
       .where(and(eq(activityLog.workspaceId, workspaceId), like(activityLog.action, "tool.%")));
     expect(actions.map((a) => a.action).sort()).toEqual(
-      ["tool.created", "tool.capability_linked", "tool.capability_linked", "tool.capability_unlinked", "tool.updated", "tool.deleted"].sort(),
+      [
+        "tool.created",
+        "tool.capability_linked",
+        "tool.capability_linked",
+        "tool.capability_unlinked",
+        "tool.updated",
+        "tool.deleted",
+      ].sort(),
     );
   });
 
@@ -169,18 +240,41 @@ describeEachDatabase("platform catalog", (db) => {
     const { database } = db();
     const app = testApp(database);
     const { adminKey } = await seedWorkspace(database);
-    const unknownConnector = await call(app, "POST", "/v1/tools", { key: adminKey, body: { name: "t", connectorId: crypto.randomUUID() } });
+    const unknownConnector = await call(app, "POST", "/v1/tools", {
+      key: adminKey,
+      body: { name: "t", connectorId: crypto.randomUUID() },
+    });
     expect(unknownConnector.status).toBe(422);
     expect(unknownConnector.body.error.message).toMatch(/connectorId/);
-    const badInput = await call(app, "POST", "/v1/tools", { key: adminKey, body: { name: "t", inputSchema: { type: "strng" } } });
+    const badInput = await call(app, "POST", "/v1/tools", {
+      key: adminKey,
+      body: { name: "t", inputSchema: { type: "strng" } },
+    });
     expect(badInput.status).toBe(422);
     expect(badInput.body.error.message).toMatch(/inputSchema is not a valid JSON Schema/);
-    const badOutput = await call(app, "POST", "/v1/tools", { key: adminKey, body: { name: "t", outputSchema: { $ref: "#/missing" } } });
+    const badOutput = await call(app, "POST", "/v1/tools", {
+      key: adminKey,
+      body: { name: "t", outputSchema: { $ref: "#/missing" } },
+    });
     expect(badOutput.status).toBe(422);
     const made = await call(app, "POST", "/v1/tools", { key: adminKey, body: { name: "t" } });
     expect(made.body.inputSchema).toEqual({});
-    expect((await call(app, "PATCH", `/v1/tools/${made.body.id}`, { key: adminKey, body: { inputSchema: { minimum: "x" } } })).status).toBe(422);
-    expect((await call(app, "PATCH", `/v1/tools/${made.body.id}`, { key: adminKey, body: { connectorId: crypto.randomUUID() } })).status).toBe(422);
+    expect(
+      (
+        await call(app, "PATCH", `/v1/tools/${made.body.id}`, {
+          key: adminKey,
+          body: { inputSchema: { minimum: "x" } },
+        })
+      ).status,
+    ).toBe(422);
+    expect(
+      (
+        await call(app, "PATCH", `/v1/tools/${made.body.id}`, {
+          key: adminKey,
+          body: { connectorId: crypto.randomUUID() },
+        })
+      ).status,
+    ).toBe(422);
   });
 
   it("versions payload schemas per item type, keeping only the newest active", async () => {
@@ -188,15 +282,27 @@ describeEachDatabase("platform catalog", (db) => {
     const app = testApp(database);
     const { adminKey, workspaceId } = await seedWorkspace(database);
 
-    const v1 = await call(app, "POST", "/v1/schemas", { key: adminKey, body: { itemType: "refund", jsonSchema: { type: "object" } } });
+    const v1 = await call(app, "POST", "/v1/schemas", {
+      key: adminKey,
+      body: { itemType: "refund", jsonSchema: { type: "object" } },
+    });
     expect(v1.status).toBe(201);
     expect(v1.body).toMatchObject({ itemType: "refund", version: 1, isActive: true, description: null });
     const v2 = await call(app, "POST", "/v1/schemas", {
       key: adminKey,
       body: { itemType: "refund", jsonSchema: amountSchema, description: "amount and currency" },
     });
-    expect(v2.body).toMatchObject({ itemType: "refund", version: 2, isActive: true, description: "amount and currency", jsonSchema: amountSchema });
-    const otherType = await call(app, "POST", "/v1/schemas", { key: adminKey, body: { itemType: "email", jsonSchema: { type: "object" } } });
+    expect(v2.body).toMatchObject({
+      itemType: "refund",
+      version: 2,
+      isActive: true,
+      description: "amount and currency",
+      jsonSchema: amountSchema,
+    });
+    const otherType = await call(app, "POST", "/v1/schemas", {
+      key: adminKey,
+      body: { itemType: "email", jsonSchema: { type: "object" } },
+    });
     expect(otherType.body.version).toBe(1);
 
     expect((await call(app, "GET", `/v1/schemas/${v1.body.id}`, { key: adminKey })).body.isActive).toBe(false);
@@ -210,20 +316,35 @@ describeEachDatabase("platform catalog", (db) => {
     expect(deactivated.status).toBe(200);
     expect(deactivated.body.isActive).toBe(false);
     expect((await call(app, "GET", "/v1/schemas?itemType=refund", { key: adminKey })).body.items).toEqual([]);
-    const v3 = await call(app, "POST", "/v1/schemas", { key: adminKey, body: { itemType: "refund", jsonSchema: amountSchema } });
+    const v3 = await call(app, "POST", "/v1/schemas", {
+      key: adminKey,
+      body: { itemType: "refund", jsonSchema: amountSchema },
+    });
     expect(v3.body.version).toBe(3);
 
-    const invalid = await call(app, "POST", "/v1/schemas", { key: adminKey, body: { itemType: "refund", jsonSchema: { type: "object", required: "amount" } } });
+    const invalid = await call(app, "POST", "/v1/schemas", {
+      key: adminKey,
+      body: { itemType: "refund", jsonSchema: { type: "object", required: "amount" } },
+    });
     expect(invalid.status).toBe(422);
     expect(invalid.body.error.message).toMatch(/jsonSchema is not a valid JSON Schema.*required/);
-    const unknownKeyword = await call(app, "POST", "/v1/schemas", { key: adminKey, body: { itemType: "refund", jsonSchema: { type: "object", requried: ["a"] } } });
+    const unknownKeyword = await call(app, "POST", "/v1/schemas", {
+      key: adminKey,
+      body: { itemType: "refund", jsonSchema: { type: "object", requried: ["a"] } },
+    });
     expect(unknownKeyword.status).toBe(422);
     expect(unknownKeyword.body.error.message).toMatch(/requried/);
     const activity = await database.db
       .select({ action: activityLog.action })
       .from(activityLog)
       .where(and(eq(activityLog.workspaceId, workspaceId), like(activityLog.action, "schema.%")));
-    expect(activity.map((a) => a.action).sort()).toEqual(["schema.created", "schema.created", "schema.created", "schema.created", "schema.deactivated"]);
+    expect(activity.map((a) => a.action).sort()).toEqual([
+      "schema.created",
+      "schema.created",
+      "schema.created",
+      "schema.created",
+      "schema.deactivated",
+    ]);
   });
 
   it("numbers concurrently created versions without gaps or duplicates", async () => {
@@ -233,7 +354,9 @@ describeEachDatabase("platform catalog", (db) => {
     // On Postgres these transactions really overlap (the pool has several connections); PGlite runs them one by one.
     const created = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        database.withTenant(seeded, (tx) => createPayloadSchema(tx, actor, { itemType: "race", jsonSchema: { type: "object", title: `v${i}` } })),
+        database.withTenant(seeded, (tx) =>
+          createPayloadSchema(tx, actor, { itemType: "race", jsonSchema: { type: "object", title: `v${i}` } }),
+        ),
       ),
     );
     expect(created.map((s) => s.version).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -258,8 +381,12 @@ describeEachDatabase("platform catalog", (db) => {
 
     // Without any schema every payload passes.
     await expect(validate([{ type: "refund", payload: { anything: true } }])).resolves.toBeUndefined();
-    const v1 = await database.withTenant(seeded, (tx) => createPayloadSchema(tx, actor, { itemType: "refund", jsonSchema: { type: "object" } }));
-    await database.withTenant(seeded, (tx) => createPayloadSchema(tx, actor, { itemType: "refund", jsonSchema: amountSchema }));
+    const v1 = await database.withTenant(seeded, (tx) =>
+      createPayloadSchema(tx, actor, { itemType: "refund", jsonSchema: { type: "object" } }),
+    );
+    await database.withTenant(seeded, (tx) =>
+      createPayloadSchema(tx, actor, { itemType: "refund", jsonSchema: amountSchema }),
+    );
 
     await expect(
       validate([
@@ -279,7 +406,12 @@ describeEachDatabase("platform catalog", (db) => {
     expect(error).toBeInstanceOf(AppError);
     expect(error!.status).toBe(422);
     expect(error!.message).toBe("Payload does not match the schema for refund");
-    const details = error!.details as Array<{ item: number; type: string; schemaVersion: number; errors: Array<{ path: string }> }>;
+    const details = error!.details as Array<{
+      item: number;
+      type: string;
+      schemaVersion: number;
+      errors: Array<{ path: string }>;
+    }>;
     expect(details.map((d) => [d.item, d.type, d.schemaVersion])).toEqual([
       [1, "refund", 2],
       [3, "refund", 2],
@@ -298,7 +430,9 @@ describeEachDatabase("platform catalog", (db) => {
     // Another workspace's schema for the same type does not apply here, nor this one there.
     const other = await seedWorkspace(database);
     await expect(
-      database.withTenant(other, (tx) => validateItemPayloads(tx, other.workspaceId, [{ type: "refund", payload: [] }])),
+      database.withTenant(other, (tx) =>
+        validateItemPayloads(tx, other.workspaceId, [{ type: "refund", payload: [] }]),
+      ),
     ).resolves.toBeUndefined();
 
     // Deactivating the active version leaves the type without a schema (older versions stay inactive).
@@ -320,10 +454,15 @@ describeEachDatabase("platform catalog", (db) => {
     const connector = await call(app, "POST", "/v1/connectors", { key: a.adminKey, body: { name: "c", type: "API" } });
     const tool = await call(app, "POST", "/v1/tools", { key: a.adminKey, body: { name: "t" } });
     const capability = await call(app, "POST", "/v1/capabilities", { key: a.adminKey, body: { name: "cap" } });
-    const schema = await call(app, "POST", "/v1/schemas", { key: a.adminKey, body: { itemType: "x", jsonSchema: { type: "object" } } });
+    const schema = await call(app, "POST", "/v1/schemas", {
+      key: a.adminKey,
+      body: { itemType: "x", jsonSchema: { type: "object" } },
+    });
     const bCapability = await call(app, "POST", "/v1/capabilities", { key: b.adminKey, body: { name: "cap" } });
     const bTool = await call(app, "POST", "/v1/tools", { key: b.adminKey, body: { name: "t" } });
-    expect([connector, tool, capability, schema, bCapability, bTool].map((r) => r.status)).toEqual([201, 201, 201, 201, 201, 201]);
+    expect([connector, tool, capability, schema, bCapability, bTool].map((r) => r.status)).toEqual([
+      201, 201, 201, 201, 201, 201,
+    ]);
 
     const attempts: Array<[string, string, unknown?]> = [
       ["GET", `/v1/connectors/${connector.body.id}`],
@@ -346,12 +485,19 @@ describeEachDatabase("platform catalog", (db) => {
       const response = await call(app, method, path, { key: b.adminKey, body });
       expect({ method, path, status: response.status }).toEqual({ method, path, status: 404 });
     }
-    const borrowed = await call(app, "POST", "/v1/tools", { key: b.adminKey, body: { name: "borrow", connectorId: connector.body.id } });
+    const borrowed = await call(app, "POST", "/v1/tools", {
+      key: b.adminKey,
+      body: { name: "borrow", connectorId: connector.body.id },
+    });
     expect(borrowed.status).toBe(422);
     for (const path of ["/v1/connectors", "/v1/tools", "/v1/capabilities", "/v1/schemas"]) {
       const listed = await call(app, "GET", path, { key: b.adminKey });
       expect(JSON.stringify(listed.body)).not.toContain(a.workspaceId);
-      expect(listed.body.items.some((item: { id: string }) => [connector, tool, capability, schema].some((r) => r.body.id === item.id))).toBe(false);
+      expect(
+        listed.body.items.some((item: { id: string }) =>
+          [connector, tool, capability, schema].some((r) => r.body.id === item.id),
+        ),
+      ).toBe(false);
     }
     // Nothing of A's changed.
     expect((await call(app, "GET", `/v1/connectors/${connector.body.id}`, { key: a.adminKey })).body.name).toBe("c");
@@ -362,13 +508,28 @@ describeEachDatabase("platform catalog", (db) => {
     const { database } = db();
     const app = testApp(database);
     const { adminKey } = await seedWorkspace(database);
-    const reader = (await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "r", scopes: ["platform:read"] } })).body.key;
-    const writer = (await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "w", scopes: ["platform:write"] } })).body.key;
-    const worker = (await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "x", scopes: ["work:read", "work:write"] } })).body.key;
+    const reader = (
+      await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "r", scopes: ["platform:read"] } })
+    ).body.key;
+    const writer = (
+      await call(app, "POST", "/v1/api-keys", { key: adminKey, body: { name: "w", scopes: ["platform:write"] } })
+    ).body.key;
+    const worker = (
+      await call(app, "POST", "/v1/api-keys", {
+        key: adminKey,
+        body: { name: "x", scopes: ["work:read", "work:write"] },
+      })
+    ).body.key;
     const connector = await call(app, "POST", "/v1/connectors", { key: writer, body: { name: "c", type: "DATABASE" } });
     expect(connector.status).toBe(201);
 
-    for (const path of ["/v1/connectors", `/v1/connectors/${connector.body.id}`, "/v1/tools", "/v1/capabilities", "/v1/schemas"]) {
+    for (const path of [
+      "/v1/connectors",
+      `/v1/connectors/${connector.body.id}`,
+      "/v1/tools",
+      "/v1/capabilities",
+      "/v1/schemas",
+    ]) {
       expect((await call(app, "GET", path, { key: reader })).status).toBe(200);
       const denied = await call(app, "GET", path, { key: worker });
       expect(denied.status).toBe(403);
@@ -396,21 +557,40 @@ describeEachDatabase("platform catalog", (db) => {
     const { database } = db();
     const app = testApp(database);
     const { adminKey } = await seedWorkspace(database);
-    for (const webhookUrl of ["http://127.0.0.1:9000/hook", "http://169.254.169.254/latest", "http://[::1]/hook", "http://localhost:8080/hook"]) {
-      const response = await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "internal", type: "API", webhookUrl } });
+    for (const webhookUrl of [
+      "http://127.0.0.1:9000/hook",
+      "http://169.254.169.254/latest",
+      "http://[::1]/hook",
+      "http://localhost:8080/hook",
+    ]) {
+      const response = await call(app, "POST", "/v1/connectors", {
+        key: adminKey,
+        body: { name: "internal", type: "API", webhookUrl },
+      });
       expect({ webhookUrl, status: response.status }).toEqual({ webhookUrl, status: 400 });
       expect(JSON.stringify(response.body.error)).toMatch(/is not a public address/);
     }
     expect((await call(app, "GET", "/v1/connectors", { key: adminKey })).body.items).toEqual([]);
-    const created = await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "public", type: "API", webhookUrl: "https://hooks.example.test/x" } });
+    const created = await call(app, "POST", "/v1/connectors", {
+      key: adminKey,
+      body: { name: "public", type: "API", webhookUrl: "https://hooks.example.test/x" },
+    });
     expect(created.status).toBe(201);
-    const patched = await call(app, "PATCH", `/v1/connectors/${created.body.id}`, { key: adminKey, body: { webhookUrl: "http://10.0.0.8/hook" } });
+    const patched = await call(app, "PATCH", `/v1/connectors/${created.body.id}`, {
+      key: adminKey,
+      body: { webhookUrl: "http://10.0.0.8/hook" },
+    });
     expect(patched.status).toBe(400);
-    expect((await call(app, "GET", `/v1/connectors/${created.body.id}`, { key: adminKey })).body.webhookUrl).toBe("https://hooks.example.test/x");
+    expect((await call(app, "GET", `/v1/connectors/${created.body.id}`, { key: adminKey })).body.webhookUrl).toBe(
+      "https://hooks.example.test/x",
+    );
 
     process.env[PRIVATE_ADDRESSES_ENV] = "allow";
     try {
-      const local = await call(app, "POST", "/v1/connectors", { key: adminKey, body: { name: "local", type: "API", webhookUrl: "http://127.0.0.1:9000/hook" } });
+      const local = await call(app, "POST", "/v1/connectors", {
+        key: adminKey,
+        body: { name: "local", type: "API", webhookUrl: "http://127.0.0.1:9000/hook" },
+      });
       expect(local.status).toBe(201);
     } finally {
       delete process.env[PRIVATE_ADDRESSES_ENV];
@@ -447,13 +627,20 @@ describeEachDatabase("platform catalog", (db) => {
       [404, "PUT", `/v1/tools/${crypto.randomUUID()}/capabilities/${crypto.randomUUID()}`],
       [404, "PATCH", `/v1/capabilities/${crypto.randomUUID()}`, { body: { name: "x" } }],
       [404, "POST", `/v1/schemas/${crypto.randomUUID()}/deactivate`],
-      [422, "POST", "/v1/schemas", { body: { itemType: "x", jsonSchema: { $schema: "http://json-schema.org/draft-04/schema#" } } }],
+      [
+        422,
+        "POST",
+        "/v1/schemas",
+        { body: { itemType: "x", jsonSchema: { $schema: "http://json-schema.org/draft-04/schema#" } } },
+      ],
       [422, "POST", "/v1/schemas", { body: { itemType: "x", jsonSchema: { properties: { a: { pattern: "(" } } } } }],
     ];
     for (const [status, method, path, options] of cases) {
       const response = await call(app, method, path, { key: adminKey, ...options });
       expect({ method, path, status: response.status }).toEqual({ method, path, status });
-      expect(response.body.error).toEqual(expect.objectContaining({ code: expect.any(String), message: expect.any(String) }));
+      expect(response.body.error).toEqual(
+        expect.objectContaining({ code: expect.any(String), message: expect.any(String) }),
+      );
     }
   });
 
@@ -462,7 +649,12 @@ describeEachDatabase("platform catalog", (db) => {
     const app = testApp(db().database, [platformRoutes]);
     const doc = await call(app, "GET", "/openapi.json");
     expect(doc.status).toBe(200);
-    for (const path of ["/v1/connectors/{id}/rotate-secret", "/v1/tools/{id}/capabilities/{capabilityId}", "/v1/capabilities/{id}", "/v1/schemas/{id}/deactivate"]) {
+    for (const path of [
+      "/v1/connectors/{id}/rotate-secret",
+      "/v1/tools/{id}/capabilities/{capabilityId}",
+      "/v1/capabilities/{id}",
+      "/v1/schemas/{id}/deactivate",
+    ]) {
       expect(Object.keys(doc.body.paths)).toContain(path);
     }
     expect(doc.body.components.schemas).toHaveProperty("CreateConnectorInput");

@@ -2,7 +2,12 @@ import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
 import { rows } from "../../db/client";
 import { createPayloadSchema } from "../../functions/platform/payload-schemas";
-import { cancelItems, failItemsToDeadLetter, refreshOrderStatus, requeueItems } from "../../functions/work-orders/lifecycle";
+import {
+  cancelItems,
+  failItemsToDeadLetter,
+  refreshOrderStatus,
+  requeueItems,
+} from "../../functions/work-orders/lifecycle";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 
@@ -35,7 +40,10 @@ describeEachDatabase("work orders API", (db) => {
     expect(created.body.items.every((i: any) => i.status === "QUEUED" && i.priority === "HIGH")).toBe(true);
     expect(created.body.items[0]).not.toHaveProperty("fencingToken");
 
-    const claim = await call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w1", limit: 10, leaseSeconds: 60 } });
+    const claim = await call(app, "POST", "/v1/work-items/claim", {
+      key,
+      body: { workerId: "w1", limit: 10, leaseSeconds: 60 },
+    });
     expect(claim.status).toBe(200);
     expect(claim.body.items).toHaveLength(2);
     const [first, second] = claim.body.items;
@@ -72,7 +80,11 @@ describeEachDatabase("work orders API", (db) => {
     expect(detail.body.attempts).toHaveLength(1);
     expect(detail.body.attempts[0]).toMatchObject({ status: "COMPLETED", workerId: "w1", attemptNumber: 1 });
 
-    expect((await activityFor(first.id)).map((r) => r.action)).toEqual(["work_item.created", "work_item.claimed", "work_item.completed"]);
+    expect((await activityFor(first.id)).map((r) => r.action)).toEqual([
+      "work_item.created",
+      "work_item.claimed",
+      "work_item.completed",
+    ]);
     expect((await activityFor(created.body.id)).map((r) => r.action)).toEqual([
       "work_order.created",
       "work_order.processing",
@@ -89,9 +101,18 @@ describeEachDatabase("work orders API", (db) => {
   });
 
   async function claimAll(app: any, key: string, workerId = "w") {
-    const claimed = await call(app, "POST", "/v1/work-items/claim", { key, body: { workerId, limit: 100, leaseSeconds: 60 } });
+    const claimed = await call(app, "POST", "/v1/work-items/claim", {
+      key,
+      body: { workerId, limit: 100, leaseSeconds: 60 },
+    });
     expect(claimed.status).toBe(200);
-    return claimed.body.items as Array<{ id: string; attemptId: string; fencingToken: string; type: string; workOrderId: string }>;
+    return claimed.body.items as Array<{
+      id: string;
+      attemptId: string;
+      fencingToken: string;
+      type: string;
+      workOrderId: string;
+    }>;
   }
 
   it("documents every work-orders route in the OpenAPI document", async () => {
@@ -143,7 +164,11 @@ describeEachDatabase("work orders API", (db) => {
     expect(list.body.items.filter((o: any) => o.title === "once")).toHaveLength(1);
     // Without a key, the same body creates another order.
     expect((await call(app, "POST", "/v1/work-orders", { key, body })).status).toBe(201);
-    const tooLong = await call(app, "POST", "/v1/work-orders", { key, body, headers: { "Idempotency-Key": "x".repeat(300) } });
+    const tooLong = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body,
+      headers: { "Idempotency-Key": "x".repeat(300) },
+    });
     expect(tooLong.status).toBe(400);
   });
 
@@ -151,10 +176,15 @@ describeEachDatabase("work orders API", (db) => {
     const { app, key, database } = await setup();
     const body = { title: "race", items: [item()] };
     const headers = { "Idempotency-Key": "race-1" };
-    const responses = await Promise.all([1, 2, 3].map(() => call(app, "POST", "/v1/work-orders", { key, body, headers })));
+    const responses = await Promise.all(
+      [1, 2, 3].map(() => call(app, "POST", "/v1/work-orders", { key, body, headers })),
+    );
     expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 201]);
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
-    const count = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from work_orders where idempotency_key = 'race-1'`);
+    const count = await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from work_orders where idempotency_key = 'race-1'`,
+    );
     expect(count[0]!.n).toBe(1);
   });
 
@@ -174,11 +204,19 @@ describeEachDatabase("work orders API", (db) => {
     });
     expect(template.status).toBe(201);
     expect(template.body).toMatchObject({ version: 1, isActive: true, retry: { baseMs: 50, capMs: 500 } });
-    expect((await call(app, "POST", "/v1/workflow-templates", { key, body: { name: "triage", steps: [{ type: "x" }] } })).status).toBe(409);
+    expect(
+      (await call(app, "POST", "/v1/workflow-templates", { key, body: { name: "triage", steps: [{ type: "x" }] } }))
+        .status,
+    ).toBe(409);
 
     const order = await call(app, "POST", "/v1/work-orders", {
       key,
-      body: { title: "from template", templateId: template.body.id, payload: { lang: "fr", ticket: 7 }, items: [item("extra")] },
+      body: {
+        title: "from template",
+        templateId: template.body.id,
+        payload: { lang: "fr", ticket: 7 },
+        items: [item("extra")],
+      },
     });
     expect(order.status).toBe(201);
     expect(order.body.templateId).toBe(template.body.id);
@@ -194,26 +232,48 @@ describeEachDatabase("work orders API", (db) => {
       body: { steps: [{ type: "classify" }] },
     });
     expect(edited.status).toBe(201);
-    expect(edited.body).toMatchObject({ name: "triage", version: 2, isActive: true, retry: { baseMs: 50, capMs: 500 } });
+    expect(edited.body).toMatchObject({
+      name: "triage",
+      version: 2,
+      isActive: true,
+      retry: { baseMs: 50, capMs: 500 },
+    });
     expect(edited.body.id).not.toBe(template.body.id);
     const old = await call(app, "GET", `/v1/workflow-templates/${template.body.id}`, { key });
     expect(old.body).toMatchObject({ version: 1, isActive: false });
-    expect((await call(app, "PATCH", `/v1/workflow-templates/${template.body.id}`, { key, body: { description: "x" } })).status).toBe(409);
+    expect(
+      (await call(app, "PATCH", `/v1/workflow-templates/${template.body.id}`, { key, body: { description: "x" } }))
+        .status,
+    ).toBe(409);
     const active = await call(app, "GET", "/v1/workflow-templates", { key });
     expect(active.body.items.map((t: any) => t.version)).toEqual([2]);
     const all = await call(app, "GET", "/v1/workflow-templates?includeInactive=true&limit=1", { key });
     expect(all.body.items).toHaveLength(1);
     expect(all.body.nextCursor).toBeTruthy();
-    const rest = await call(app, "GET", `/v1/workflow-templates?includeInactive=true&limit=1&cursor=${all.body.nextCursor}`, { key });
+    const rest = await call(
+      app,
+      "GET",
+      `/v1/workflow-templates?includeInactive=true&limit=1&cursor=${all.body.nextCursor}`,
+      { key },
+    );
     expect([all.body.items[0].version, rest.body.items[0].version]).toEqual([2, 1]);
 
-    const unknown = await call(app, "POST", "/v1/work-orders", { key, body: { title: "x", templateId: "00000000-0000-4000-8000-000000000000" } });
+    const unknown = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "x", templateId: "00000000-0000-4000-8000-000000000000" },
+    });
     expect(unknown.status).toBe(422);
     expect((await call(app, "POST", "/v1/work-orders", { key, body: { title: "empty" } })).status).toBe(422);
-    expect((await call(app, "POST", "/v1/workflow-templates", { key, body: { name: "bad", steps: [] } })).status).toBe(400);
+    expect((await call(app, "POST", "/v1/workflow-templates", { key, body: { name: "bad", steps: [] } })).status).toBe(
+      400,
+    );
     expect(
-      (await call(app, "POST", "/v1/workflow-templates", { key, body: { name: "bad", steps: [{ type: "x" }], retry: { baseMs: 10, capMs: 5 } } }))
-        .status,
+      (
+        await call(app, "POST", "/v1/workflow-templates", {
+          key,
+          body: { name: "bad", steps: [{ type: "x" }], retry: { baseMs: 10, capMs: 5 } },
+        })
+      ).status,
     ).toBe(400);
   });
 
@@ -226,13 +286,19 @@ describeEachDatabase("work orders API", (db) => {
         jsonSchema: {
           type: "object",
           required: ["amount", "customer"],
-          properties: { amount: { type: "number", minimum: 0 }, customer: { type: "object", properties: { id: { type: "string" } } } },
+          properties: {
+            amount: { type: "number", minimum: 0 },
+            customer: { type: "object", properties: { id: { type: "string" } } },
+          },
         },
       }),
     );
     const bad = await call(app, "POST", "/v1/work-orders", {
       key,
-      body: { title: "bad", items: [item("other", { anything: true }), item("invoice", { amount: -5, customer: { id: 3 } })] },
+      body: {
+        title: "bad",
+        items: [item("other", { anything: true }), item("invoice", { amount: -5, customer: { id: 3 } })],
+      },
     });
     expect(bad.status).toBe(422);
     expect(bad.body.error.code).toBe("invalid");
@@ -240,16 +306,28 @@ describeEachDatabase("work orders API", (db) => {
     const paths = bad.body.error.details[0].errors.map((e: any) => e.path);
     expect(paths).toEqual(expect.arrayContaining(["/amount", "/customer/id"]));
     expect((await call(app, "GET", "/v1/work-orders", { key })).body.items).toHaveLength(0);
-    const good = await call(app, "POST", "/v1/work-orders", { key, body: { title: "good", items: [item("invoice", { amount: 5, customer: { id: "c" } })] } });
+    const good = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "good", items: [item("invoice", { amount: 5, customer: { id: "c" } })] },
+    });
     expect(good.status).toBe(201);
   });
 
   it("cancels an order: queued items cancelled, in-flight completions 409, nothing claimable", async () => {
     const { app, key } = await setup();
-    const order = await call(app, "POST", "/v1/work-orders", { key, body: { title: "c", items: [item(), item(), item()] } });
-    const claimed = await call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w", limit: 1, leaseSeconds: 60 } });
+    const order = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "c", items: [item(), item(), item()] },
+    });
+    const claimed = await call(app, "POST", "/v1/work-items/claim", {
+      key,
+      body: { workerId: "w", limit: 1, leaseSeconds: 60 },
+    });
     const inFlight = claimed.body.items[0];
-    const cancelled = await call(app, "POST", `/v1/work-orders/${order.body.id}/cancel`, { key, body: { reason: "no longer needed" } });
+    const cancelled = await call(app, "POST", `/v1/work-orders/${order.body.id}/cancel`, {
+      key,
+      body: { reason: "no longer needed" },
+    });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe("CANCELLED");
     expect(cancelled.body.items.every((i: any) => i.status === "CANCELLED")).toBe(true);
@@ -271,7 +349,10 @@ describeEachDatabase("work orders API", (db) => {
     const { app, key } = await setup();
     const ids: string[] = [];
     for (const priority of ["LOW", "HIGH", "HIGH", "URGENT"]) {
-      const created = await call(app, "POST", "/v1/work-orders", { key, body: { title: priority, priority, items: [item()] } });
+      const created = await call(app, "POST", "/v1/work-orders", {
+        key,
+        body: { title: priority, priority, items: [item()] },
+      });
       ids.push(created.body.id);
     }
     const page1 = await call(app, "GET", "/v1/work-orders?limit=3", { key });
@@ -302,7 +383,14 @@ describeEachDatabase("work orders API", (db) => {
     });
     expect(recorded.status).toBe(201);
     expect(recorded.body).toMatchObject({ evaluator: "rubric-v1", score: 0.75, passed: true });
-    expect((await call(app, "POST", `/v1/work-items/${itemId}/evals`, { key, body: { evaluator: "x", score: 1.5, passed: true } })).status).toBe(400);
+    expect(
+      (
+        await call(app, "POST", `/v1/work-items/${itemId}/evals`, {
+          key,
+          body: { evaluator: "x", score: 1.5, passed: true },
+        })
+      ).status,
+    ).toBe(400);
     const detail = await call(app, "GET", `/v1/work-items/${itemId}`, { key });
     expect(detail.body.evals).toHaveLength(1);
     expect(detail.body.evals[0].details).toEqual({ notes: "ok" });
@@ -317,7 +405,12 @@ describeEachDatabase("work orders API", (db) => {
     for (const claimed of await claimAll(app, key)) {
       const failed = await call(app, "POST", `/v1/work-items/${claimed.id}/fail`, {
         key,
-        body: { attemptId: claimed.attemptId, fencingToken: claimed.fencingToken, error: `fatal ${claimed.type}`, retryable: false },
+        body: {
+          attemptId: claimed.attemptId,
+          fencingToken: claimed.fencingToken,
+          error: `fatal ${claimed.type}`,
+          retryable: false,
+        },
       });
       expect(failed.status).toBe(200);
       expect(failed.body.deadLetterId).toBeTruthy();
@@ -325,7 +418,9 @@ describeEachDatabase("work orders API", (db) => {
     expect((await call(app, "GET", `/v1/work-orders/${order.body.id}`, { key })).body.status).toBe("FAILED");
     // A dead letter from another source (the event pipeline) is listed too.
     await database.withMaintenance((tx) =>
-      tx.execute(sql`insert into dead_letters (workspace_id, source, reason, payload) values (${workspaceId}::uuid, 'event', 'unparseable', '{"raw": 1}')`),
+      tx.execute(
+        sql`insert into dead_letters (workspace_id, source, reason, payload) values (${workspaceId}::uuid, 'event', 'unparseable', '{"raw": 1}')`,
+      ),
     );
     const all = await call(app, "GET", "/v1/dead-letters", { key });
     expect(all.status).toBe(200);
@@ -336,11 +431,22 @@ describeEachDatabase("work orders API", (db) => {
     expect(eventRedrive.status).toBe(409);
     expect(eventRedrive.body.error.message).toMatch(/source 'event'/);
 
-    const [letterA] = (await call(app, "GET", "/v1/dead-letters?source=work_item", { key })).body.items.filter((d: any) => d.payload.v === 1);
+    const [letterA] = (await call(app, "GET", "/v1/dead-letters?source=work_item", { key })).body.items.filter(
+      (d: any) => d.payload.v === 1,
+    );
     const one = await call(app, "GET", `/v1/dead-letters/${letterA.id}`, { key });
-    expect(one.body).toMatchObject({ status: "OPEN", reason: "Non-retryable failure: fatal a", errors: [{ attempt: 1, error: "fatal a" }] });
-    expect((await call(app, "POST", `/v1/dead-letters/${letterA.id}/redrive`, { key, body: { payload: "nope" } })).status).toBe(400);
-    const redriven = await call(app, "POST", `/v1/dead-letters/${letterA.id}/redrive`, { key, body: { payload: { v: 2 } } });
+    expect(one.body).toMatchObject({
+      status: "OPEN",
+      reason: "Non-retryable failure: fatal a",
+      errors: [{ attempt: 1, error: "fatal a" }],
+    });
+    expect(
+      (await call(app, "POST", `/v1/dead-letters/${letterA.id}/redrive`, { key, body: { payload: "nope" } })).status,
+    ).toBe(400);
+    const redriven = await call(app, "POST", `/v1/dead-letters/${letterA.id}/redrive`, {
+      key,
+      body: { payload: { v: 2 } },
+    });
     expect(redriven.status).toBe(200);
     expect(redriven.body.deadLetter).toMatchObject({ status: "REDRIVEN", redriveCount: 1 });
     expect(redriven.body.workItemId).toBe(letterA.workItemId);
@@ -366,19 +472,34 @@ describeEachDatabase("work orders API", (db) => {
     });
     expect(retry.status).toBe(200);
     expect(retry.body).toMatchObject({ autoRetry: true, maxRedrives: 5, nextRetryAt: "2030-01-01T00:00:00.000Z" });
-    expect((await call(app, "PATCH", `/v1/dead-letters/${letterId}`, { key, body: { autoRetry: "yes" } })).status).toBe(400);
-    expect((await call(app, "PATCH", `/v1/dead-letters/${letterId}`, { key, body: { autoRetry: true, maxRedrives: -1 } })).status).toBe(400);
-    expect((await call(app, "POST", `/v1/dead-letters/${open.body.items[0].id}/discard`, { key, body: {} })).status).toBe(400);
-    const discarded = await call(app, "POST", `/v1/dead-letters/${open.body.items[0].id}/discard`, { key, body: { reason: "known bad input" } });
+    expect((await call(app, "PATCH", `/v1/dead-letters/${letterId}`, { key, body: { autoRetry: "yes" } })).status).toBe(
+      400,
+    );
+    expect(
+      (await call(app, "PATCH", `/v1/dead-letters/${letterId}`, { key, body: { autoRetry: true, maxRedrives: -1 } }))
+        .status,
+    ).toBe(400);
+    expect(
+      (await call(app, "POST", `/v1/dead-letters/${open.body.items[0].id}/discard`, { key, body: {} })).status,
+    ).toBe(400);
+    const discarded = await call(app, "POST", `/v1/dead-letters/${open.body.items[0].id}/discard`, {
+      key,
+      body: { reason: "known bad input" },
+    });
     expect(discarded.status).toBe(200);
     expect(discarded.body).toMatchObject({ status: "DISCARDED", discardReason: "known bad input" });
     expect(discarded.body.discardedBy).toBeTruthy();
     expect((await call(app, "POST", `/v1/dead-letters/${open.body.items[0].id}/redrive`, { key })).status).toBe(409);
     expect(discarded.body).toMatchObject({ autoRetry: false, nextRetryAt: null });
-    expect((await call(app, "PATCH", `/v1/dead-letters/${letterId}`, { key, body: { autoRetry: true } })).status).toBe(409);
+    expect((await call(app, "PATCH", `/v1/dead-letters/${letterId}`, { key, body: { autoRetry: true } })).status).toBe(
+      409,
+    );
     expect((await call(app, "GET", "/v1/dead-letters", { key })).body.items).toHaveLength(3);
     expect((await call(app, "GET", "/v1/dead-letters?status=DISCARDED", { key })).body.items).toHaveLength(1);
-    expect((await activityFor(letterA.id)).map((r) => r.action)).toEqual(["dead_letter.created", "dead_letter.redriven"]);
+    expect((await activityFor(letterA.id)).map((r) => r.action)).toEqual([
+      "dead_letter.created",
+      "dead_letter.redriven",
+    ]);
     expect((await activityFor(letterId)).map((r) => r.action)).toEqual([
       "dead_letter.created",
       "dead_letter.retry_policy_set",
@@ -390,7 +511,10 @@ describeEachDatabase("work orders API", (db) => {
     const { app, key } = await setup();
     const other = await seedWorkspace(db().database);
     const order = await call(app, "POST", "/v1/work-orders", { key, body: { title: "mine", items: [item()] } });
-    const template = await call(app, "POST", "/v1/workflow-templates", { key, body: { name: "mine", steps: [{ type: "x" }] } });
+    const template = await call(app, "POST", "/v1/workflow-templates", {
+      key,
+      body: { name: "mine", steps: [{ type: "x" }] },
+    });
     const [claimed] = await claimAll(app, key);
     const failed = await call(app, "POST", `/v1/work-items/${claimed!.id}/fail`, {
       key,
@@ -420,7 +544,10 @@ describeEachDatabase("work orders API", (db) => {
     }
     await call(app, "POST", "/v1/work-orders", { key, body: { title: "queued", items: [item()] } });
     expect(await claimAll(app, theirs)).toEqual([]);
-    const templated = await call(app, "POST", "/v1/work-orders", { key: theirs, body: { title: "x", templateId: template.body.id } });
+    const templated = await call(app, "POST", "/v1/work-orders", {
+      key: theirs,
+      body: { title: "x", templateId: template.body.id },
+    });
     expect(templated.status).toBe(422);
   });
 
@@ -455,16 +582,27 @@ describeEachDatabase("work orders API", (db) => {
       ["POST", `/v1/work-items/${itemId}/complete`, { attemptId: itemId, fencingToken: "99999999999999999999" }, 400],
       ["POST", `/v1/work-items/${itemId}/complete`, { attemptId: itemId, fencingToken: "1" }, 409],
       ["POST", `/v1/work-items/${itemId}/fail`, { attemptId: itemId, fencingToken: "1" }, 400],
-      ["POST", `/v1/work-items/${itemId}/fail`, { attemptId: itemId, fencingToken: "1", error: "e", retryable: "yes" }, 400],
+      [
+        "POST",
+        `/v1/work-items/${itemId}/fail`,
+        { attemptId: itemId, fencingToken: "1", error: "e", retryable: "yes" },
+        400,
+      ],
       ["POST", `/v1/work-items/${itemId}/heartbeat`, { attemptId: itemId, fencingToken: "1", leaseSeconds: 0 }, 400],
-      ["POST", "/v1/work-items/00000000-0000-4000-8000-000000000000/complete", { attemptId: itemId, fencingToken: "1" }, 404],
+      [
+        "POST",
+        "/v1/work-items/00000000-0000-4000-8000-000000000000/complete",
+        { attemptId: itemId, fencingToken: "1" },
+        404,
+      ],
       ["GET", "/v1/dead-letters?source=email", undefined, 400],
       ["GET", "/v1/work-orders?limit=-5", undefined, 400],
     ];
     for (const [method, path, body, status] of cases) {
-      const response = method === "POST" && body !== undefined && typeof body === "object" && body !== null && "raw" in body
-        ? await call(app, method, path, { key, raw: String((body as any).raw) })
-        : await call(app, method, path, { key, body });
+      const response =
+        method === "POST" && body !== undefined && typeof body === "object" && body !== null && "raw" in body
+          ? await call(app, method, path, { key, raw: String((body as any).raw) })
+          : await call(app, method, path, { key, body });
       expect(response.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(status);
       expect(response.body.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
     }
@@ -488,7 +626,9 @@ describeEachDatabase("work orders API", (db) => {
     }
     const writer = await call(app, "POST", "/v1/api-keys", { key, body: { name: "writer", scopes: ["work:write"] } });
     expect((await call(app, "GET", "/v1/work-orders", { key: writer.body.key })).status).toBe(403);
-    expect((await call(app, "POST", "/v1/work-items/claim", { key: writer.body.key, body: { workerId: "w" } })).status).toBe(200);
+    expect(
+      (await call(app, "POST", "/v1/work-items/claim", { key: writer.body.key, body: { workerId: "w" } })).status,
+    ).toBe(200);
   });
 
   it("gates items on approval: before-gates wait, after-gates review; lifecycle helpers move them on", async () => {
@@ -531,15 +671,23 @@ describeEachDatabase("work orders API", (db) => {
     ]);
 
     const plainClaim = claimed.find((c) => c.id === plain.id)!;
-    await call(app, "POST", `/v1/work-items/${plain.id}/complete`, { key, body: { attemptId: plainClaim.attemptId, fencingToken: plainClaim.fencingToken } });
+    await call(app, "POST", `/v1/work-items/${plain.id}/complete`, {
+      key,
+      body: { attemptId: plainClaim.attemptId, fencingToken: plainClaim.fencingToken },
+    });
 
     // What an approval decision does: approve the before-gate → claimable.
     const approver = { workspaceId, type: "USER" as const, id: userId };
-    const requeued = await database.withTenant({ workspaceId, userId }, (tx) => requeueItems(tx, approver, [{ itemId: deploy.id, reason: "approved" }]));
+    const requeued = await database.withTenant({ workspaceId, userId }, (tx) =>
+      requeueItems(tx, approver, [{ itemId: deploy.id, reason: "approved" }]),
+    );
     expect(requeued).toEqual([deploy.id]);
     const [deployClaim] = await claimAll(app, key);
     expect(deployClaim!.id).toBe(deploy.id);
-    await call(app, "POST", `/v1/work-items/${deploy.id}/complete`, { key, body: { attemptId: deployClaim!.attemptId, fencingToken: deployClaim!.fencingToken } });
+    await call(app, "POST", `/v1/work-items/${deploy.id}/complete`, {
+      key,
+      body: { attemptId: deployClaim!.attemptId, fencingToken: deployClaim!.fencingToken },
+    });
     expect((await call(app, "GET", `/v1/work-orders/${order.body.id}`, { key })).body.status).toBe("PROCESSING");
 
     // Reject the after-gate review: the item fails into a dead letter, the order fails.
@@ -548,10 +696,16 @@ describeEachDatabase("work orders API", (db) => {
     );
     expect(failed).toHaveLength(1);
     const letter = await call(app, "GET", `/v1/dead-letters/${failed[0]!.deadLetterId}`, { key });
-    expect(letter.body).toMatchObject({ source: "work_item", reason: "Rejected in review: wrong tone", workItemId: write.id });
+    expect(letter.body).toMatchObject({
+      source: "work_item",
+      reason: "Rejected in review: wrong tone",
+      workItemId: write.id,
+    });
     expect((await call(app, "GET", `/v1/work-orders/${order.body.id}`, { key })).body.status).toBe("FAILED");
     // Already terminal: the helpers skip it.
-    expect(await database.withTenant({ workspaceId, userId }, (tx) => cancelItems(tx, approver, [{ itemId: write.id }]))).toEqual([]);
+    expect(
+      await database.withTenant({ workspaceId, userId }, (tx) => cancelItems(tx, approver, [{ itemId: write.id }])),
+    ).toEqual([]);
   });
 
   it("cancelItems cancels gated items and an order of only cancelled items is CANCELLED", async () => {
@@ -568,7 +722,9 @@ describeEachDatabase("work orders API", (db) => {
     const after = await call(app, "GET", `/v1/work-orders/${order.body.id}`, { key });
     expect(after.body.status).toBe("CANCELLED");
     expect(after.body.items[0].status).toBe("CANCELLED");
-    const refreshed = await database.withTenant({ workspaceId, userId }, (tx) => refreshOrderStatus(tx, [order.body.id]));
+    const refreshed = await database.withTenant({ workspaceId, userId }, (tx) =>
+      refreshOrderStatus(tx, [order.body.id]),
+    );
     expect(refreshed).toEqual([]);
   });
 
@@ -580,7 +736,10 @@ describeEachDatabase("work orders API", (db) => {
     });
     expect(order.body.items[0].status).toBe("AWAITING_APPROVAL");
     const pending = () =>
-      rows<{ status: string }>(database.db, sql`select status::text from approval_requests where work_order_id = ${order.body.id}::uuid`);
+      rows<{ status: string }>(
+        database.db,
+        sql`select status::text from approval_requests where work_order_id = ${order.body.id}::uuid`,
+      );
     expect(await pending()).toEqual([{ status: "PENDING" }]);
     expect((await call(app, "POST", `/v1/work-orders/${order.body.id}/cancel`, { key })).status).toBe(200);
     expect(await pending()).toEqual([{ status: "CANCELLED" }]);

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
-import { connect, rows, type Database } from "../../db/client";
+import { connect, type Database, rows } from "../../db/client";
 import type { Actor } from "../../functions/shared/auth";
 import { claimWorkItems, completeWorkItem, failWorkItem, heartbeatWorkItem } from "../../functions/work-orders/claims";
 import { getDeadLetter, redriveDeadLetter } from "../../functions/work-orders/dead-letters";
@@ -26,7 +26,8 @@ function domain(database: Database, actor: Actor) {
     database.withTenant({ workspaceId: actor.workspaceId, userId: actor.userId }, fn);
   return {
     create: (body: Parameters<typeof createWorkOrder>[2]) => tenant((tx) => createWorkOrder(tx, actor, body)),
-    claim: (workerId: string, limit = 1, leaseSeconds = 60) => tenant((tx) => claimWorkItems(tx, actor, { workerId, limit, leaseSeconds })),
+    claim: (workerId: string, limit = 1, leaseSeconds = 60) =>
+      tenant((tx) => claimWorkItems(tx, actor, { workerId, limit, leaseSeconds })),
     complete: (id: string, fence: FenceLike, result: unknown = null) =>
       tenant((tx) => completeWorkItem(tx, actor, id, { ...fenceOf(fence), result })),
     fail: (id: string, fence: FenceLike, error: string, retryable = true) =>
@@ -111,7 +112,10 @@ describeEachDatabase("work queue", (db) => {
       for (let n = 0; n < orders; n++) {
         const created = await domain(database, actor).create({
           title: `race ${n}`,
-          items: [{ type: "race", payload: {} }, { type: "race", payload: {} }],
+          items: [
+            { type: "race", payload: {} },
+            { type: "race", payload: {} },
+          ],
         });
         const [a, b] = await domain(database, actor).claim("racer", 2);
         expect([a!.id, b!.id].sort()).toEqual(created.items.map((i) => i.id).sort());
@@ -130,11 +134,17 @@ describeEachDatabase("work queue", (db) => {
     const low = await d.create({ title: "low", priority: "LOW", items: [{ type: "a" }] });
     const urgent = await d.create({ title: "urgent", priority: "URGENT", items: [{ type: "a" }, { type: "b" }] });
     const medium = await d.create({ title: "medium", items: [{ type: "a" }] });
-    const gated = await d.create({ title: "gated", priority: "URGENT", items: [{ type: "a", approval: { gate: "BEFORE" } }] });
+    const gated = await d.create({
+      title: "gated",
+      priority: "URGENT",
+      items: [{ type: "a", approval: { gate: "BEFORE" } }],
+    });
     expect(gated.items[0]!.status).toBe("AWAITING_APPROVAL");
     expect(gated.approvalRequestIds).toHaveLength(1);
 
-    const onlyB = await database.withTenant(actor, (tx) => claimWorkItems(tx, actor, { workerId: "w", types: ["b"], limit: 10, leaseSeconds: 30 }));
+    const onlyB = await database.withTenant(actor, (tx) =>
+      claimWorkItems(tx, actor, { workerId: "w", types: ["b"], limit: 10, leaseSeconds: 30 }),
+    );
     expect(onlyB.map((c) => c.id)).toEqual([urgent.items[1]!.id]);
     const rest = await d.claim("w", 10);
     expect(rest.map((c) => c.id)).toEqual([urgent.items[0]!.id, medium.items[0]!.id, low.items[0]!.id]);
@@ -152,7 +162,11 @@ describeEachDatabase("work queue", (db) => {
     expect((await d.heartbeat(itemId, a)).id).toBe(itemId);
     await sleep(1300);
     // The lease expired but nobody took the item yet: nothing reaped before its time.
-    expect(await reapExpiredLeases(database, new Date(Date.now() - 60_000))).toEqual({ timedOut: 0, requeued: 0, deadLettered: 0 });
+    expect(await reapExpiredLeases(database, new Date(Date.now() - 60_000))).toEqual({
+      timedOut: 0,
+      requeued: 0,
+      deadLettered: 0,
+    });
     expect(await reapExpiredLeases(database)).toEqual({ timedOut: 1, requeued: 1, deadLettered: 0 });
 
     const b = await claimOne(d, "worker-b", 60);
@@ -160,11 +174,16 @@ describeEachDatabase("work queue", (db) => {
     expect(b.attemptNumber).toBe(2);
     expect(BigInt(b.fencingToken) > BigInt(a.fencingToken)).toBe(true);
 
-    await expect(d.complete(itemId, a, "late")).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/reclaimed/) });
+    await expect(d.complete(itemId, a, "late")).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringMatching(/reclaimed/),
+    });
     await expect(d.heartbeat(itemId, a)).rejects.toMatchObject({ status: 409 });
     await expect(d.fail(itemId, a, "late failure")).rejects.toMatchObject({ status: 409 });
     // A forged token for the current attempt is refused too.
-    await expect(d.complete(itemId, { attemptId: b.attemptId, fencingToken: a.fencingToken })).rejects.toMatchObject({ status: 409 });
+    await expect(d.complete(itemId, { attemptId: b.attemptId, fencingToken: a.fencingToken })).rejects.toMatchObject({
+      status: 409,
+    });
     expect((await d.item(itemId)).status).toBe("PROCESSING");
 
     const done = await d.complete(itemId, b, "on time");
@@ -194,16 +213,22 @@ describeEachDatabase("work queue", (db) => {
     const { database } = db();
     const actor = await seedActor(database);
     const d = domain(database, actor);
-    const order = await d.create({ title: "flaky", retry: fast, items: [{ type: "flaky", payload: { v: 1 }, maxAttempts: 3 }, { type: "ok" }] });
+    const order = await d.create({
+      title: "flaky",
+      retry: fast,
+      items: [{ type: "flaky", payload: { v: 1 }, maxAttempts: 3 }, { type: "ok" }],
+    });
     const [flakyItem, okItem] = order.items;
     const ok = (await d.claim("w", 10)).find((c) => c.id === okItem!.id)!;
     await d.complete(ok.id, ok);
     // The flaky item was claimed by that claim too: fail it three times.
     let results = [];
-    let claimed = (await rows<{ attempt_id: string; token: string }>(
-      database.db,
-      sql`select current_attempt_id as attempt_id, fencing_token::text as token from work_items where id = ${flakyItem!.id}::uuid`,
-    ))[0]!;
+    let claimed = (
+      await rows<{ attempt_id: string; token: string }>(
+        database.db,
+        sql`select current_attempt_id as attempt_id, fencing_token::text as token from work_items where id = ${flakyItem!.id}::uuid`,
+      )
+    )[0]!;
     let fence = { attemptId: claimed.attempt_id, fencingToken: claimed.token };
     for (let attempt = 1; attempt <= 3; attempt++) {
       const failed = await d.fail(flakyItem!.id, fence, `boom ${attempt}`);
@@ -218,7 +243,10 @@ describeEachDatabase("work queue", (db) => {
     const last = results[2]!;
     expect(last).toMatchObject({ status: "FAILED", willRetry: false });
     expect(last.deadLetterId).toBeTruthy();
-    const letters = await rows<{ id: string }>(database.db, sql`select id from dead_letters where work_item_id = ${flakyItem!.id}::uuid`);
+    const letters = await rows<{ id: string }>(
+      database.db,
+      sql`select id from dead_letters where work_item_id = ${flakyItem!.id}::uuid`,
+    );
     expect(letters).toHaveLength(1);
     const letter = await d.deadLetter(last.deadLetterId!);
     expect(letter).toMatchObject({ source: "work_item", status: "OPEN", payload: { v: 1 } });
@@ -228,16 +256,29 @@ describeEachDatabase("work queue", (db) => {
 
     // Redrive (as a job would): fresh budget, edited payload; the order reopens.
     const redriven = await database.withTenant(actor, (tx) =>
-      redriveDeadLetter(tx, systemActor(actor.workspaceId, "dead-letter-job"), letter.id, { payload: { v: 2 } }, { automatic: true }),
+      redriveDeadLetter(
+        tx,
+        systemActor(actor.workspaceId, "dead-letter-job"),
+        letter.id,
+        { payload: { v: 2 } },
+        { automatic: true },
+      ),
     );
-    expect(redriven.deadLetter).toMatchObject({ status: "REDRIVEN", redriveCount: 1, redrivenBy: "dead-letter-job", workItemId: flakyItem!.id });
+    expect(redriven.deadLetter).toMatchObject({
+      status: "REDRIVEN",
+      redriveCount: 1,
+      redrivenBy: "dead-letter-job",
+      workItemId: flakyItem!.id,
+    });
     expect((await d.order(order.order.id)).status).toBe("PROCESSING");
     const again = await claimOne(d, "w");
     expect(again).toMatchObject({ id: flakyItem!.id, attemptNumber: 1, payload: { v: 2 } });
     expect((await d.complete(again.id, again, "fixed")).status).toBe("COMPLETED");
     expect((await d.order(order.order.id)).status).toBe("COMPLETED");
     // Still exactly one dead letter, kept and marked.
-    expect(await rows(database.db, sql`select status from dead_letters where work_item_id = ${flakyItem!.id}::uuid`)).toEqual([{ status: "REDRIVEN" }]);
+    expect(
+      await rows(database.db, sql`select status from dead_letters where work_item_id = ${flakyItem!.id}::uuid`),
+    ).toEqual([{ status: "REDRIVEN" }]);
     await expect(
       database.withTenant(actor, (tx) => redriveDeadLetter(tx, systemActor(actor.workspaceId), letter.id)),
     ).rejects.toMatchObject({ status: 409 });
@@ -247,7 +288,11 @@ describeEachDatabase("work queue", (db) => {
     const { database } = db();
     const actor = await seedActor(database);
     const d = domain(database, actor);
-    const order = await d.create({ title: "fatal", retry: fast, items: [{ type: "fatal" }, { type: "once", maxAttempts: 1 }] });
+    const order = await d.create({
+      title: "fatal",
+      retry: fast,
+      items: [{ type: "fatal" }, { type: "once", maxAttempts: 1 }],
+    });
     const claimed = await d.claim("w", 2, 1);
     const fatal = claimed.find((c) => c.type === "fatal")!;
     const failed = await d.fail(fatal.id, fatal, "bad input", false);
@@ -257,7 +302,11 @@ describeEachDatabase("work queue", (db) => {
     expect(letter.errors).toHaveLength(1);
 
     await sleep(1200);
-    expect(await reapExpiredLeases(database, new Date(), { batchSize: 1 })).toEqual({ timedOut: 1, requeued: 0, deadLettered: 1 });
+    expect(await reapExpiredLeases(database, new Date(), { batchSize: 1 })).toEqual({
+      timedOut: 1,
+      requeued: 0,
+      deadLettered: 1,
+    });
     const once = claimed.find((c) => c.type === "once")!;
     const onceItem = await d.item(once.id);
     expect(onceItem.status).toBe("FAILED");
@@ -267,7 +316,10 @@ describeEachDatabase("work queue", (db) => {
       sql`select errors from dead_letters where work_item_id = ${once.id}::uuid`,
     );
     expect(timeoutLetter!.errors).toHaveLength(1);
-    expect(timeoutLetter!.errors[0]).toMatchObject({ status: "TIMEOUT", error: expect.stringMatching(/Lease expired: worker w/) });
+    expect(timeoutLetter!.errors[0]).toMatchObject({
+      status: "TIMEOUT",
+      error: expect.stringMatching(/Lease expired: worker w/),
+    });
     expect((await d.order(order.order.id)).status).toBe("FAILED");
     await expect(d.complete(once.id, once)).rejects.toMatchObject({ status: 409 });
   });
@@ -276,7 +328,11 @@ describeEachDatabase("work queue", (db) => {
     const { database } = db();
     const actor = await seedActor(database);
     const d = domain(database, actor);
-    const order = await d.create({ title: "backoff", retry: { baseMs: 60_000, capMs: 90_000 }, items: [{ type: "x", maxAttempts: 5 }] });
+    const order = await d.create({
+      title: "backoff",
+      retry: { baseMs: 60_000, capMs: 90_000 },
+      items: [{ type: "x", maxAttempts: 5 }],
+    });
     const first = await claimOne(d, "w");
     const before = Date.now();
     const failed = await d.fail(first.id, first, "e1");
