@@ -11,7 +11,7 @@ import {
   type VectorStrategy,
 } from "../functions/memory/search.js";
 import { bootstrapWorkspace } from "../functions/platform/workspaces.js";
-import type { Actor } from "../functions/shared/auth.js";
+import type { Actor } from "../functions/shared/actor.js";
 import { claimWorkItems, completeWorkItem } from "../functions/work-orders/claims.js";
 import { createWorkOrder, MAX_ITEMS_PER_ORDER } from "../functions/work-orders/work-orders.js";
 import { startWsProxy, type WsProxy } from "../scripts/ws-proxy.js";

@@ -1,7 +1,6 @@
 import type { ExtractTablesWithRelations, SQL } from "drizzle-orm";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
-import { logger } from "../functions/shared/logger";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -31,11 +30,41 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * What the database layer reports and cannot act on itself (a pooled connection that died,
+ * an after-commit hook that failed). The app passes its structured logger; db/ depends on
+ * nothing in functions/.
+ */
+export interface DatabaseLog {
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+const silent: DatabaseLog = { warn: () => {}, error: () => {} };
+
 export interface ConnectOptions {
   /** Force a driver; by default it follows the URL (see `driverFor`). */
   driver?: DriverKind;
   /** Pool size for server drivers. */
   max?: number;
+  log?: DatabaseLog;
+}
+
+/** Work to do once a transaction has committed (a webhook, a queue nudge); it gets the database to open new ones. */
+export type CommitHook = (database: Database) => Promise<unknown> | unknown;
+
+const commitHooks = new WeakMap<object, CommitHook[]>();
+
+/**
+ * Queues `hook` to run after `tx` commits (and never if it rolls back). Hooks run in order,
+ * awaited before the transaction's caller gets its result; a hook that throws is logged, not
+ * rethrown (the change it follows is committed). `tx` must be the transaction a `Database`
+ * opened (`withTenant`, `withSettings`, `withMaintenance`), not a savepoint inside it.
+ */
+export function afterCommit(tx: Tx, hook: CommitHook): void {
+  const hooks = commitHooks.get(tx);
+  if (!hooks) throw new Error("afterCommit needs a transaction opened by Database.withTenant/withMaintenance");
+  hooks.push(hook);
 }
 
 export const DEFAULT_PGLITE_DIR = ".cairn/pgdata";
@@ -54,31 +83,30 @@ export function driverFor(url: string | undefined, override = process.env.CAIRN_
 
 export async function connect(url = process.env.DATABASE_URL, options: ConnectOptions = {}): Promise<Database> {
   const kind = options.driver ?? driverFor(url);
-  if (kind === "pglite") return connectPglite(url);
+  const log = options.log ?? silent;
+  if (kind === "pglite") return connectPglite(url, log);
+  /**
+   * An idle pooled connection that dies (a Neon compute scaling to zero, a server restart) is
+   * dropped by the pool, which then emits "error"; unheard, that event would crash the process.
+   * The next query simply opens a new connection.
+   */
+  const onIdleClientError = (error: Error) =>
+    log.warn("an idle database connection was closed", { error: error.message });
   if (kind === "neon") {
     const { Pool } = await import("@neondatabase/serverless");
     const { drizzle } = await import("drizzle-orm/neon-serverless");
     const pool = new Pool({ connectionString: url, max: options.max ?? 10 });
     pool.on("error", onIdleClientError);
-    return wrap("neon", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end());
+    return wrap("neon", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end(), log);
   }
   const { default: pg } = await import("pg");
   const { drizzle } = await import("drizzle-orm/node-postgres");
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
   pool.on("error", onIdleClientError);
-  return wrap("pg", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end());
+  return wrap("pg", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end(), log);
 }
 
-/**
- * An idle pooled connection that dies (a Neon compute scaling to zero, a server restart) is
- * dropped by the pool, which then emits "error"; unheard, that event would crash the process.
- * The next query simply opens a new connection.
- */
-function onIdleClientError(error: Error): void {
-  logger.warn("an idle database connection was closed", { error: error.message });
-}
-
-async function connectPglite(url: string | undefined): Promise<Database> {
+async function connectPglite(url: string | undefined, log: DatabaseLog): Promise<Database> {
   // Imported lazily: PGlite (WASM) is for the embedded default and tests, never a Lambda bundle.
   const { PGlite } = await import("@electric-sql/pglite");
   const { vector } = await import("@electric-sql/pglite-pgvector");
@@ -90,16 +118,27 @@ async function connectPglite(url: string | undefined): Promise<Database> {
     await mkdir(dataDir, { recursive: true });
   }
   const client = await PGlite.create({ dataDir, extensions: { vector } });
-  return wrap("pglite", drizzle({ client, schema }) as unknown as Db, () => client.close());
+  return wrap("pglite", drizzle({ client, schema }) as unknown as Db, () => client.close(), log);
 }
 
-function wrap(kind: DriverKind, db: Db, end: () => Promise<void>): Database {
-  const run = <T>(setup: SQL, fn: (tx: Tx) => Promise<T>) =>
-    db.transaction(async (tx) => {
+function wrap(kind: DriverKind, db: Db, end: () => Promise<void>, log: DatabaseLog): Database {
+  const run = async <T>(setup: SQL, fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    const hooks: CommitHook[] = [];
+    const result = await db.transaction(async (tx) => {
+      commitHooks.set(tx, hooks);
       await tx.execute(setup);
       return fn(tx as Tx);
     });
-  return {
+    for (const hook of hooks) {
+      try {
+        await hook(database);
+      } catch (error) {
+        log.error("an after-commit hook failed; the transaction itself committed", { error });
+      }
+    }
+    return result;
+  };
+  const database: Database = {
     kind,
     db,
     // One round trip sets both the tenant and the role (ARCHITECTURE.md, request flow).
@@ -120,6 +159,7 @@ function wrap(kind: DriverKind, db: Db, end: () => Promise<void>): Database {
     withMaintenance: (fn) => run(sql`select set_config('role', 'cairn_maintenance', true)`, fn),
     close: end,
   };
+  return database;
 }
 
 /**

@@ -50,7 +50,7 @@ const port = () => Number(process.env.PORT ?? 3000);
 async function main() {
   // A webhook receiver on this machine is the usual thing to try locally (deployments refuse it).
   allowPrivateAddressesByDefault();
-  const database = await connect(process.env.DATABASE_URL);
+  const database = await connect(process.env.DATABASE_URL, { log: logger });
   const { applied } = await migrate(database);
   logger.info("database ready", { driver: database.kind, migrationsApplied: applied });
   await ensureFirstWorkspace(database);

@@ -9,6 +9,7 @@ import { connect } from "../db/client";
 import { migrate } from "../db/migrate";
 import { isJobName, JOB_NAMES } from "../functions/jobs/job";
 import { runJobByName } from "../functions/jobs/registry";
+import { logger } from "../functions/shared/logger";
 import { allowPrivateAddressesByDefault } from "../functions/shared/outbound";
 
 // The summary is this command's output; keep the job's own log lines to warnings and errors.
@@ -35,7 +36,7 @@ function parseArgs(argv: string[]): { name: string; now?: Date } {
 async function main(): Promise<number> {
   const { name, now } = parseArgs(process.argv.slice(2));
   if (!isJobName(name)) throw new Error(`unknown job ${name}\n${usage}`);
-  const database = await connect(process.env.DATABASE_URL);
+  const database = await connect(process.env.DATABASE_URL, { log: logger });
   try {
     if (database.kind === "pglite") await migrate(database);
     const summary = await runJobByName(name, database, "cli", { now });

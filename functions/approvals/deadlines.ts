@@ -9,7 +9,8 @@
 import { and, asc, eq, lte, sql } from "drizzle-orm";
 import { type Database, rows } from "../../db/client";
 import { approvalRequests } from "../../db/schema";
-import { recordActivity } from "../shared/activity";
+import { systemActor } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { closeRequests, escalateRequests, insertEvents, type NewEvent, type RequestRow } from "./decisions";
 
 export interface SweepCounts {
@@ -86,14 +87,13 @@ export async function sweepApprovalDeadlines(
         events.filter((e) => e.decision === "ESCALATED").map((e) => e.request),
         now,
       );
-      await recordActivity(
+      await audit(
         tx,
+        systemActor(null, "approval-deadlines"),
         events.map((e) => ({
           workspaceId: e.request.workspaceId,
-          actor: { type: "SYSTEM" as const },
           action: `approval.timeout.${e.decision.toLowerCase()}`,
-          entityType: "approval_request",
-          entityId: e.request.id,
+          entity: { type: "approval_request", id: e.request.id },
           before: { status: e.request.status, deadline: e.request.deadline, timeoutAction: e.request.timeoutAction },
           after: { decision: e.decision },
         })),

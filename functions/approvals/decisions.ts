@@ -10,10 +10,11 @@ import { z } from "@hono/zod-openapi";
 import { and, eq, sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
 import { approvalEvents, approvalRequests, workItems, workOrders } from "../../db/schema";
-import { recordChange } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor, ActorRef } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
-import { type ActorRef, applyApprovalEffects, type ClosedRequest } from "./effects";
+import { applyApprovalEffects, type ClosedRequest } from "./effects";
 import { getApproval } from "./requests";
 
 export const DecisionInput = z
@@ -177,7 +178,7 @@ export async function recordDecision(
   await insertEvents(tx, [
     { request, actorType: "USER", actorUserId: actor.userId, decision: input.decision, reason: input.reason ?? null },
   ]);
-  const who: ActorRef = { workspaceId: actor.workspaceId, type: "USER", id: actor.userId };
+  const who = actorRef(actor);
   if (input.decision === "APPROVED") {
     const approvals = request.approvalsCount + 1;
     await tx
@@ -192,15 +193,11 @@ export async function recordDecision(
   } else {
     await escalateRequests(tx, [request], now);
   }
-  await recordChange(
-    tx,
-    actor,
-    `approval.${input.decision.toLowerCase()}`,
-    { type: "approval_request", id: request.id },
-    {
-      before: { status: request.status, approvalsCount: request.approvalsCount },
-      after: { decision: input.decision, reason: input.reason ?? null },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: `approval.${input.decision.toLowerCase()}`,
+    entity: { type: "approval_request", id: request.id },
+    before: { status: request.status, approvalsCount: request.approvalsCount },
+    after: { decision: input.decision, reason: input.reason ?? null },
+  });
   return getApproval(tx, actor, request.id);
 }

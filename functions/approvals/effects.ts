@@ -5,17 +5,9 @@
  *   with a dead letter (`onReject` FAIL) or QUEUED again for rework (`onReject` REWORK).
  * Then the orders' statuses follow their items. Set-based: one statement per kind of effect.
  */
-import { sql } from "drizzle-orm";
-import { rows, type Tx } from "../../db/client";
-import {
-  type ActorRef,
-  cancelItems,
-  failItemsToDeadLetter,
-  refreshOrderStatus,
-  requeueItems,
-} from "../work-orders/lifecycle";
-
-export type { ActorRef };
+import type { Tx } from "../../db/client";
+import { cancelItems, completeReviewedItems, failItemsToDeadLetter, requeueItems } from "../lifecycle/items";
+import type { ActorRef } from "../shared/actor";
 
 export interface ClosedRequest {
   id: string;
@@ -26,39 +18,6 @@ export interface ClosedRequest {
   onReject: "FAIL" | "REWORK";
   status: "APPROVED" | "REJECTED";
   reason: string | null;
-}
-
-/** After-gate approval: the stored result is accepted (no lifecycle helper completes items). */
-async function completeReviewedItems(tx: Tx, actor: ActorRef, requests: ClosedRequest[]): Promise<string[]> {
-  if (requests.length === 0) return [];
-  const items = JSON.stringify(requests.map((r) => ({ itemId: r.workItemId, requestId: r.id })));
-  const completed = await rows<{ id: string; work_order_id: string }>(
-    tx,
-    sql`with input as (
-          select * from jsonb_to_recordset(${items}::jsonb) as x("itemId" uuid, "requestId" uuid)
-        ),
-        target as (
-          update work_items i
-          set status = 'COMPLETED', completed_at = now(), updated_at = now()
-          from input x
-          where i.id = x."itemId" and i.status = 'AWAITING_APPROVAL'
-          returning i.id, i.workspace_id, i.work_order_id, x."requestId" as request_id
-        ),
-        logged as (
-          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
-          select t.workspace_id, ${actor.type}::actor_type, ${actor.id}, 'work_item.completed', 'work_item', t.id,
-                 jsonb_build_object('status', 'AWAITING_APPROVAL'),
-                 jsonb_build_object('status', 'COMPLETED', 'approvalRequestId', t.request_id)
-          from target t
-        )
-        select id, work_order_id from target`,
-  );
-  await refreshOrderStatus(
-    tx,
-    completed.map((row) => row.work_order_id),
-    { actor },
-  );
-  return completed.map((row) => row.id);
 }
 
 /** Applies the effects of requests that just closed; returns the items that changed. */
@@ -78,7 +37,7 @@ export async function applyApprovalEffects(tx: Tx, actor: ActorRef, closed: Clos
   const completed = await completeReviewedItems(
     tx,
     actor,
-    approved.filter((r) => r.gate === "AFTER"),
+    approved.filter((r) => r.gate === "AFTER").map((r) => ({ workItemId: r.workItemId, requestId: r.id })),
   );
   const cancelled = await cancelItems(
     tx,

@@ -18,7 +18,8 @@ import {
   type PolicyCondition,
   processingJobs,
 } from "../../db/schema";
-import { activityActor, recordActivity } from "../shared/activity";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { policyMatches } from "./matching";
 import { APPROVAL_WEBHOOK_JOB, WEBHOOK_MAX_ATTEMPTS } from "./notifications";
 
@@ -194,14 +195,12 @@ export async function openApprovalRequests(
     );
   }
 
-  await recordActivity(
+  await audit(
     tx,
+    actorRef(actor),
     values.map((value) => ({
-      workspaceId: actor.workspaceId,
-      actor: activityActor(actor.userId),
       action: "approval.requested",
-      entityType: "approval_request",
-      entityId: value.id,
+      entity: { type: "approval_request", id: value.id },
       after: {
         workItemId: value.workItemId,
         gate: value.gate,

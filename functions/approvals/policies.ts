@@ -17,8 +17,9 @@ import {
   type PolicyCondition,
   workspaceMembers,
 } from "../../db/schema";
-import { recordChange } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { MAX_TIMEOUT_SECONDS } from "./gates";
 import { conditionProblem, POLICY_OPERATORS } from "./matching";
@@ -191,15 +192,11 @@ export async function createPolicy(tx: Tx, actor: Actor, raw: z.input<typeof Cre
   const policy = settingsOf(CreatePolicyInput.parse(raw));
   await assertValidPolicy(tx, actor, policy);
   const row = await insertVersion(tx, actor, randomUUID(), 1, policy);
-  await recordChange(
-    tx,
-    actor,
-    "approval_policy.created",
-    { type: "approval_policy", id: row.id },
-    {
-      after: { policyKey: row.policyKey, version: 1 },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "approval_policy.created",
+    entity: { type: "approval_policy", id: row.id },
+    after: { policyKey: row.policyKey, version: 1 },
+  });
   return policyView(row);
 }
 
@@ -284,15 +281,11 @@ export async function updatePolicy(
   await assertValidPolicy(tx, actor, next);
   await tx.update(approvalPolicies).set({ isCurrent: false }).where(eq(approvalPolicies.id, current.id));
   const row = await insertVersion(tx, actor, policyKey, current.version + 1, next);
-  await recordChange(
-    tx,
-    actor,
-    "approval_policy.updated",
-    { type: "approval_policy", id: row.id },
-    {
-      before: { id: current.id, version: current.version },
-      after: { id: row.id, version: row.version, changes: Object.keys(changes) },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "approval_policy.updated",
+    entity: { type: "approval_policy", id: row.id },
+    before: { id: current.id, version: current.version },
+    after: { id: row.id, version: row.version, changes: Object.keys(changes) },
+  });
   return policyView(row);
 }

@@ -4,7 +4,7 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, eq, type SQL, sql } from "drizzle-orm";
 import { pgArray, rows, type Tx } from "../../db/client";
 import { approvalEvents, approvalStatus } from "../../db/schema";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
 import { BadRequest, NotFound } from "../shared/errors";
 import { summarizePayload } from "./summary";
 

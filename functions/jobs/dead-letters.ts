@@ -29,12 +29,12 @@ import type { ScheduledEvent, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, S
 import { sql } from "drizzle-orm";
 import { type Database, jsonParam, rows, type Tx } from "../../db/client";
 import { redriveWebhookDeadLetter } from "../approvals/notifications";
-import { recordActivity } from "../shared/activity";
+import { systemActor } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { lambdaDatabase } from "../shared/lambda-database";
 import { logger } from "../shared/logger";
 import { redriveDeadLetter } from "../work-orders/dead-letters";
-import { systemActor } from "../work-orders/lifecycle";
 import { type DatabaseSource, describeError, envNumber, type JobContext, runJob } from "./job";
 
 /** Who the job's redrives are recorded as (`redriven_by`, activity actor id). */
@@ -222,22 +222,16 @@ async function requeueEvent(tx: Tx, workspaceId: string, deadLetterId: string, r
         returning redrive_count`,
   );
   if (!letter) throw new Conflict("The dead letter changed concurrently");
-  await recordActivity(tx, [
+  await audit(tx, systemActor(workspaceId, REPROCESSOR_ID), [
     {
-      workspaceId,
-      actor: { type: "SYSTEM", id: REPROCESSOR_ID },
       action: "dead_letter.redriven",
-      entityType: "dead_letter",
-      entityId: deadLetterId,
+      entity: { type: "dead_letter", id: deadLetterId },
       before: { status: "OPEN" },
       after: { status: "REDRIVEN", rawEventId, redriveCount: letter.redrive_count, automatic: true },
     },
     {
-      workspaceId,
-      actor: { type: "SYSTEM", id: REPROCESSOR_ID },
       action: "event.requeued",
-      entityType: "raw_event",
-      entityId: rawEventId,
+      entity: { type: "raw_event", id: rawEventId },
       before: { processingStatus: "FAILED" },
       after: { processingStatus: "PENDING", deadLetterId },
     },
@@ -271,12 +265,9 @@ async function recordRedriveFailure(
               returning redrive_count`,
     );
     if (!updated) return;
-    await recordActivity(tx, {
-      workspaceId: letter.workspace_id,
-      actor: { type: "SYSTEM", id: REPROCESSOR_ID },
+    await audit(tx, systemActor(letter.workspace_id, REPROCESSOR_ID), {
       action: permanent ? "dead_letter.auto_retry_stopped" : "dead_letter.redrive_failed",
-      entityType: "dead_letter",
-      entityId: letter.id,
+      entity: { type: "dead_letter", id: letter.id },
       after: { error, redriveCount: updated.redrive_count },
     });
   });

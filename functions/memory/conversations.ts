@@ -7,7 +7,8 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { conversationMemories, conversations, feedback, memories } from "../../db/schema";
-import { recordChange } from "../shared/activity";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { StorableJson, StorableString } from "./events";
@@ -125,15 +126,11 @@ export async function recordConversation(
       })),
     );
   }
-  await recordChange(
-    tx,
-    actor,
-    "conversation.recorded",
-    { type: "conversation", id: conversation!.id },
-    {
-      after: { channel: input.channel, userRef: input.userRef ?? null, memories: memoryIds.length },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "conversation.recorded",
+    entity: { type: "conversation", id: conversation!.id },
+    after: { channel: input.channel, userRef: input.userRef ?? null, memories: memoryIds.length },
+  });
   return {
     ...conversation!,
     memories: input.memories.map((used) => ({ memoryId: used.memoryId, relevance: used.relevance ?? null })),
@@ -208,15 +205,11 @@ export async function recordFeedback(
       createdBy: actor.userId ?? null,
     })
     .returning(feedbackColumns);
-  await recordChange(
-    tx,
-    actor,
-    "feedback.recorded",
-    { type: "feedback", id: created!.id },
-    {
-      after: { conversationId, rating: input.rating },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "feedback.recorded",
+    entity: { type: "feedback", id: created!.id },
+    after: { conversationId, rating: input.rating },
+  });
   return created!;
 }
 

@@ -9,7 +9,8 @@ import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { memories } from "../../db/schema";
 import { memoryTier, memoryType } from "../../db/schema/enums";
-import { activityActor, recordActivity } from "../shared/activity";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { BadRequest, Invalid, NotFound, UpstreamFailed } from "../shared/errors";
 import { Timestamp } from "../shared/openapi";
 import { after, PageQuery, page } from "../shared/pagination";
@@ -312,14 +313,12 @@ export async function insertMemories(
     await selectByHashes(fresh.map((index) => hashes[index]!).filter((hash) => !byHash.has(hash)));
 
     if (inserted.length > 0) {
-      await recordActivity(
+      await audit(
         tx,
+        actorRef(actor),
         inserted.map((row) => ({
-          workspaceId: actor.workspaceId,
-          actor: activityActor(actor.userId),
           action: "memory.created",
-          entityType: "memory",
-          entityId: row.id,
+          entity: { type: "memory", id: row.id },
           after: {
             type: row.type,
             sourceType: row.sourceType,
@@ -425,12 +424,10 @@ export async function updateMemory(
   }
   const [row] = await tx.update(memories).set(changes).where(where).returning(memoryColumns);
   const updated = toMemory(row!);
-  await recordActivity(tx, {
+  await audit(tx, actorRef(actor), {
     workspaceId: actor.workspaceId,
-    actor: activityActor(actor.userId),
     action: "memory.updated",
-    entityType: "memory",
-    entityId: id,
+    entity: { type: "memory", id: id },
     before: { ...before, importance: roundImportance(before.importance) },
     after: {
       importance: updated.importance,
@@ -448,12 +445,10 @@ export async function deleteMemory(tx: Tx, actor: MemoryActor, id: string): Prom
     .where(and(eq(memories.workspaceId, actor.workspaceId), eq(memories.id, id)))
     .returning({ id: memories.id, contentHash: memories.contentHash, type: memories.type });
   if (!row) throw new NotFound("Memory", id);
-  await recordActivity(tx, {
+  await audit(tx, actorRef(actor), {
     workspaceId: actor.workspaceId,
-    actor: activityActor(actor.userId),
     action: "memory.deleted",
-    entityType: "memory",
-    entityId: id,
+    entity: { type: "memory", id: id },
     before: { contentHash: row.contentHash, type: row.type },
   });
 }

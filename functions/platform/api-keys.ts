@@ -2,8 +2,9 @@ import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { apiKeys, workspaceMembers } from "../../db/schema";
-import { recordChange } from "../shared/activity";
-import { type Actor, generateApiKey, Scope } from "../shared/auth";
+import { type Actor, actorRef, Scope } from "../shared/actor";
+import { audit } from "../shared/audit";
+import { generateApiKey } from "../shared/auth";
 import { Invalid, NotFound } from "../shared/errors";
 
 export const CreateApiKeyInput = z
@@ -62,15 +63,11 @@ export async function createApiKey(tx: Tx, actor: Actor, raw: z.input<typeof Cre
       expiresAt: input.expiresAt ?? null,
     })
     .returning(publicColumns);
-  await recordChange(
-    tx,
-    actor,
-    "api_key.created",
-    { type: "api_key", id: key!.id },
-    {
-      after: { name: input.name, scopes: key!.scopes },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "api_key.created",
+    entity: { type: "api_key", id: key!.id },
+    after: { name: input.name, scopes: key!.scopes },
+  });
   return { ...key!, key: generated.key };
 }
 
@@ -82,6 +79,6 @@ export async function revokeApiKey(tx: Tx, actor: Actor, id: string, now = new D
   if (!existing) throw new NotFound("API key", id);
   if (existing.revokedAt) return existing;
   const [revoked] = await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning(publicColumns);
-  await recordChange(tx, actor, "api_key.revoked", { type: "api_key", id: id });
+  await audit(tx, actorRef(actor), { action: "api_key.revoked", entity: { type: "api_key", id: id } });
   return revoked!;
 }

@@ -2,8 +2,9 @@ import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { capabilities } from "../../db/schema";
-import { recordChange } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { after, PageQuery, page } from "../shared/pagination";
 import { found, ownRow, pick } from "./catalog-records";
 
@@ -51,7 +52,11 @@ export async function createCapability(tx: Tx, actor: Actor, raw: z.input<typeof
       scope: input.scope ?? null,
     })
     .returning(capabilityColumns);
-  await recordChange(tx, actor, "capability.created", { type: "capability", id: capability!.id }, { after: input });
+  await audit(tx, actorRef(actor), {
+    action: "capability.created",
+    entity: { type: "capability", id: capability!.id },
+    after: input,
+  });
   return capability!;
 }
 
@@ -88,13 +93,12 @@ export async function updateCapability(tx: Tx, actor: Actor, id: string, raw: z.
     .set(input)
     .where(ownRow(capabilities, actor, id))
     .returning(capabilityColumns);
-  await recordChange(
-    tx,
-    actor,
-    "capability.updated",
-    { type: "capability", id },
-    { before: pick(before, input), after: input },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "capability.updated",
+    entity: { type: "capability", id },
+    before: pick(before, input),
+    after: input,
+  });
   return updated!;
 }
 
@@ -105,5 +109,9 @@ export async function deleteCapability(tx: Tx, actor: Actor, id: string) {
     .where(ownRow(capabilities, actor, id))
     .returning({ name: capabilities.name });
   found(deleted, "Capability", id);
-  await recordChange(tx, actor, "capability.deleted", { type: "capability", id }, { before: deleted });
+  await audit(tx, actorRef(actor), {
+    action: "capability.deleted",
+    entity: { type: "capability", id },
+    before: deleted,
+  });
 }

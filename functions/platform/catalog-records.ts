@@ -1,5 +1,5 @@
 import { type AnyColumn, and, eq, type SQL } from "drizzle-orm";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
 import { NotFound } from "../shared/errors";
 
 /**

@@ -3,8 +3,9 @@ import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { connectorStatus, connectors, connectorType } from "../../db/schema";
-import { recordChange } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { PRIVATE_ADDRESSES_ENV, refusedDestination } from "../shared/outbound";
 import { after, PageQuery, page } from "../shared/pagination";
 import { found, ownRow, pick } from "./catalog-records";
@@ -74,15 +75,11 @@ export async function createConnector(tx: Tx, actor: Actor, raw: z.input<typeof 
     .insert(connectors)
     .values({ ...input, webhookUrl: input.webhookUrl ?? null, workspaceId: actor.workspaceId, signingSecret })
     .returning(columns);
-  await recordChange(
-    tx,
-    actor,
-    "connector.created",
-    { type: "connector", id: connector!.id },
-    {
-      after: { name: input.name, type: input.type, status: input.status, webhookUrl: connector!.webhookUrl },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "connector.created",
+    entity: { type: "connector", id: connector!.id },
+    after: { name: input.name, type: input.type, status: input.status, webhookUrl: connector!.webhookUrl },
+  });
   return { ...connector!, signingSecret };
 }
 
@@ -121,16 +118,12 @@ export async function updateConnector(tx: Tx, actor: Actor, id: string, raw: z.i
     .set(input)
     .where(ownRow(connectors, actor, id))
     .returning(columns);
-  await recordChange(
-    tx,
-    actor,
-    "connector.updated",
-    { type: "connector", id },
-    {
-      before: pick(before, input),
-      after: input,
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "connector.updated",
+    entity: { type: "connector", id },
+    before: pick(before, input),
+    after: input,
+  });
   return updated!;
 }
 
@@ -140,7 +133,7 @@ export async function deleteConnector(tx: Tx, actor: Actor, id: string) {
     .where(ownRow(connectors, actor, id))
     .returning({ name: connectors.name, type: connectors.type });
   found(deleted, "Connector", id);
-  await recordChange(tx, actor, "connector.deleted", { type: "connector", id }, { before: deleted });
+  await audit(tx, actorRef(actor), { action: "connector.deleted", entity: { type: "connector", id }, before: deleted });
 }
 
 /** A new signing secret; the old one stops verifying at once. Shown in this response only. */
@@ -152,6 +145,6 @@ export async function rotateConnectorSecret(tx: Tx, actor: Actor, id: string) {
     .where(ownRow(connectors, actor, id))
     .returning(columns);
   found(connector, "Connector", id);
-  await recordChange(tx, actor, "connector.secret_rotated", { type: "connector", id });
+  await audit(tx, actorRef(actor), { action: "connector.secret_rotated", entity: { type: "connector", id } });
   return { ...connector!, signingSecret };
 }

@@ -2,8 +2,9 @@ import { z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { apiKeys, memberRole, users, workspaceMembers } from "../../db/schema";
-import { recordChange } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { ensureUser } from "./workspaces";
 
@@ -55,15 +56,11 @@ export async function addMember(tx: Tx, actor: Actor, raw: z.input<typeof AddMem
     .onConflictDoNothing()
     .returning({ userId: workspaceMembers.userId });
   if (!inserted) throw new Conflict(`${input.email} is already a member of this workspace`);
-  await recordChange(
-    tx,
-    actor,
-    "member.added",
-    { type: "user", id: userId },
-    {
-      after: { role: input.role },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "member.added",
+    entity: { type: "user", id: userId },
+    after: { role: input.role },
+  });
   return getMember(tx, actor, userId);
 }
 
@@ -91,16 +88,12 @@ export async function updateMember(tx: Tx, actor: Actor, userId: string, raw: z.
     .update(workspaceMembers)
     .set({ role: input.role })
     .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
-  await recordChange(
-    tx,
-    actor,
-    "member.role_changed",
-    { type: "user", id: userId },
-    {
-      before: { role: before.role },
-      after: { role: input.role },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "member.role_changed",
+    entity: { type: "user", id: userId },
+    before: { role: before.role },
+    after: { role: input.role },
+  });
   return getMember(tx, actor, userId);
 }
 
@@ -116,14 +109,10 @@ export async function removeMember(tx: Tx, actor: Actor, userId: string, now = n
     .set({ revokedAt: now })
     .where(and(eq(apiKeys.workspaceId, actor.workspaceId), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
     .returning({ id: apiKeys.id });
-  await recordChange(
-    tx,
-    actor,
-    "member.removed",
-    { type: "user", id: userId },
-    {
-      before: { role: before.role },
-      after: { apiKeysRevoked: revoked.map((key) => key.id) },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "member.removed",
+    entity: { type: "user", id: userId },
+    before: { role: before.role },
+    after: { apiKeysRevoked: revoked.map((key) => key.id) },
+  });
 }

@@ -4,8 +4,9 @@ import addFormats from "ajv-formats";
 import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { payloadSchemas } from "../../db/schema";
-import { recordChange } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { Invalid } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { found, ownRow } from "./catalog-records";
@@ -204,15 +205,11 @@ export async function createPayloadSchema(tx: Tx, actor: Actor, raw: z.input<typ
     .update(payloadSchemas)
     .set({ isActive: false })
     .where(and(sameType, eq(payloadSchemas.isActive, true), ne(payloadSchemas.id, created!.id)));
-  await recordChange(
-    tx,
-    actor,
-    "schema.created",
-    { type: "schema", id: created!.id },
-    {
-      after: { itemType: created!.itemType, version: created!.version },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "schema.created",
+    entity: { type: "schema", id: created!.id },
+    after: { itemType: created!.itemType, version: created!.version },
+  });
   return created!;
 }
 
@@ -251,14 +248,10 @@ export async function deactivatePayloadSchema(tx: Tx, actor: Actor, id: string) 
     .set({ isActive: false })
     .where(ownRow(payloadSchemas, actor, id))
     .returning(columns);
-  await recordChange(
-    tx,
-    actor,
-    "schema.deactivated",
-    { type: "schema", id },
-    {
-      after: { itemType: existing.itemType, version: existing.version },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "schema.deactivated",
+    entity: { type: "schema", id },
+    after: { itemType: existing.itemType, version: existing.version },
+  });
   return deactivated!;
 }

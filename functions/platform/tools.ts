@@ -2,8 +2,9 @@ import { z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { capabilities, connectors, toolCapabilities, tools } from "../../db/schema";
-import { recordChange } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { capabilityColumns, getCapability } from "./capabilities";
@@ -113,15 +114,11 @@ export async function createTool(tx: Tx, actor: Actor, raw: z.input<typeof Creat
       connectorId: input.connectorId ?? null,
     })
     .returning(columns);
-  await recordChange(
-    tx,
-    actor,
-    "tool.created",
-    { type: "tool", id: tool!.id },
-    {
-      after: { name: tool!.name, connectorId: tool!.connectorId, enabled: tool!.enabled },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "tool.created",
+    entity: { type: "tool", id: tool!.id },
+    after: { name: tool!.name, connectorId: tool!.connectorId, enabled: tool!.enabled },
+  });
   return { ...tool!, capabilities: [] };
 }
 
@@ -164,16 +161,12 @@ export async function updateTool(tx: Tx, actor: Actor, id: string, raw: z.input<
     .where(ownRow(tools, actor, id));
   // Schemas can be large: the log names them among the changed fields without copying them.
   const { inputSchema: _input, outputSchema: _output, ...logged } = input;
-  await recordChange(
-    tx,
-    actor,
-    "tool.updated",
-    { type: "tool", id },
-    {
-      before: pick(before, logged),
-      after: { ...logged, changedFields: Object.keys(input) },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "tool.updated",
+    entity: { type: "tool", id },
+    before: pick(before, logged),
+    after: { ...logged, changedFields: Object.keys(input) },
+  });
   return getTool(tx, actor, id);
 }
 
@@ -184,7 +177,7 @@ export async function deleteTool(tx: Tx, actor: Actor, id: string) {
     .where(ownRow(tools, actor, id))
     .returning({ name: tools.name });
   found(deleted, "Tool", id);
-  await recordChange(tx, actor, "tool.deleted", { type: "tool", id }, { before: deleted });
+  await audit(tx, actorRef(actor), { action: "tool.deleted", entity: { type: "tool", id }, before: deleted });
 }
 
 /** Idempotent: linking twice changes nothing the second time. */
@@ -201,7 +194,11 @@ export async function linkCapability(tx: Tx, actor: Actor, toolId: string, capab
     .onConflictDoNothing()
     .returning({ toolId: toolCapabilities.toolId });
   if (linked)
-    await recordChange(tx, actor, "tool.capability_linked", { type: "tool", id: toolId }, { after: { capabilityId } });
+    await audit(tx, actorRef(actor), {
+      action: "tool.capability_linked",
+      entity: { type: "tool", id: toolId },
+      after: { capabilityId },
+    });
   return getTool(tx, actor, toolId);
 }
 
@@ -217,5 +214,9 @@ export async function unlinkCapability(tx: Tx, actor: Actor, toolId: string, cap
     )
     .returning({ toolId: toolCapabilities.toolId });
   if (!unlinked) throw new NotFound(`Capability ${capabilityId} linked to tool`, toolId);
-  await recordChange(tx, actor, "tool.capability_unlinked", { type: "tool", id: toolId }, { before: { capabilityId } });
+  await audit(tx, actorRef(actor), {
+    action: "tool.capability_unlinked",
+    entity: { type: "tool", id: toolId },
+    before: { capabilityId },
+  });
 }

@@ -3,8 +3,9 @@ import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
 import type { Database, Tx } from "../../db/client";
 import { apiKeys, users, workspaceMembers, workspaces } from "../../db/schema";
-import { recordActivity } from "../shared/activity";
-import { type Actor, generateApiKey, hashApiKey, type Scope } from "../shared/auth";
+import { type Actor, actorRef, type Scope } from "../shared/actor";
+import { audit } from "../shared/audit";
+import { generateApiKey, hashApiKey } from "../shared/auth";
 import { BadRequest } from "../shared/errors";
 
 export const CreateWorkspaceInput = z
@@ -60,12 +61,9 @@ export async function provisionWorkspace(
       createdBy: input.actorUserId ?? input.ownerId,
     })
     .returning({ id: apiKeys.id });
-  await recordActivity(tx, {
-    workspaceId,
-    actor: { type: "USER", id: input.actorUserId ?? input.ownerId },
+  await audit(tx, actorRef({ workspaceId, userId: input.actorUserId ?? input.ownerId }), {
     action: "workspace.created",
-    entityType: "workspace",
-    entityId: workspaceId,
+    entity: { type: "workspace", id: workspaceId },
     after: { name: input.name },
   });
   return {

@@ -1,40 +1,11 @@
 import { createHash, randomBytes } from "node:crypto";
-import { z } from "@hono/zod-openapi";
 import { and, eq, sql } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import type { Database } from "../../db/client";
 import { apiKeys, workspaceMembers } from "../../db/schema";
+import { type Actor, hasScope, SCOPES, type Scope } from "./actor";
 import type { AppEnv } from "./env";
 import { Forbidden, Unauthorized } from "./errors";
-
-export const SCOPES = [
-  "admin",
-  "work:read",
-  "work:write",
-  "approvals:read",
-  "approvals:write",
-  "approvals:decide",
-  "memory:read",
-  "memory:write",
-  "platform:read",
-  "platform:write",
-] as const;
-export const Scope = z.enum(SCOPES);
-export type Scope = z.infer<typeof Scope>;
-
-/** The caller of a request, as resolved from its API key. */
-export interface Actor {
-  workspaceId: string;
-  userId: string;
-  apiKeyId: string;
-  scopes: Scope[];
-  /** The key's user's role in the workspace (null if no longer a member). */
-  role: string | null;
-}
-
-export function hasScope(actor: Pick<Actor, "scopes">, scope: Scope): boolean {
-  return actor.scopes.includes("admin") || actor.scopes.includes(scope);
-}
 
 /** Keys look like `cairn_<prefix>_<secret>`; the prefix is shown in listings, the rest never again. */
 export function generateApiKey(): { key: string; prefix: string; hash: string } {

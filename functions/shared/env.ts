@@ -1,5 +1,5 @@
 import type { Database } from "../../db/client";
-import type { Actor } from "./auth";
+import type { Actor } from "./actor";
 
 /** What every Cairn Hono app carries per request. */
 export interface AppEnv {

@@ -1,5 +1,6 @@
 import { Resource } from "sst/resource";
 import { connect, type Database } from "../../db/client";
+import { logger } from "./logger";
 
 /*
  * Kept apart from the HTTP kit (lambda.ts) so job and migrator bundles don't carry Hono and zod.
@@ -29,7 +30,7 @@ export function deployedDatabaseUrl(connection: "pooled" | "direct" = "pooled"):
 
 /** The database of a Lambda: one pool per container, opened on first use and reused by every later invocation. */
 export function lambdaDatabase(): Promise<Database> {
-  database ??= connect(deployedDatabaseUrl()).catch((error) => {
+  database ??= connect(deployedDatabaseUrl(), { log: logger }).catch((error) => {
     database = undefined;
     throw error;
   });

@@ -12,9 +12,13 @@ import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
 import { jsonParam, rows, type Tx } from "../../db/client";
 import { openApprovalRequests } from "../approvals/gates";
-import type { Actor } from "../shared/auth";
+import { closeFailedItems } from "../lifecycle/failures";
+import { refreshOrderStatus } from "../lifecycle/orders";
+import type { Actor } from "../shared/actor";
+import { type ActorRef, actorRef } from "../shared/actor";
+import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
-import { type ActorRef, actorRef, closeFailedItems, refreshOrderStatus } from "./lifecycle";
+import { retryDelaySql } from "../shared/retry";
 
 export const MAX_LEASE_SECONDS = 3600;
 export const MAX_CLAIM = 100;
@@ -138,17 +142,18 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
           where o.id = pending.id
           returning o.id, o.workspace_id
         ),
-        logged as (
-          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, after)
-          select c.workspace_id, ${who.type}::actor_type, ${who.id}, 'work_item.claimed', 'work_item', c.id,
-                 jsonb_build_object('workerId', ${input.workerId}::text, 'attemptId', c.current_attempt_id,
-                                    'attemptNumber', c.attempt_count, 'fencingToken', c.fencing_token::text)
-          from claimed c
-          union all
-          select o.workspace_id, ${who.type}::actor_type, ${who.id}, 'work_order.processing', 'work_order', o.id,
-                 jsonb_build_object('status', 'PROCESSING')
-          from orders o
-        )
+        ${auditCte(
+          "logged",
+          who,
+          sql`select c.workspace_id, 'work_item.claimed', 'work_item', c.id, null::jsonb,
+                     jsonb_build_object('workerId', ${input.workerId}::text, 'attemptId', c.current_attempt_id,
+                                        'attemptNumber', c.attempt_count, 'fencingToken', c.fencing_token::text)
+              from claimed c
+              union all
+              select o.workspace_id, 'work_order.processing', 'work_order', o.id, null::jsonb,
+                     jsonb_build_object('status', 'PROCESSING')
+              from orders o`,
+        )}
         select c.id, c.work_order_id, c.type, c.payload, c.priority::text as priority, c.current_attempt_id as attempt_id,
                c.attempt_count as attempt_number, c.max_attempts, c.fencing_token::text as fencing_token, c.lease_expires_at
         from claimed c
@@ -290,13 +295,13 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
             )
           for update
         ),
-        logged as (
-          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
-          select t.workspace_id, ${who.type}::actor_type, ${who.id}, 'work_item.completed', 'work_item', t.id,
-                 jsonb_build_object('status', 'PROCESSING'),
-                 jsonb_build_object('status', t.status, 'attemptId', t.current_attempt_id)
-          from target t
-        )
+        ${auditCte(
+          "logged",
+          who,
+          sql`select t.workspace_id, 'work_item.completed', 'work_item', t.id, jsonb_build_object('status', 'PROCESSING'),
+                     jsonb_build_object('status', t.status, 'attemptId', t.current_attempt_id)
+              from target t`,
+        )}
         select (select jsonb_build_object('id', t.id, 'workOrderId', t.work_order_id, 'status', t.status, 'approval', t.approval,
                                           'completedAt', t.completed_at, 'attempts', (select count(*) from attempt),
                                           'ordersLocked', (select count(*) from order_lock))
@@ -340,26 +345,28 @@ interface Done {
  */
 export function failureTail(actor: ActorRef, attemptStatus: "FAILED" | "TIMEOUT"): SQL {
   return sql`${closeFailedItems(attemptStatus)},
-        logged as (
-          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
-          select t.workspace_id, ${actor.type}::actor_type, ${actor.id},
-                 case when t.status = 'FAILED' then 'work_item.failed' else 'work_item.retry_scheduled' end,
-                 'work_item', t.id, jsonb_build_object('status', 'PROCESSING'),
-                 jsonb_build_object('status', t.status, 'attemptId', t.current_attempt_id, 'attemptStatus', ${attemptStatus}::text,
-                                    'error', t.error, 'availableAt', t.available_at,
-                                    'deadLetterId', (select d.id from dead d where d.work_item_id = t.id))
-          from target t
-          union all
-          select d.workspace_id, ${actor.type}::actor_type, ${actor.id}, 'dead_letter.created', 'dead_letter', d.id, null,
-                 jsonb_build_object('source', 'work_item', 'workItemId', d.work_item_id)
-          from dead d
-        )`;
+        ${auditCte(
+          "logged",
+          actor,
+          sql`select t.workspace_id, case when t.status = 'FAILED' then 'work_item.failed' else 'work_item.retry_scheduled' end,
+                     'work_item', t.id, jsonb_build_object('status', 'PROCESSING'),
+                     jsonb_build_object('status', t.status, 'attemptId', t.current_attempt_id, 'attemptStatus', ${attemptStatus}::text,
+                                        'error', t.error, 'availableAt', t.available_at,
+                                        'deadLetterId', (select d.id from dead d where d.work_item_id = t.id))
+              from target t
+              union all
+              select d.workspace_id, 'dead_letter.created', 'dead_letter', d.id, null::jsonb,
+                     jsonb_build_object('source', 'work_item', 'workItemId', d.work_item_id)
+              from dead d`,
+        )}`;
 }
 
-/** `now() + random(0, min(cap, base * 2^(attempt-1))) ms`: exponential backoff with full jitter. */
+/**
+ * When a failed item (`i`, joined to its order `o`) runs again: the order's retry policy
+ * (base and cap are its columns) with full jitter, after `now`.
+ */
 export const backoffUntil = (now: SQL): SQL =>
-  sql`${now} + (random() * least(o.retry_cap_ms::float8, o.retry_base_ms * power(2::float8, least(greatest(i.attempt_count - 1, 0), 60))))
-              * interval '1 millisecond'`;
+  sql`${now} + ${retryDelaySql({ baseMs: sql`o.retry_base_ms`, capMs: sql`o.retry_cap_ms`, jitter: "full" }, sql`i.attempt_count`)}`;
 
 /**
  * Fails the attempt. A retryable failure with attempts left requeues the item after a

@@ -7,11 +7,13 @@ import { z } from "@hono/zod-openapi";
 import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { jsonParam, rows, type Tx } from "../../db/client";
 import { deadLetterSource, deadLetterStatus, deadLetters } from "../../db/schema";
+import { refreshOrderStatus } from "../lifecycle/orders";
 import { validateItemPayloads } from "../platform/payload-schemas";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { type ActorRef, actorRef } from "../shared/actor";
+import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { type ActorRef, actorRef, refreshOrderStatus } from "./lifecycle";
 
 const QueryFlag = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
@@ -190,18 +192,19 @@ export async function redriveDeadLetter(
           where d.id = ${id}::uuid and d.status = 'OPEN'
           returning d.id, d.workspace_id, d.redrive_count
         ),
-        logged as (
-          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
-          select l.workspace_id, ${actor.type}::actor_type, ${actor.id}, 'dead_letter.redriven', 'dead_letter', l.id,
-                 jsonb_build_object('status', 'OPEN'),
-                 jsonb_build_object('status', 'REDRIVEN', 'workItemId', ${candidate.work_item_id}::uuid, 'redriveCount', l.redrive_count,
-                                    'payloadEdited', ${input.payload !== undefined}::boolean, 'automatic', ${options.automatic ?? false}::boolean)
-          from letter l
-          union all
-          select i.workspace_id, ${actor.type}::actor_type, ${actor.id}, 'work_item.requeued', 'work_item', i.id,
-                 jsonb_build_object('status', 'FAILED'), jsonb_build_object('status', 'QUEUED', 'deadLetterId', ${id}::uuid)
-          from item i
-        )
+        ${auditCte(
+          "logged",
+          actor,
+          sql`select l.workspace_id, 'dead_letter.redriven', 'dead_letter', l.id,
+                     jsonb_build_object('status', 'OPEN'),
+                     jsonb_build_object('status', 'REDRIVEN', 'workItemId', ${candidate.work_item_id}::uuid, 'redriveCount', l.redrive_count,
+                                        'payloadEdited', ${input.payload !== undefined}::boolean, 'automatic', ${options.automatic ?? false}::boolean)
+              from letter l
+              union all
+              select i.workspace_id, 'work_item.requeued', 'work_item', i.id,
+                     jsonb_build_object('status', 'FAILED'), jsonb_build_object('status', 'QUEUED', 'deadLetterId', ${id}::uuid)
+              from item i`,
+        )}
         select l.id, i.id as work_item_id, i.work_order_id from letter l, item i`,
   );
   if (!redriven) throw new Conflict("The dead letter or its item changed concurrently; retry");
@@ -226,12 +229,13 @@ export async function discardDeadLetter(tx: Tx, actor: Actor, id: string, raw: z
           where d.id = ${id}::uuid and d.workspace_id = ${actor.workspaceId}::uuid and d.status = 'OPEN'
           returning d.id, d.workspace_id
         ),
-        logged as (
-          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
-          select l.workspace_id, ${who.type}::actor_type, ${who.id}, 'dead_letter.discarded', 'dead_letter', l.id,
-                 jsonb_build_object('status', 'OPEN'), jsonb_build_object('status', 'DISCARDED', 'reason', ${input.reason}::text)
-          from letter l
-        )
+        ${auditCte(
+          "logged",
+          who,
+          sql`select l.workspace_id, 'dead_letter.discarded', 'dead_letter', l.id,
+                     jsonb_build_object('status', 'OPEN'), jsonb_build_object('status', 'DISCARDED', 'reason', ${input.reason}::text)
+              from letter l`,
+        )}
         select id from letter`,
   );
   if (!updated) throw new Conflict("The dead letter changed concurrently; retry");
@@ -264,13 +268,14 @@ export async function setDeadLetterRetry(
           where d.id = ${id}::uuid and d.workspace_id = ${actor.workspaceId}::uuid and d.status = 'OPEN'
           returning d.id, d.workspace_id
         ),
-        logged as (
-          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
-          select l.workspace_id, ${who.type}::actor_type, ${who.id}, 'dead_letter.retry_policy_set', 'dead_letter', l.id,
-                 jsonb_build_object('autoRetry', ${current.autoRetry}::boolean, 'maxRedrives', ${current.maxRedrives}::int),
-                 jsonb_build_object('autoRetry', ${input.autoRetry}::boolean, 'maxRedrives', ${maxRedrives}::int)
-          from letter l
-        )
+        ${auditCte(
+          "logged",
+          who,
+          sql`select l.workspace_id, 'dead_letter.retry_policy_set', 'dead_letter', l.id,
+                     jsonb_build_object('autoRetry', ${current.autoRetry}::boolean, 'maxRedrives', ${current.maxRedrives}::int),
+                     jsonb_build_object('autoRetry', ${input.autoRetry}::boolean, 'maxRedrives', ${maxRedrives}::int)
+              from letter l`,
+        )}
         select id from letter`,
   );
   if (!updated) throw new Conflict("The dead letter changed concurrently; retry");

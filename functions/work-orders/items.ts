@@ -4,8 +4,9 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { attempts, evalResults, workItems } from "../../db/schema";
-import { recordChange } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { NotFound } from "../shared/errors";
 import { itemColumns } from "./work-orders";
 
@@ -74,14 +75,10 @@ export async function recordEval(tx: Tx, actor: Actor, workItemId: string, raw: 
     .insert(evalResults)
     .values({ workspaceId: actor.workspaceId, workItemId, ...input })
     .returning(evalColumns);
-  await recordChange(
-    tx,
-    actor,
-    "work_item.evaluated",
-    { type: "work_item", id: workItemId },
-    {
-      after: { evalId: created!.id, evaluator: input.evaluator, score: input.score, passed: input.passed },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "work_item.evaluated",
+    entity: { type: "work_item", id: workItemId },
+    after: { evalId: created!.id, evaluator: input.evaluator, score: input.score, passed: input.passed },
+  });
   return created!;
 }

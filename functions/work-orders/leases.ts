@@ -6,9 +6,10 @@
  */
 import { sql } from "drizzle-orm";
 import { type Database, rows } from "../../db/client";
+import { refreshOrderStatus } from "../lifecycle/orders";
+import { systemActor } from "../shared/actor";
 import { logger } from "../shared/logger";
 import { backoffUntil, failureTail } from "./claims";
-import { refreshOrderStatus, systemActor } from "./lifecycle";
 
 export interface ReapResult {
   timedOut: number;

@@ -9,8 +9,9 @@ import { and, desc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { workflowTemplates } from "../../db/schema";
 import { ApprovalRequirementInput } from "../approvals/gates";
-import { recordChange } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 
@@ -105,15 +106,11 @@ export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof C
       retryCapMs: input.retry?.capMs ?? null,
     })
     .returning(columns);
-  await recordChange(
-    tx,
-    actor,
-    "workflow_template.created",
-    { type: "workflow_template", id: created!.id },
-    {
-      after: { name: created!.name, version: created!.version },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "workflow_template.created",
+    entity: { type: "workflow_template", id: created!.id },
+    after: { name: created!.name, version: created!.version },
+  });
   return presentTemplate(created!);
 }
 
@@ -177,15 +174,11 @@ export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.in
       retryCapMs: retry?.capMs ?? null,
     })
     .returning(columns);
-  await recordChange(
-    tx,
-    actor,
-    "workflow_template.versioned",
-    { type: "workflow_template", id: created!.id },
-    {
-      before: { id: current.id, version: current.version },
-      after: { name: created!.name, version: created!.version },
-    },
-  );
+  await audit(tx, actorRef(actor), {
+    action: "workflow_template.versioned",
+    entity: { type: "workflow_template", id: created!.id },
+    before: { id: current.id, version: current.version },
+    after: { name: created!.name, version: created!.version },
+  });
   return presentTemplate(created!);
 }

@@ -9,12 +9,13 @@ import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
 import { type ApprovalRequirement, priority, workItems, workOrderStatus, workOrders } from "../../db/schema";
 import { ApprovalRequirementInput, openApprovalRequests, resolveApprovalRequirements } from "../approvals/gates";
+import { cancelledItemsCte } from "../lifecycle/items";
 import { validateItemPayloads } from "../platform/payload-schemas";
-import { recordActivity } from "../shared/activity";
-import type { Actor } from "../shared/auth";
+import type { Actor } from "../shared/actor";
+import { actorRef } from "../shared/actor";
+import { audit, auditCte } from "../shared/audit";
 import { Conflict, Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { actorRef, cancelledItemsCte } from "./lifecycle";
 import { findTemplate, RetryPolicy } from "./templates";
 
 export const Priority = z.enum(priority.enumValues).openapi("Priority");
@@ -269,22 +270,15 @@ export async function createWorkOrder(
     gated.map((item) => ({ workItemId: item.id, workOrderId: order.id, requirement: item.approval! })),
   );
 
-  const who = { type: "USER" as const, id: actor.userId };
-  await recordActivity(tx, [
+  await audit(tx, actorRef(actor), [
     {
-      workspaceId: actor.workspaceId,
-      actor: who,
       action: "work_order.created",
-      entityType: "work_order",
-      entityId: order.id,
+      entity: { type: "work_order", id: order.id },
       after: { title: order.title, priority: order.priority, templateId: order.templateId, items: items.length },
     },
     ...items.map((item) => ({
-      workspaceId: actor.workspaceId,
-      actor: who,
       action: "work_item.created",
-      entityType: "work_item",
-      entityId: item.id,
+      entity: { type: "work_item", id: item.id },
       after: { workOrderId: order.id, type: item.type, status: item.status },
     })),
   ]);
@@ -368,13 +362,14 @@ export async function cancelWorkOrder(
           where o.id = p.id and o.status in ('PENDING', 'PROCESSING')
           returning o.id, o.workspace_id, p.status as before
         ),
-        logged as (
-          insert into activity_log (workspace_id, actor_type, actor_id, action, entity_type, entity_id, before, after)
-          select c.workspace_id, ${who.type}::actor_type, ${who.id}, 'work_order.cancelled', 'work_order', c.id,
-                 jsonb_build_object('status', c.before),
-                 jsonb_build_object('status', 'CANCELLED', 'reason', ${reason}::text, 'itemsCancelled', ${cancelled.length}::int)
-          from changed c
-        )
+        ${auditCte(
+          "logged",
+          who,
+          sql`select c.workspace_id, 'work_order.cancelled', 'work_order', c.id,
+                     jsonb_build_object('status', c.before),
+                     jsonb_build_object('status', 'CANCELLED', 'reason', ${reason}::text, 'itemsCancelled', ${cancelled.length}::int)
+              from changed c`,
+        )}
         select id, before::text from changed`,
   );
   if (!updated) throw new Conflict("The work order finished while it was being cancelled");

@@ -3,7 +3,7 @@ import { expect, it } from "vitest";
 import { activityLog, connectors, payloadSchemas } from "../../db/schema";
 import { createPayloadSchema, validateItemPayloads } from "../../functions/platform/payload-schemas";
 import { platformRoutes } from "../../functions/platform/routes";
-import type { Actor } from "../../functions/shared/auth";
+import type { Actor } from "../../functions/shared/actor";
 import { AppError } from "../../functions/shared/errors";
 import { PRIVATE_ADDRESSES_ENV } from "../../functions/shared/outbound";
 import { describeEachDatabase } from "../support/databases";

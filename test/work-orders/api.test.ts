@@ -1,13 +1,9 @@
 import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
 import { rows } from "../../db/client";
+import { cancelItems, failItemsToDeadLetter, requeueItems } from "../../functions/lifecycle/items";
+import { refreshOrderStatus } from "../../functions/lifecycle/orders";
 import { createPayloadSchema } from "../../functions/platform/payload-schemas";
-import {
-  cancelItems,
-  failItemsToDeadLetter,
-  refreshOrderStatus,
-  requeueItems,
-} from "../../functions/work-orders/lifecycle";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 

@@ -1,12 +1,12 @@
 import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
 import { connect, type Database, rows } from "../../db/client";
-import type { Actor } from "../../functions/shared/auth";
+import type { Actor } from "../../functions/shared/actor";
+import { systemActor } from "../../functions/shared/actor";
 import { claimWorkItems, completeWorkItem, failWorkItem, heartbeatWorkItem } from "../../functions/work-orders/claims";
 import { getDeadLetter, redriveDeadLetter } from "../../functions/work-orders/dead-letters";
 import { getWorkItem } from "../../functions/work-orders/items";
 import { reapExpiredLeases } from "../../functions/work-orders/leases";
-import { systemActor } from "../../functions/work-orders/lifecycle";
 import { createWorkOrder, getWorkOrder } from "../../functions/work-orders/work-orders";
 import { describeEachDatabase } from "../support/databases";
 import { seedWorkspace } from "../support/http";
