@@ -14,6 +14,7 @@ import type { Actor, ActorRef } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
+import { parseInput } from "../shared/validation";
 import { applyApprovalEffects, type ClosedRequest } from "./effects";
 import { getApproval } from "./requests";
 
@@ -133,7 +134,7 @@ export async function recordDecision(
   raw: z.input<typeof DecisionInput>,
   now = new Date(),
 ) {
-  const input = DecisionInput.parse(raw);
+  const input = parseInput(DecisionInput, raw);
   const [request] = await tx
     .select()
     .from(approvalRequests)

@@ -4,6 +4,7 @@
  * version keep pointing at exactly what applied to them. The API addresses a policy by its
  * key; each version has its own `id` (what requests record).
  */
+
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
@@ -21,6 +22,7 @@ import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
+import { parseInput } from "../shared/validation";
 import { MAX_TIMEOUT_SECONDS } from "./gates";
 import { conditionProblem, POLICY_OPERATORS } from "./matching";
 
@@ -189,7 +191,7 @@ async function insertVersion(
 }
 
 export async function createPolicy(tx: Tx, actor: Actor, raw: z.input<typeof CreatePolicyInput>): Promise<PolicyView> {
-  const policy = settingsOf(CreatePolicyInput.parse(raw));
+  const policy = settingsOf(parseInput(CreatePolicyInput, raw));
   await assertValidPolicy(tx, actor, policy);
   const row = await insertVersion(tx, actor, randomUUID(), 1, policy);
   await audit(tx, actorRef(actor), {
@@ -257,7 +259,7 @@ export async function updatePolicy(
   policyKey: string,
   raw: z.input<typeof UpdatePolicyInput>,
 ): Promise<PolicyView> {
-  const changes = UpdatePolicyInput.parse(raw);
+  const changes = parseInput(UpdatePolicyInput, raw);
   const current = await currentVersion(tx, actor, policyKey, true);
   const next: PolicySettings = {
     name: changes.name ?? current.name,

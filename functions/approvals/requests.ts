@@ -6,6 +6,7 @@ import { pgArray, rows, type Tx } from "../../db/client";
 import { approvalEvents, approvalStatus } from "../../db/schema";
 import type { Actor } from "../shared/actor";
 import { BadRequest, NotFound } from "../shared/errors";
+import { parseInput } from "../shared/validation";
 import { summarizePayload } from "./summary";
 
 export const ApprovalListQuery = z.object({
@@ -105,7 +106,7 @@ function encodeCursor(view: ApprovalRequestView): string {
 }
 function decodeCursor(cursor: string): z.infer<typeof InboxCursor> {
   try {
-    return InboxCursor.parse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+    return parseInput(InboxCursor, JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
   } catch {
     throw new BadRequest("The cursor is not valid; pass the nextCursor of a previous page");
   }

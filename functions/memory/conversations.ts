@@ -3,6 +3,7 @@
  * relevance) and what it did — and the feedback people give on it. The record that lets a
  * team see which memories help.
  */
+
 import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
@@ -11,6 +12,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
+import { parseInput } from "../shared/validation";
 import { StorableJson, StorableString } from "./events";
 
 type ConversationActor = { workspaceId: string; userId?: string | null };
@@ -88,7 +90,7 @@ export async function recordConversation(
   actor: ConversationActor,
   raw: z.input<typeof RecordConversationInput>,
 ) {
-  const input = RecordConversationInput.parse(raw);
+  const input = parseInput(RecordConversationInput, raw);
   const memoryIds = input.memories.map((used) => used.memoryId);
   const repeated = memoryIds.filter((id, index) => memoryIds.indexOf(id) !== index);
   if (repeated.length > 0) throw new Invalid("Each memory may be listed once", { repeated: [...new Set(repeated)] });
@@ -139,7 +141,7 @@ export async function recordConversation(
 
 /** Newest first, optionally one end user's or one channel's; keyset-paginated. */
 export async function listConversations(tx: Tx, actor: ConversationActor, raw: z.input<typeof ListConversationsQuery>) {
-  const query = ListConversationsQuery.parse(raw);
+  const query = parseInput(ListConversationsQuery, raw);
   const conditions: Array<SQL | undefined> = [
     eq(conversations.workspaceId, actor.workspaceId),
     query.userRef ? eq(conversations.userRef, query.userRef) : undefined,
@@ -193,7 +195,7 @@ export async function recordFeedback(
   conversationId: string,
   raw: z.input<typeof RecordFeedbackInput>,
 ) {
-  const input = RecordFeedbackInput.parse(raw);
+  const input = parseInput(RecordFeedbackInput, raw);
   await findConversation(tx, actor, conversationId);
   const [created] = await tx
     .insert(feedback)
@@ -220,7 +222,7 @@ export async function listFeedback(
   conversationId: string,
   raw: z.input<typeof PageQuery>,
 ) {
-  const query = PageQuery.parse(raw);
+  const query = parseInput(PageQuery, raw);
   await findConversation(tx, actor, conversationId);
   const found = await tx
     .select(feedbackColumns)

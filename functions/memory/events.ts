@@ -7,6 +7,7 @@
  * id) and queues a `processing_jobs` row per stored event. `processEvents` (the events job,
  * every minute and on an ingest-queue nudge) turns queued events into memories.
  */
+
 import { timingSafeEqual } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, type SQL, sql } from "drizzle-orm";
@@ -17,6 +18,7 @@ import { AppError, BadRequest, Forbidden, NotFound, Unauthorized, UpstreamFailed
 import { logger } from "../shared/logger";
 import { after, PageQuery, page } from "../shared/pagination";
 import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from "../shared/signatures";
+import { parseInput } from "../shared/validation";
 import { type ChunkOptions, chunkText } from "./chunking";
 import { type EmbeddingProvider, EmbeddingProviderError } from "./embeddings";
 import { insertMemories } from "./memories";
@@ -145,7 +147,7 @@ export async function ingestEvents(
   raw: z.input<typeof IngestEventsInput>,
   options: IngestOptions = {},
 ): Promise<IngestEventsResult> {
-  const input = IngestEventsInput.parse(raw);
+  const input = parseInput(IngestEventsInput, raw);
   const records = input.events.map((event, ord) => ({
     ord,
     source: event.source,
@@ -302,16 +304,10 @@ export async function receiveConnectorEvents(
   } catch {
     throw new BadRequest("The request body is not valid JSON");
   }
-  const parsed = IngestEventsInput.safeParse(body);
-  if (!parsed.success) {
-    throw new BadRequest(
-      "The request body is not valid",
-      parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
-    );
-  }
+  const events = parseInput(IngestEventsInput, body, { message: "The request body is not valid" });
   const workspaceId = connector.workspace_id;
   const result = await database.withTenant({ workspaceId, userId: null }, (tx) =>
-    ingestEvents(tx, { workspaceId }, parsed.data, {
+    ingestEvents(tx, { workspaceId }, events, {
       connectorId,
       activityActor: { type: "SYSTEM", id: `connector:${connectorId}` },
     }),
@@ -339,7 +335,7 @@ const eventColumns = {
 
 /** Newest first, optionally by processing status and source; keyset-paginated. */
 export async function listEvents(tx: Tx, actor: { workspaceId: string }, raw: z.input<typeof ListEventsQuery>) {
-  const query = ListEventsQuery.parse(raw);
+  const query = parseInput(ListEventsQuery, raw);
   const conditions: Array<SQL | undefined> = [
     eq(rawEvents.workspaceId, actor.workspaceId),
     query.status ? eq(rawEvents.processingStatus, query.status) : undefined,

@@ -3,6 +3,7 @@
  * by the configured provider when the client sends no vector) and managing them (get, list,
  * update, delete). Search lives in search.ts.
  */
+
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
@@ -14,6 +15,7 @@ import { audit } from "../shared/audit";
 import { BadRequest, Invalid, NotFound, UpstreamFailed } from "../shared/errors";
 import { Timestamp } from "../shared/openapi";
 import { after, PageQuery, page } from "../shared/pagination";
+import { parseInput } from "../shared/validation";
 import { type EmbeddingProvider, EmbeddingProviderError, SUPPORTED_DIMENSIONS } from "./embeddings";
 import { embeddingProvider } from "./provider";
 
@@ -178,17 +180,6 @@ export function vectorProblem(vector: readonly number[]): string | undefined {
 /** pgvector's text form of a vector, bound as a parameter. */
 export const vectorLiteral = (vector: readonly number[]) => `[${vector.join(",")}]`;
 
-/** Parses with the schema; a failure is a 400 with the zod issues (for callers that skip the route). */
-export function parseInput<S extends z.ZodTypeAny>(schema: S, raw: unknown, pathPrefix = ""): z.output<S> {
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const details = parsed.error.issues.map((issue) => ({
-    path: [pathPrefix, ...issue.path.map(String)].filter(Boolean).join("."),
-    message: issue.message,
-  }));
-  throw new BadRequest("The input is not valid", details);
-}
-
 /**
  * Embeds texts with one provider call. Provider failures become 503 (retryable) or 502, and a
  * vector the provider gets wrong (size, NaN) is a 502: it is never stored.
@@ -237,7 +228,7 @@ export async function insertMemories(
     throw new BadRequest("chunkIndexes must have one entry per input");
   }
   const inputs: ParsedMemoryInput[] = raw.map((item, index) =>
-    parseInput(MemoryInput, item, raw.length > 1 ? `items.${index}` : ""),
+    parseInput(MemoryInput, item, { pathPrefix: raw.length > 1 ? `items.${index}` : "" }),
   );
 
   const vectorProblems = inputs.flatMap((input, index) => {

@@ -26,6 +26,7 @@ import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
 import { Invalid } from "../shared/errors";
+import { parseInput } from "../shared/validation";
 import type { EmbeddingProvider, SupportedDimensions } from "./embeddings";
 import {
   embedTexts,
@@ -34,7 +35,6 @@ import {
   MemoryTier,
   MemoryType,
   Metadata,
-  parseInput,
   roundImportance,
   Vector,
   vectorLiteral,

@@ -6,6 +6,7 @@ import { type Actor, actorRef, Scope } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { generateApiKey } from "../shared/auth";
 import { Invalid, NotFound } from "../shared/errors";
+import { parseInput } from "../shared/validation";
 
 export const CreateApiKeyInput = z
   .strictObject({
@@ -41,7 +42,7 @@ export function listApiKeys(tx: Tx, actor: Actor) {
 
 /** Creates a key; the plaintext is in the result and nowhere else, ever. */
 export async function createApiKey(tx: Tx, actor: Actor, raw: z.input<typeof CreateApiKeyInput>, now = new Date()) {
-  const input = CreateApiKeyInput.parse(raw);
+  const input = parseInput(CreateApiKeyInput, raw);
   if (input.expiresAt && input.expiresAt <= now) throw new Invalid("expiresAt must be in the future");
   const userId = input.userId ?? actor.userId;
   const [member] = await tx

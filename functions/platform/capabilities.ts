@@ -6,6 +6,7 @@ import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { after, PageQuery, page } from "../shared/pagination";
+import { parseInput } from "../shared/validation";
 import { found, ownRow, pick } from "./catalog-records";
 
 /** What an agent can do ("send-email", "refund"), granted through the tools that provide it. */
@@ -42,7 +43,7 @@ export const capabilityColumns = {
 };
 
 export async function createCapability(tx: Tx, actor: Actor, raw: z.input<typeof CreateCapabilityInput>) {
-  const input = CreateCapabilityInput.parse(raw);
+  const input = parseInput(CreateCapabilityInput, raw);
   const [capability] = await tx
     .insert(capabilities)
     .values({
@@ -61,7 +62,7 @@ export async function createCapability(tx: Tx, actor: Actor, raw: z.input<typeof
 }
 
 export async function listCapabilities(tx: Tx, actor: Actor, raw: z.input<typeof PageQuery>) {
-  const query = PageQuery.parse(raw);
+  const query = parseInput(PageQuery, raw);
   const list = await tx
     .select(capabilityColumns)
     .from(capabilities)
@@ -85,7 +86,7 @@ export async function getCapability(tx: Tx, actor: Actor, id: string) {
 }
 
 export async function updateCapability(tx: Tx, actor: Actor, id: string, raw: z.input<typeof UpdateCapabilityInput>) {
-  const input = UpdateCapabilityInput.parse(raw);
+  const input = parseInput(UpdateCapabilityInput, raw);
   const before = await getCapability(tx, actor, id);
   if (Object.keys(input).length === 0) return before;
   const [updated] = await tx

@@ -8,6 +8,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { PRIVATE_ADDRESSES_ENV, refusedDestination } from "../shared/outbound";
 import { after, PageQuery, page } from "../shared/pagination";
+import { parseInput } from "../shared/validation";
 import { found, ownRow, pick } from "./catalog-records";
 
 export const ConnectorType = z.enum(connectorType.enumValues).openapi("ConnectorType");
@@ -70,7 +71,7 @@ const columns = {
 const generateSigningSecret = () => randomBytes(32).toString("hex");
 
 export async function createConnector(tx: Tx, actor: Actor, raw: z.input<typeof CreateConnectorInput>) {
-  const { signingSecret = generateSigningSecret(), ...input } = CreateConnectorInput.parse(raw);
+  const { signingSecret = generateSigningSecret(), ...input } = parseInput(CreateConnectorInput, raw);
   const [connector] = await tx
     .insert(connectors)
     .values({ ...input, webhookUrl: input.webhookUrl ?? null, workspaceId: actor.workspaceId, signingSecret })
@@ -84,7 +85,7 @@ export async function createConnector(tx: Tx, actor: Actor, raw: z.input<typeof 
 }
 
 export async function listConnectors(tx: Tx, actor: Actor, raw: z.input<typeof ListConnectorsQuery>) {
-  const query = ListConnectorsQuery.parse(raw);
+  const query = parseInput(ListConnectorsQuery, raw);
   const list = await tx
     .select(columns)
     .from(connectors)
@@ -110,7 +111,7 @@ export async function getConnector(tx: Tx, actor: Actor, id: string) {
 }
 
 export async function updateConnector(tx: Tx, actor: Actor, id: string, raw: z.input<typeof UpdateConnectorInput>) {
-  const input = UpdateConnectorInput.parse(raw);
+  const input = parseInput(UpdateConnectorInput, raw);
   const before = await getConnector(tx, actor, id);
   if (Object.keys(input).length === 0) return before;
   const [updated] = await tx

@@ -6,6 +6,7 @@ import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
+import { parseInput } from "../shared/validation";
 import { ensureUser } from "./workspaces";
 
 export const MemberRole = z.enum(memberRole.enumValues).openapi("MemberRole");
@@ -48,7 +49,7 @@ async function getMember(tx: Tx, actor: Actor, userId: string) {
 }
 
 export async function addMember(tx: Tx, actor: Actor, raw: z.input<typeof AddMemberInput>) {
-  const input = AddMemberInput.parse(raw);
+  const input = parseInput(AddMemberInput, raw);
   const userId = await ensureUser(tx, input.email, input.name);
   const [inserted] = await tx
     .insert(workspaceMembers)
@@ -81,7 +82,7 @@ async function assertNotLastOwner(tx: Tx, actor: Actor, userId: string) {
 }
 
 export async function updateMember(tx: Tx, actor: Actor, userId: string, raw: z.input<typeof UpdateMemberInput>) {
-  const input = UpdateMemberInput.parse(raw);
+  const input = parseInput(UpdateMemberInput, raw);
   const before = await getMember(tx, actor, userId);
   if (input.role !== "OWNER") await assertNotLastOwner(tx, actor, userId);
   await tx

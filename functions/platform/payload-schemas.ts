@@ -9,6 +9,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
+import { parseInput } from "../shared/validation";
 import { found, ownRow } from "./catalog-records";
 
 /**
@@ -183,7 +184,7 @@ export async function validateItemPayloads(
 // ---- CRUD ----
 
 export async function createPayloadSchema(tx: Tx, actor: Actor, raw: z.input<typeof CreatePayloadSchemaInput>) {
-  const input = CreatePayloadSchemaInput.parse(raw);
+  const input = parseInput(CreatePayloadSchemaInput, raw);
   compileJsonSchema(input.jsonSchema);
   // Creators of the same item type take turns (a transaction-scoped lock), so max+1 is never
   // taken twice; the unique (workspace, item type, version) index stays the backstop (409).
@@ -214,7 +215,7 @@ export async function createPayloadSchema(tx: Tx, actor: Actor, raw: z.input<typ
 }
 
 export async function listPayloadSchemas(tx: Tx, actor: Actor, raw: z.input<typeof ListPayloadSchemasQuery>) {
-  const query = ListPayloadSchemasQuery.parse(raw);
+  const query = parseInput(ListPayloadSchemasQuery, raw);
   const list = await tx
     .select(columns)
     .from(payloadSchemas)

@@ -7,6 +7,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
+import { parseInput } from "../shared/validation";
 import { capabilityColumns, getCapability } from "./capabilities";
 import { found, ownRow, pick } from "./catalog-records";
 import { compileJsonSchema, JsonSchemaObject, QueryFlag } from "./payload-schemas";
@@ -103,7 +104,7 @@ async function withCapabilities<T extends { id: string }>(tx: Tx, actor: Actor, 
 }
 
 export async function createTool(tx: Tx, actor: Actor, raw: z.input<typeof CreateToolInput>) {
-  const input = CreateToolInput.parse(raw);
+  const input = parseInput(CreateToolInput, raw);
   await checkToolReferences(tx, actor, input);
   const [tool] = await tx
     .insert(tools)
@@ -123,7 +124,7 @@ export async function createTool(tx: Tx, actor: Actor, raw: z.input<typeof Creat
 }
 
 export async function listTools(tx: Tx, actor: Actor, raw: z.input<typeof ListToolsQuery>) {
-  const query = ListToolsQuery.parse(raw);
+  const query = parseInput(ListToolsQuery, raw);
   const list = await tx
     .select(columns)
     .from(tools)
@@ -151,7 +152,7 @@ export async function getTool(tx: Tx, actor: Actor, id: string) {
 }
 
 export async function updateTool(tx: Tx, actor: Actor, id: string, raw: z.input<typeof UpdateToolInput>) {
-  const input = UpdateToolInput.parse(raw);
+  const input = parseInput(UpdateToolInput, raw);
   const before = await getTool(tx, actor, id);
   if (Object.keys(input).length === 0) return before;
   await checkToolReferences(tx, actor, input);

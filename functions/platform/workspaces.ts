@@ -7,6 +7,7 @@ import { type Actor, actorRef, type Scope } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { generateApiKey, hashApiKey } from "../shared/auth";
 import { BadRequest } from "../shared/errors";
+import { parseInput } from "../shared/validation";
 
 export const CreateWorkspaceInput = z
   .strictObject({
@@ -94,7 +95,7 @@ export async function bootstrapWorkspace(
 /** `POST /v1/workspaces`: a new workspace owned by the caller's user, with its own admin key. */
 export function createWorkspace(tx: Tx, actor: Actor, input: CreateWorkspaceInput) {
   return provisionWorkspace(tx, {
-    ...CreateWorkspaceInput.parse(input),
+    ...parseInput(CreateWorkspaceInput, input),
     ownerId: actor.userId,
     actorUserId: actor.userId,
   });

@@ -7,18 +7,17 @@ import { requestId } from "hono/request-id";
 import type { Database, Tx } from "../../db/client";
 import { authenticate } from "./auth";
 import type { AppEnv } from "./env";
-import { AppError, BadRequest, fromDatabaseError, PayloadTooLarge } from "./errors";
+import { AppError, BadRequest, fromDatabaseError, PayloadTooLarge, toErrorBody } from "./errors";
 import { logger } from "./logger";
 import { renderDocsPage } from "./openapi";
+import { validationIssues } from "./validation";
 
 export type Router = OpenAPIHono<AppEnv>;
 
-/** Schema validation failures are 400s with the zod issues as details (path, message). */
-const validationHook: Hook<any, AppEnv, any, any> = (result, c) => {
+/** Schema validation failures are 400s with the zod issues as details (path, message), as everywhere else. */
+const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message }));
-    const error = new BadRequest(`The request ${result.target} is not valid`, issues);
-    return c.json({ error: { code: "validation_failed", message: error.message, details: issues } }, 400);
+    throw new BadRequest(`The request ${result.target} is not valid`, validationIssues(result.error));
   }
 };
 
@@ -52,16 +51,6 @@ export interface AppOptions {
    * holds one context documents the whole API (functions/platform/openapi.json).
    */
   document?: object;
-}
-
-export function toErrorBody(error: AppError) {
-  return {
-    error: {
-      code: error.code,
-      message: error.message,
-      ...(error.details === undefined ? {} : { details: error.details }),
-    },
-  };
 }
 
 export const OPENAPI_CONFIG = {
@@ -130,14 +119,14 @@ export function createApp(options: AppOptions): Router {
   app.get("/docs", (c) => c.html(renderDocsPage(document() as never)));
 
   app.notFound((c) =>
-    c.json(toErrorBody(new AppError(404, "not_found", `No route for ${c.req.method} ${c.req.path}`)), 404),
+    c.json(toErrorBody(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`)), 404),
   );
   app.onError((error, c) => {
     const known =
       error instanceof AppError
         ? error
         : error instanceof HTTPException
-          ? new AppError(error.status as 400, error.status === 413 ? "payload_too_large" : "bad_request", error.message)
+          ? fromHttpException(error)
           : fromDatabaseError(error);
     if (known) return c.json(toErrorBody(known), known.status);
     logger.error("unhandled error", { requestId: c.var.requestId, path: c.req.path, error });
@@ -147,4 +136,11 @@ export function createApp(options: AppOptions): Router {
     );
   });
   return app;
+}
+
+/** Hono's own rejections (a body that is not JSON, a wrong content type) in Cairn's vocabulary. */
+function fromHttpException(error: HTTPException): AppError {
+  if (error.status === 413) return new AppError("payload_too_large", error.message);
+  if (error.status === 415) return new AppError("unsupported_media_type", error.message);
+  return new BadRequest(error.message || "The request is malformed");
 }

@@ -1,58 +1,92 @@
 /**
- * Typed errors, mapped to HTTP statuses in one place (`toErrorResponse`). Domain code
- * throws these; routes never build error bodies themselves.
+ * Typed errors with a closed vocabulary of codes, each mapped to its HTTP status here and
+ * nowhere else (`createApp`'s error handler turns them into `{"error":{"code","message","details"}}`).
+ * Domain code throws these; routes never build error bodies themselves.
  */
+export const ERROR_STATUS = {
+  /** The input does not have the shape the schema asks for (any entry point, see validation.ts). */
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  /** Well-formed but breaks a rule the schema cannot express. */
+  invalid: 422,
+  rate_limited: 429,
+  internal: 500,
+  upstream_failed: 502,
+  upstream_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
+
 export class AppError extends Error {
+  readonly status: ErrorStatus;
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 422 | 502 | 503,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: unknown,
   ) {
     super(message);
     this.name = new.target.name;
+    this.status = ERROR_STATUS[code];
   }
 }
 
 export class BadRequest extends AppError {
   constructor(message: string, details?: unknown) {
-    super(400, "bad_request", message, details);
+    super("validation_failed", message, details);
   }
 }
 export class Unauthorized extends AppError {
   constructor(message = "A valid API key is required") {
-    super(401, "unauthorized", message);
+    super("unauthorized", message);
   }
 }
 export class Forbidden extends AppError {
   constructor(message: string, details?: unknown) {
-    super(403, "forbidden", message, details);
+    super("forbidden", message, details);
   }
 }
 export class NotFound extends AppError {
   constructor(entity: string, id?: string) {
-    super(404, "not_found", id ? `${entity} ${id} was not found` : `${entity} was not found`);
+    super("not_found", id ? `${entity} ${id} was not found` : `${entity} was not found`);
   }
 }
 export class Conflict extends AppError {
   constructor(message: string, details?: unknown) {
-    super(409, "conflict", message, details);
+    super("conflict", message, details);
   }
 }
 export class Invalid extends AppError {
   constructor(message: string, details?: unknown) {
-    super(422, "invalid", message, details);
+    super("invalid", message, details);
   }
 }
 export class PayloadTooLarge extends AppError {
   constructor(limitBytes: number) {
-    super(413, "payload_too_large", `The request body is larger than ${limitBytes} bytes`);
+    super("payload_too_large", `The request body is larger than ${limitBytes} bytes`);
   }
 }
 export class UpstreamFailed extends AppError {
   constructor(message: string, retryable: boolean) {
-    super(retryable ? 503 : 502, retryable ? "upstream_unavailable" : "upstream_failed", message);
+    super(retryable ? "upstream_unavailable" : "upstream_failed", message);
   }
+}
+
+/** The response body of an error. */
+export function toErrorBody(error: AppError) {
+  return {
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details === undefined ? {} : { details: error.details }),
+    },
+  };
 }
 
 /** SQLSTATE of a driver error, also when Drizzle wrapped it. */

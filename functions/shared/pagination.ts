@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { type AnyColumn, and, eq, lt, or, type SQL } from "drizzle-orm";
 import { BadRequest } from "./errors";
+import { parseInput } from "./validation";
 
 /** Query parameters of every listing: newest first, keyset-paginated by (created_at, id). */
 export const PageQuery = z.object({
@@ -22,7 +23,7 @@ export function encodeCursor(position: CursorPosition): string {
 
 export function decodeCursor(cursor: string): CursorPosition {
   try {
-    const parsed = CursorShape.parse(JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
+    const parsed = parseInput(CursorShape, JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")));
     return { createdAt: new Date(parsed.t), id: parsed.id };
   } catch {
     throw new BadRequest("The cursor is not valid; pass the nextCursor of a previous page");

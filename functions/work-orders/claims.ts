@@ -19,6 +19,7 @@ import { type ActorRef, actorRef } from "../shared/actor";
 import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { retryDelaySql } from "../shared/retry";
+import { parseInput } from "../shared/validation";
 
 export const MAX_LEASE_SECONDS = 3600;
 export const MAX_CLAIM = 100;
@@ -84,7 +85,7 @@ export interface ClaimedItem {
  * Each row is touched by exactly one CTE (they share one snapshot).
  */
 export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof ClaimInput>): Promise<ClaimedItem[]> {
-  const input = ClaimInput.parse(raw);
+  const input = parseInput(ClaimInput, raw);
   const who = actorRef(actor);
   const typeFilter = input.types
     ? // An array computed once (an InitPlan), so the ordered index scan stays a plain filter.
@@ -222,7 +223,7 @@ const parseJson = <T>(value: T | string | null): T | null =>
 
 /** Extends the lease of a running attempt (by `leaseSeconds`, or the length of its last lease). */
 export async function heartbeatWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.input<typeof HeartbeatInput>) {
-  const input = HeartbeatInput.parse(raw);
+  const input = parseInput(HeartbeatInput, raw);
   const lease = input.leaseSeconds
     ? sql`make_interval(secs => ${input.leaseSeconds})`
     : sql`(a.lease_expires_at - coalesce(a.heartbeat_at, a.started_at))`;
@@ -260,7 +261,7 @@ export async function heartbeatWorkItem(tx: Tx, actor: Actor, itemId: string, ra
  * item + attempt + activity + the order's row lock, then the order status refresh.
  */
 export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.input<typeof CompleteInput>) {
-  const input = CompleteInput.parse(raw);
+  const input = parseInput(CompleteInput, raw);
   const who = actorRef(actor);
   const result = JSON.stringify(input.result === undefined ? null : input.result);
   const [row] = await rows<{ done: Done | string | null; existing: Existing | string | null }>(
@@ -374,7 +375,7 @@ export const backoffUntil = (now: SQL): SQL =>
  * the same statement, then the order's status is refreshed (the second statement).
  */
 export async function failWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.input<typeof FailInput>) {
-  const input = FailInput.parse(raw);
+  const input = parseInput(FailInput, raw);
   const who = actorRef(actor);
   const [row] = await rows<{ done: FailDone | string | null; existing: Existing | string | null }>(
     tx,

@@ -14,6 +14,7 @@ import { type ActorRef, actorRef } from "../shared/actor";
 import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
+import { parseInput } from "../shared/validation";
 
 const QueryFlag = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
@@ -79,7 +80,7 @@ const columns = {
 };
 
 export async function listDeadLetters(tx: Tx, actor: Actor, raw: z.input<typeof ListDeadLettersQuery>) {
-  const query = ListDeadLettersQuery.parse(raw);
+  const query = parseInput(ListDeadLettersQuery, raw);
   const list = await tx
     .select(columns)
     .from(deadLetters)
@@ -139,7 +140,7 @@ export async function redriveDeadLetter(
   raw: z.input<typeof RedriveInput> = {},
   options: { automatic?: boolean } = {},
 ) {
-  const input = RedriveInput.parse(raw);
+  const input = parseInput(RedriveInput, raw);
   const [candidate] = await rows<RedriveCandidate>(
     tx,
     sql`select d.id, d.workspace_id, d.source::text as source, d.status::text as status, d.work_item_id, d.redrive_count, d.max_redrives,
@@ -215,7 +216,7 @@ export async function redriveDeadLetter(
 
 /** Marks an open dead letter DISCARDED with who and why (it is kept). */
 export async function discardDeadLetter(tx: Tx, actor: Actor, id: string, raw: z.input<typeof DiscardInput>) {
-  const input = DiscardInput.parse(raw);
+  const input = parseInput(DiscardInput, raw);
   const current = await getDeadLetter(tx, actor, id);
   if (current.status !== "OPEN")
     throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });
@@ -253,7 +254,7 @@ export async function setDeadLetterRetry(
   raw: z.input<typeof RetryPolicyInput>,
   now = new Date(),
 ) {
-  const input = RetryPolicyInput.parse(raw);
+  const input = parseInput(RetryPolicyInput, raw);
   const current = await getDeadLetter(tx, actor, id);
   if (current.status !== "OPEN")
     throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });

@@ -8,6 +8,7 @@ import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { NotFound } from "../shared/errors";
+import { parseInput } from "../shared/validation";
 import { itemColumns } from "./work-orders";
 
 export const RecordEvalInput = z
@@ -69,7 +70,7 @@ export async function getWorkItem(tx: Tx, actor: Actor, id: string) {
 }
 
 export async function recordEval(tx: Tx, actor: Actor, workItemId: string, raw: z.input<typeof RecordEvalInput>) {
-  const input = RecordEvalInput.parse(raw);
+  const input = parseInput(RecordEvalInput, raw);
   await findItem(tx, actor, workItemId);
   const [created] = await tx
     .insert(evalResults)

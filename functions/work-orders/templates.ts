@@ -14,6 +14,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
+import { parseInput } from "../shared/validation";
 
 export const MAX_RETRY_MS = 24 * 3600 * 1000;
 
@@ -88,7 +89,7 @@ export function presentTemplate(row: TemplateRow) {
 }
 
 export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof CreateTemplateInput>) {
-  const input = CreateTemplateInput.parse(raw);
+  const input = parseInput(CreateTemplateInput, raw);
   const [existing] = await tx
     .select({ id: workflowTemplates.id })
     .from(workflowTemplates)
@@ -130,7 +131,7 @@ export async function getTemplate(tx: Tx, actor: Actor, id: string) {
 }
 
 export async function listTemplates(tx: Tx, actor: Actor, raw: z.input<typeof ListTemplatesQuery>) {
-  const query = ListTemplatesQuery.parse(raw);
+  const query = parseInput(ListTemplatesQuery, raw);
   const list = await tx
     .select(columns)
     .from(workflowTemplates)
@@ -150,7 +151,7 @@ export async function listTemplates(tx: Tx, actor: Actor, raw: z.input<typeof Li
 
 /** Edits create the next version (the edited one must be the active version); returns it. */
 export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.input<typeof UpdateTemplateInput>) {
-  const input = UpdateTemplateInput.parse(raw);
+  const input = parseInput(UpdateTemplateInput, raw);
   // Lock the version being edited so two concurrent edits cannot both supersede it.
   const [current] = await tx
     .select(columns)

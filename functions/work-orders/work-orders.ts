@@ -3,6 +3,7 @@
  * from a template, payloads validated, approval gates resolved), listing, reading and
  * cancellation.
  */
+
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
@@ -16,6 +17,7 @@ import { actorRef } from "../shared/actor";
 import { audit, auditCte } from "../shared/audit";
 import { Conflict, Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
+import { parseInput } from "../shared/validation";
 import { findTemplate, RetryPolicy } from "./templates";
 
 export const Priority = z.enum(priority.enumValues).openapi("Priority");
@@ -173,8 +175,8 @@ export async function createWorkOrder(
   raw: z.input<typeof CreateWorkOrderInput>,
   options: { idempotencyKey?: string } = {},
 ): Promise<CreatedWorkOrder> {
-  const input = CreateWorkOrderInput.parse(raw);
-  const key = options.idempotencyKey === undefined ? undefined : IdempotencyKey.parse(options.idempotencyKey);
+  const input = parseInput(CreateWorkOrderInput, raw);
+  const key = options.idempotencyKey === undefined ? undefined : parseInput(IdempotencyKey, options.idempotencyKey);
   const hash = requestHash(input);
   if (key) {
     const replayed = await replay(tx, actor, key, hash);
@@ -286,7 +288,7 @@ export async function createWorkOrder(
 }
 
 export async function listWorkOrders(tx: Tx, actor: Actor, raw: z.input<typeof ListWorkOrdersQuery>) {
-  const query = ListWorkOrdersQuery.parse(raw);
+  const query = parseInput(ListWorkOrdersQuery, raw);
   const list = await tx
     .select(orderColumns)
     .from(workOrders)
@@ -331,7 +333,7 @@ export async function cancelWorkOrder(
   id: string,
   raw: z.input<typeof CancelWorkOrderInput> = {},
 ) {
-  const input = CancelWorkOrderInput.parse(raw);
+  const input = parseInput(CancelWorkOrderInput, raw);
   const [order] = await tx
     .select({ status: workOrders.status })
     .from(workOrders)
