@@ -1,5 +1,6 @@
 export * from "./approvals";
 export * from "./enums";
+export * from "./jobs";
 export * from "./memory";
 export * from "./platform";
 export * from "./tenancy";

@@ -87,34 +87,6 @@ export const memories = pgTable(
   ],
 );
 
-export const processingJobs = pgTable(
-  "processing_jobs",
-  {
-    id: id(),
-    workspaceId: workspaceId(),
-    jobType: text("job_type").notNull(),
-    eventId: uuid("event_id").references(() => rawEvents.id, { onDelete: "cascade" }),
-    status: processingStatus("status").notNull().default("PENDING"),
-    inputData: jsonb("input_data").notNull().default({}),
-    outputData: jsonb("output_data"),
-    error: text("error"),
-    attempts: integer("attempts").notNull().default(0),
-    maxAttempts: integer("max_attempts").notNull().default(3),
-    availableAt: timestamp("available_at", { withTimezone: true }).notNull().defaultNow(),
-    lockedUntil: timestamp("locked_until", { withTimezone: true }),
-    startedAt: timestamp("started_at", { withTimezone: true }),
-    completedAt: timestamp("completed_at", { withTimezone: true }),
-    durationMs: integer("duration_ms"),
-    ...timestamps(),
-  },
-  (t) => [
-    index("processing_jobs_claim_idx").on(t.availableAt).where(sql`${t.status} IN ('PENDING', 'PROCESSING')`),
-    index("processing_jobs_status_idx").on(t.workspaceId, t.status, t.createdAt.desc()),
-    index("processing_jobs_event_idx").on(t.eventId),
-    check("processing_jobs_attempts_check", sql`${t.attempts} >= 0 AND ${t.maxAttempts} >= 1`),
-  ],
-);
-
 export const conversations = pgTable(
   "conversations",
   {

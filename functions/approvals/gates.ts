@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
-import { pgArray, rows, type Tx } from "../../db/client";
+import { afterCommit, pgArray, rows, type Tx } from "../../db/client";
 import {
   type ApprovalRequirement,
   approvalGate,
@@ -16,14 +16,12 @@ import {
   connectors,
   memberRole,
   type PolicyCondition,
-  processingJobs,
 } from "../../db/schema";
+import { enqueueJobs } from "../jobs/runtime/sql/enqueue";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { policyMatches } from "./matching";
-import { APPROVAL_WEBHOOK_JOB, WEBHOOK_MAX_ATTEMPTS } from "./notifications";
-
-export { deliverApprovalNotifications } from "./notifications";
+import { APPROVAL_WEBHOOK_JOB, deliverNotifications, WEBHOOK_MAX_ATTEMPTS } from "./webhook-delivery";
 
 /** Longest a request may wait for its deadline: one year. */
 export const MAX_TIMEOUT_SECONDS = 365 * 24 * 3600;
@@ -147,8 +145,7 @@ function requestValues(requirement: ApprovalRequirement, now: Date) {
 /**
  * Opens one approval request per entry in the caller's transaction (one INSERT), with
  * `requested_by` = the actor (four-eyes: they cannot decide it), and queues a webhook
- * notification per active API connector in the same transaction (the outbox). Call
- * `deliverApprovalNotifications(database, workspaceId, ids)` after the transaction commits.
+ * notification per active API connector in the same transaction, delivered once it commits.
  * Returns the request ids in the order of `requests`.
  */
 export async function openApprovalRequests(
@@ -181,18 +178,20 @@ export async function openApprovalRequests(
       ),
     )
     .orderBy(asc(connectors.createdAt));
-  if (hooks.length > 0) {
-    await tx.insert(processingJobs).values(
-      ids.flatMap((requestId) =>
-        hooks.map((hook) => ({
-          workspaceId: actor.workspaceId,
-          jobType: APPROVAL_WEBHOOK_JOB,
-          inputData: { requestId, connectorId: hook.id },
-          maxAttempts: WEBHOOK_MAX_ATTEMPTS,
-          availableAt: now,
-        })),
-      ),
-    );
+  const jobIds = await enqueueJobs(
+    tx,
+    ids.flatMap((requestId) =>
+      hooks.map((hook) => ({
+        workspaceId: actor.workspaceId,
+        type: APPROVAL_WEBHOOK_JOB,
+        input: { requestId, connectorId: hook.id },
+        maxAttempts: WEBHOOK_MAX_ATTEMPTS,
+        availableAt: now,
+      })),
+    ),
+  );
+  if (jobIds.length > 0) {
+    afterCommit(tx, (database) => deliverNotifications(database, actor.workspaceId, jobIds));
   }
 
   await audit(

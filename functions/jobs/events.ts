@@ -11,10 +11,18 @@
  */
 import type { ScheduledEvent, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { Database } from "../../db/client";
-import { type ProcessEventsOptions, type ProcessEventsResult, processEvents } from "../memory/events";
+import { type ProcessEventsOptions, type ProcessEventsResult, processEvents } from "../memory/events/processing";
 import { lambdaDatabase } from "../shared/lambda-database";
 import { logger } from "../shared/logger";
-import { type DatabaseSource, envNumber, type JobContext, type JobTrigger, runJob, timeBudgetMs } from "./job";
+import {
+  type DatabaseSource,
+  envNumber,
+  isSqsEvent,
+  type JobContext,
+  type JobTrigger,
+  runJob,
+  timeBudgetMs,
+} from "./job";
 
 export interface EventsJobConfig {
   /** Budget outside Lambda (local scheduler, CLI). */
@@ -46,10 +54,6 @@ export async function runEventProcessing(
   const budget = options.timeBudgetMs ?? config.timeBudgetMs;
   const result = await processEvents(database, { limit: config.limit, ...options, timeBudgetMs: budget });
   return { ...result, timeBudgetMs: budget };
-}
-
-function isSqsEvent(event: unknown): event is SQSEvent {
-  return typeof event === "object" && event !== null && Array.isArray((event as SQSEvent).Records);
 }
 
 /**

@@ -6,7 +6,7 @@
  * made by `makeXHandler(getDatabase)`, so tests hand the handler their own database and the
  * deployed entry passes `lambdaDatabase`.
  */
-import type { Context } from "aws-lambda";
+import type { Context, SQSEvent } from "aws-lambda";
 import type { Database } from "../../db/client";
 import { logger } from "../shared/logger";
 
@@ -101,7 +101,7 @@ export function envNumber(
   return value;
 }
 
-/** A failure as it goes into a summary: message only (the stack is in the job's own error log). */
-export function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** An SQS batch (a queue trigger), as opposed to a schedule's event. */
+export function isSqsEvent(event: unknown): event is SQSEvent {
+  return typeof event === "object" && event !== null && Array.isArray((event as SQSEvent).Records);
 }

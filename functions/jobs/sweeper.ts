@@ -11,10 +11,11 @@
 import type { ScheduledEvent } from "aws-lambda";
 import type { Database } from "../../db/client";
 import { sweepApprovalDeadlines } from "../approvals/deadlines";
-import { deliverPendingNotifications } from "../approvals/notifications";
+import { deliverPendingNotifications } from "../approvals/webhook-delivery";
+import { describeError } from "../shared/errors";
 import { lambdaDatabase } from "../shared/lambda-database";
 import { reapExpiredLeases } from "../work-orders/leases";
-import { type DatabaseSource, describeError, type JobContext, runJob } from "./job";
+import { type DatabaseSource, type JobContext, runJob } from "./job";
 
 type StepResult<T> = T | { error: string };
 

@@ -12,8 +12,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput } from "../shared/validation";
-import { StorableJson, StorableString } from "./events";
+import { parseInput, StorableJson, StorableString } from "../shared/validation";
 
 type ConversationActor = { workspaceId: string; userId?: string | null };
 

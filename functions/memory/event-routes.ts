@@ -16,16 +16,14 @@ import {
 } from "./conversations";
 import {
   EventStatus,
-  getEvent,
   IngestEventsInput,
   IngestEventsResult,
   ingestEvents,
   ListEventsQuery,
-  listEvents,
   MAX_EVENTS_PER_BATCH,
   receiveConnectorEvents,
-} from "./events";
-import { nudgeEventProcessing } from "./ingest-nudge";
+} from "./events/intake";
+import { getEvent, listEvents } from "./events/reads";
 
 const read = requireScope("memory:read");
 const write = requireScope("memory:write");
@@ -119,8 +117,6 @@ export const eventRoutes = createRouter()
     }),
     async (c) => {
       const result = await inTenant(c, (tx) => ingestEvents(tx, c.var.actor, c.req.valid("json")));
-      // After commit: the scheduled run would pick the events up anyway; the nudge is sooner.
-      await nudgeEventProcessing(c.var.actor.workspaceId, result.stored);
       return c.json(result, 202);
     },
   )
@@ -178,7 +174,6 @@ export const eventRoutes = createRouter()
         signature: c.req.header(SIGNATURE_HEADER),
         timestamp: c.req.header(TIMESTAMP_HEADER),
       });
-      await nudgeEventProcessing(result.workspaceId, result.stored);
       return c.json({ stored: result.stored, duplicates: result.duplicates, items: result.items }, 202);
     },
   )

@@ -135,3 +135,8 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
       return undefined;
   }
 }
+
+/** A failure as a one-line message (for summaries and stored errors; the stack goes to the log). */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,6 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { attemptStatus, deadLetterSource, deadLetterStatus, workItemStatus, workOrderStatus } from "../../db/schema";
-import { deliverApprovalNotifications } from "../approvals/gates";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody, Timestamp } from "../shared/openapi";
@@ -262,7 +261,6 @@ export const workOrderRoutes = createRouter()
       const created = await inTenant(c, (tx) =>
         createWorkOrder(tx, c.var.actor, c.req.valid("json"), { idempotencyKey: key }),
       );
-      await deliverApprovalNotifications(c.var.database, c.var.actor.workspaceId, created.approvalRequestIds);
       const body = { ...created.order, items: created.items, approvalRequestIds: created.approvalRequestIds };
       return created.created ? c.json(body, 201) : c.json(body, 200);
     },
@@ -368,7 +366,6 @@ export const workOrderRoutes = createRouter()
       const done = await inTenant(c, (tx) =>
         completeWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json")),
       );
-      await deliverApprovalNotifications(c.var.database, c.var.actor.workspaceId, done.approvalRequestIds);
       return c.json(done, 200);
     },
   )

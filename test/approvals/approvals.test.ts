@@ -9,9 +9,11 @@ import { sweepApprovalDeadlines } from "../../functions/approvals/deadlines";
 import { resolveApprovalRequirements } from "../../functions/approvals/gates";
 import {
   deliverPendingNotifications,
-  redriveWebhookDeadLetter,
   WEBHOOK_MAX_ATTEMPTS,
-} from "../../functions/approvals/notifications";
+  webhookDeliveryHandler,
+} from "../../functions/approvals/webhook-delivery";
+import { redriveJobDeadLetter } from "../../functions/jobs/runtime/redrive";
+import { systemActor } from "../../functions/shared/actor";
 import type { Router } from "../../functions/shared/app";
 import { PRIVATE_ADDRESSES_ENV } from "../../functions/shared/outbound";
 import { describeEachDatabase } from "../support/databases";
@@ -879,9 +881,9 @@ function describeWebhooks(db: () => { database: Database }) {
     // A redrive gives the notification a fresh budget; a healthy receiver then gets it.
     failing = false;
     const redriven = await database.withTenant({ workspaceId: t.workspaceId }, (tx) =>
-      redriveWebhookDeadLetter(tx, t.workspaceId, dead[0]!.id, "test"),
+      redriveJobDeadLetter(tx, systemActor(t.workspaceId, "test"), dead[0]!.id, [webhookDeliveryHandler]),
     );
-    expect(redriven).toBe(true);
+    expect(redriven?.jobId).toBe(current.id);
     await deliverPendingNotifications(database, new Date(now + 25 * 3600_000));
     expect(received).toHaveLength(WEBHOOK_MAX_ATTEMPTS + 1);
     expect(await job()).toMatchObject({ status: "COMPLETED", attempts: 1 });

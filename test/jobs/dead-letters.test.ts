@@ -8,7 +8,8 @@ import {
   storeQueueDeadLetters,
 } from "../../functions/jobs/dead-letters";
 import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
-import { ingestEvents, processEvents } from "../../functions/memory/events";
+import { ingestEvents } from "../../functions/memory/events/intake";
+import { processEvents } from "../../functions/memory/events/processing";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 import { lambdaContext, scheduledEvent, sqsEvent, sqsRecord } from "./lambda-events";

@@ -9,7 +9,7 @@ import type { JobName } from "../../functions/jobs/job";
 import { DEFAULT_INTERVALS, schedulerIntervals, startLocalScheduler } from "../../functions/jobs/local-scheduler";
 import { makeSweeperHandler } from "../../functions/jobs/sweeper";
 import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
-import { ingestEvents } from "../../functions/memory/events";
+import { ingestEvents } from "../../functions/memory/events/intake";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
 import { lambdaContext, scheduledEvent, sqsEvent, sqsRecord } from "./lambda-events";

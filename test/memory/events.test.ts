@@ -7,15 +7,11 @@ import {
   EmbeddingProviderError,
   LexicalHashEmbeddingProvider,
 } from "../../functions/memory/embeddings";
-import {
-  type EventInput,
-  extractEventText,
-  IngestEventsInput,
-  processEvents,
-  retryDelayMs,
-} from "../../functions/memory/events";
+import { type EventInput, IngestEventsInput } from "../../functions/memory/events/intake";
+import { EVENT_RETRY, extractEventText, processEvents } from "../../functions/memory/events/processing";
 import { searchMemories, searchSettings } from "../../functions/memory/search";
 import { allRouters } from "../../functions/routers";
+import { retryDelayMs } from "../../functions/shared/retry";
 import { signBody } from "../../functions/shared/signatures";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
@@ -88,10 +84,10 @@ describeEachDatabase("events", (db) => {
   });
 
   it("backs off exponentially with jitter, capped", () => {
-    expect(retryDelayMs(1, { baseMs: 1000 }, () => 0)).toBe(500);
-    expect(retryDelayMs(1, { baseMs: 1000 }, () => 1)).toBe(1000);
-    expect(retryDelayMs(3, { baseMs: 1000 }, () => 1)).toBe(4000);
-    expect(retryDelayMs(30, { baseMs: 1000, maxMs: 60_000 }, () => 1)).toBe(60_000);
+    expect(retryDelayMs({ ...EVENT_RETRY, baseMs: 1000 }, 1, () => 0)).toBe(500);
+    expect(retryDelayMs({ ...EVENT_RETRY, baseMs: 1000 }, 1, () => 1)).toBe(1000);
+    expect(retryDelayMs({ ...EVENT_RETRY, baseMs: 1000 }, 3, () => 1)).toBe(4000);
+    expect(retryDelayMs({ ...EVENT_RETRY, baseMs: 1000, capMs: 60_000 }, 30, () => 1)).toBe(60_000);
   });
 
   it("ingests a batch, reports duplicates, processes it into memories and dead-letters a poisoned event", async () => {
@@ -204,7 +200,7 @@ describeEachDatabase("events", (db) => {
     const { database } = db();
     const { workspaceId } = await seedWorkspace(database);
     const stored = await database.withTenant({ workspaceId }, async (tx) => {
-      const { ingestEvents } = await import("../../functions/memory/events");
+      const { ingestEvents } = await import("../../functions/memory/events/intake");
       return ingestEvents(
         tx,
         { workspaceId },
@@ -221,7 +217,7 @@ describeEachDatabase("events", (db) => {
       )[0]!;
 
     const down = failingProvider(true);
-    const first = await processEvents(database, { provider: down, now: t0, backoff: { baseMs: 60_000 } });
+    const first = await processEvents(database, { provider: down, now: t0, retry: { ...EVENT_RETRY, baseMs: 60_000 } });
     expect(first).toMatchObject({ claimed: 1, processed: 0, failed: 1, deadLettered: 0 });
     let job = await jobOf();
     expect(job).toMatchObject({ status: "PENDING", attempts: 1, lockedUntil: null });
@@ -232,7 +228,9 @@ describeEachDatabase("events", (db) => {
     expect(await processEvents(database, { provider: down, now: t0 })).toMatchObject({ claimed: 0 });
 
     const t1 = new Date(t0.getTime() + 3_600_000);
-    expect(await processEvents(database, { provider: down, now: t1, backoff: { baseMs: 60_000 } })).toMatchObject({
+    expect(
+      await processEvents(database, { provider: down, now: t1, retry: { ...EVENT_RETRY, baseMs: 60_000 } }),
+    ).toMatchObject({
       failed: 1,
       deadLettered: 0,
     });
@@ -267,7 +265,7 @@ describeEachDatabase("events", (db) => {
   it("dead-letters at once on a provider error that is not retryable", async () => {
     const { database } = db();
     const { workspaceId } = await seedWorkspace(database);
-    const { ingestEvents } = await import("../../functions/memory/events");
+    const { ingestEvents } = await import("../../functions/memory/events/intake");
     await database.withTenant({ workspaceId }, (tx) =>
       ingestEvents(
         tx,
@@ -285,7 +283,7 @@ describeEachDatabase("events", (db) => {
   it("reclaims a job whose lease expired, and dead-letters one that keeps expiring", async () => {
     const { database } = db();
     const { workspaceId } = await seedWorkspace(database);
-    const { ingestEvents } = await import("../../functions/memory/events");
+    const { ingestEvents } = await import("../../functions/memory/events/intake");
     const stored = await database.withTenant({ workspaceId }, (tx) =>
       ingestEvents(
         tx,
@@ -351,7 +349,7 @@ describeEachDatabase("events", (db) => {
   it("hands claimed jobs back when the time budget is spent", async () => {
     const { database } = db();
     const { workspaceId } = await seedWorkspace(database);
-    const { ingestEvents } = await import("../../functions/memory/events");
+    const { ingestEvents } = await import("../../functions/memory/events/intake");
     await database.withTenant({ workspaceId }, (tx) =>
       ingestEvents(tx, { workspaceId }, { events: [event("slack", "budget-1", { text: "later" })] }),
     );
@@ -567,7 +565,7 @@ describeEachDatabase("events", (db) => {
   it("processes each job exactly once under concurrent runs, and reports concurrent duplicates", async () => {
     const { database, target, url } = db();
     const { workspaceId } = await seedWorkspace(database);
-    const { ingestEvents } = await import("../../functions/memory/events");
+    const { ingestEvents } = await import("../../functions/memory/events/intake");
     const events = Array.from({ length: 40 }, (_, i) =>
       event("bulk", `c-${i}`, { text: `concurrent event number ${i} about topic ${i * 7}` }),
     );

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { nudgeEventProcessing, resetIngestQueue } from "../../functions/memory/ingest-nudge";
+import { nudgeEventProcessing, resetIngestQueue } from "../../functions/memory/events/nudge";
 
 /** A local endpoint that answers SQS SendMessage (JSON protocol) and records the calls. */
 describe("ingest queue nudge", () => {

@@ -1,4 +1,4 @@
-import { logger } from "../shared/logger";
+import { logger } from "../../shared/logger";
 
 interface Nudger {
   send(body: string): Promise<void>;
