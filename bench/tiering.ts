@@ -1,4 +1,4 @@
-import { runTiering } from "../functions/jobs/tiering.js";
+import { runTiering } from "../functions/memory/tiering.js";
 import { corpusSize } from "./cairn-adapter.js";
 import { fmt } from "./lib/results.js";
 import type { Section } from "./lib/section.js";

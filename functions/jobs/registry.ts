@@ -4,11 +4,12 @@
  * only its own job's file, never this one, so each bundle carries one job.
  */
 import type { Database } from "../../db/client";
+import { runTiering } from "../memory/tiering";
 import { redriveConfig, redriveDueDeadLetters } from "./dead-letters";
 import { runEventProcessing } from "./events";
 import { type JobName, type JobSummary, type JobTrigger, runJob } from "./job";
 import { runSweeper } from "./sweeper";
-import { runTiering, tieringConfig } from "./tiering";
+import { tieringConfig } from "./tiering";
 
 export interface JobRunOptions {
   /** The clock the job measures against (default: now). */

@@ -2,15 +2,14 @@ import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
 import { connect, type Database, rows } from "../../db/client";
 import { memories } from "../../db/schema";
+import { makeTieringHandler, tieringConfig } from "../../functions/jobs/tiering";
 import {
   DEFAULT_TIERING_THRESHOLDS,
-  makeTieringHandler,
   runTiering,
   type Tier,
   type TieringThresholds,
   type TierMoves,
-  tieringConfig,
-} from "../../functions/jobs/tiering";
+} from "../../functions/memory/tiering";
 import { describeEachDatabase } from "../support/databases";
 import { seedWorkspace } from "../support/http";
 import { lambdaContext, scheduledEvent } from "./lambda-events";
