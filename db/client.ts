@@ -1,5 +1,5 @@
-import type { ExtractTablesWithRelations, SQL } from "drizzle-orm";
-import { sql } from "drizzle-orm";
+import type { ExtractTablesWithRelations, SQL, Table } from "drizzle-orm";
+import { getTableColumns, sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
 
@@ -179,6 +179,21 @@ export function pgArray(value: string[] | string | null): string[] {
     .slice(1, -1)
     .split(",")
     .map((s) => s.replace(/^"|"$/g, ""));
+}
+
+/**
+ * A raw row (database column names) as the table's typed record: each column's own driver
+ * mapping applies (timestamps to Date, jsonb parsed, bigint), as Drizzle's query builder does.
+ * Columns absent from the row are absent from the result.
+ */
+export function mapRow<T extends Table>(table: T, raw: Record<string, unknown>): T["$inferSelect"] {
+  const mapped: Record<string, unknown> = {};
+  for (const [key, column] of Object.entries(getTableColumns(table))) {
+    if (!(column.name in raw)) continue;
+    const value = raw[column.name];
+    mapped[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return mapped as T["$inferSelect"];
 }
 
 /** Rows of a raw statement, whichever driver ran it (they all expose `rows`). */

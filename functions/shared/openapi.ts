@@ -67,5 +67,4 @@ ${rows}
 </tbody></table></body></html>`;
 }
 
-/** Timestamps leave as ISO 8601 strings (JSON serialises Date that way). */
-export const Timestamp = z.date().openapi({ type: "string", format: "date-time" });
+export { Timestamp } from "./schemas";
