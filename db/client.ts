@@ -172,13 +172,14 @@ export const jsonParam = (value: unknown): SQL => sql`${JSON.stringify(value)}::
  * An enum or uuid array column of a raw row: some drivers parse it, others return the
  * Postgres text form `{A,B}` (elements of these columns never contain commas or quotes).
  */
-export function pgArray(value: string[] | string | null): string[] {
+export function pgArray<T extends string = string>(value: T[] | string | null): T[] {
   if (Array.isArray(value)) return value;
   if (!value || value === "{}") return [];
+  // The text form of a T[] column holds T values.
   return value
     .slice(1, -1)
     .split(",")
-    .map((s) => s.replace(/^"|"$/g, ""));
+    .map((s) => s.replace(/^"|"$/g, "")) as T[];
 }
 
 /**

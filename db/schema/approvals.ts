@@ -21,16 +21,9 @@ import {
   approvalTimeoutAction,
   memberRole,
 } from "./enums";
+import type { PolicyCondition } from "./json-shapes";
 import { users, workspaceId } from "./tenancy";
 import { workItems, workOrders } from "./work";
-
-export type PolicyOperator = "equals" | "not_equals" | "greater_than" | "less_than" | "contains" | "regex";
-export interface PolicyCondition {
-  /** Dotted path into the item: `type`, or `payload.amount`, `payload.customer.tier`. */
-  field: string;
-  operator: PolicyOperator;
-  value: unknown;
-}
 
 /**
  * Approval policies are versioned: an edit inserts a new version (same `policy_key`) and

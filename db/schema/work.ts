@@ -16,34 +16,12 @@ import {
 } from "drizzle-orm/pg-core";
 import { id, timestamps } from "./columns";
 import { attemptStatus, deadLetterSource, deadLetterStatus, priority, workItemStatus, workOrderStatus } from "./enums";
+import type { ApprovalRequirement, TemplateStep } from "./json-shapes";
 import { rawEvents } from "./memory";
 import { users, workspaceId } from "./tenancy";
 
 /** Fencing tokens increase across all claims, so a newer claim always has a larger token. */
 export const fencingTokens = pgSequence("fencing_tokens", { startWith: 1 });
-
-/** One approval gate's settings as a template step or an item carries them. */
-export interface ApprovalRequirement {
-  gate: "BEFORE" | "AFTER";
-  requiredApprovals?: number;
-  approverRoles?: string[];
-  approverUserIds?: string[];
-  timeoutSeconds?: number;
-  timeoutAction?: "APPROVE" | "REJECT" | "ESCALATE";
-  escalateToRoles?: string[];
-  escalationTimeoutSeconds?: number;
-  onReject?: "FAIL" | "REWORK";
-  /** Set when the requirement came from an approval policy: the exact version applied. */
-  policyId?: string;
-  policyVersion?: number;
-}
-
-export interface TemplateStep {
-  type: string;
-  payloadDefaults?: Record<string, unknown>;
-  maxAttempts?: number;
-  approval?: ApprovalRequirement;
-}
 
 export const workflowTemplates = pgTable(
   "workflow_templates",

@@ -8,7 +8,7 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
 import { afterCommit, pgArray, rows, type Tx } from "../../db/client";
 import {
-  type ApprovalRequirement,
+  ApprovalRequirement,
   approvalGate,
   approvalRejectAction,
   approvalRequests,
@@ -23,35 +23,22 @@ import { audit } from "../shared/audit";
 import { policyMatches } from "./matching";
 import { APPROVAL_WEBHOOK_JOB, deliverNotifications, WEBHOOK_MAX_ATTEMPTS } from "./webhook-delivery";
 
-/** Longest a request may wait for its deadline: one year. */
-export const MAX_TIMEOUT_SECONDS = 365 * 24 * 3600;
+type MemberRole = (typeof memberRole.enumValues)[number];
+
 /** Who may decide when a requirement names neither roles nor users. */
 export const DEFAULT_APPROVER_ROLES = ["OWNER", "ADMIN", "APPROVER"] as const;
-
-const Role = z.enum(memberRole.enumValues);
-const Seconds = z.number().int().min(1).max(MAX_TIMEOUT_SECONDS);
 
 /**
  * An approval requirement as an item or a template step carries it (input shape, strict).
  * `policyId`/`policyVersion` are not accepted from callers: only policy resolution sets them.
  */
-export const ApprovalRequirementInput = z
-  .strictObject({
-    gate: z.enum(approvalGate.enumValues),
-    requiredApprovals: z.number().int().min(1).max(50).optional(),
-    approverRoles: z.array(Role).max(5).optional(),
-    approverUserIds: z.array(z.string().uuid()).max(50).optional(),
-    timeoutSeconds: Seconds.optional(),
-    timeoutAction: z.enum(approvalTimeoutAction.enumValues).optional(),
-    escalateToRoles: z.array(Role).max(5).optional(),
-    escalationTimeoutSeconds: Seconds.optional(),
-    onReject: z.enum(approvalRejectAction.enumValues).optional(),
-  })
+export const ApprovalRequirementInput = ApprovalRequirement.omit({ policyId: true, policyVersion: true })
+  .strict()
   .refine((r) => r.timeoutAction !== "ESCALATE" || (r.escalateToRoles?.length ?? 0) > 0, {
     message: "timeoutAction ESCALATE needs escalateToRoles",
     path: ["escalateToRoles"],
   })
-  .openapi("ApprovalRequirement");
+  .openapi("ApprovalRequirementInput");
 
 interface CurrentPolicy {
   id: string;
@@ -60,11 +47,11 @@ interface CurrentPolicy {
   conditions: PolicyCondition[];
   gate: "BEFORE" | "AFTER";
   required_approvals: number;
-  approver_roles: string[] | string;
+  approver_roles: MemberRole[] | string;
   approver_user_ids: string[] | string;
   timeout_seconds: number | null;
   timeout_action: "APPROVE" | "REJECT" | "ESCALATE";
-  escalate_to_roles: string[] | string;
+  escalate_to_roles: MemberRole[] | string;
   escalation_timeout_seconds: number | null;
   on_reject: "FAIL" | "REWORK";
 }

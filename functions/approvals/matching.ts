@@ -1,15 +1,5 @@
-import type { PolicyCondition, PolicyOperator } from "../../db/schema";
+import type { PolicyCondition } from "../../db/schema";
 import { logger } from "../shared/logger";
-
-/** Condition operators, in the order the API documents them. */
-export const POLICY_OPERATORS = [
-  "equals",
-  "not_equals",
-  "greater_than",
-  "less_than",
-  "contains",
-  "regex",
-] as const satisfies readonly PolicyOperator[];
 
 /** Longest regex source a policy may hold; patterns are user input and run on every new item. */
 export const MAX_REGEX_LENGTH = 500;

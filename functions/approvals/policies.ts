@@ -14,8 +14,9 @@ import {
   approvalPolicies,
   approvalRejectAction,
   approvalTimeoutAction,
+  MAX_TIMEOUT_SECONDS,
   memberRole,
-  type PolicyCondition,
+  PolicyCondition,
   workspaceMembers,
 } from "../../db/schema";
 import type { Actor } from "../shared/actor";
@@ -23,23 +24,12 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { parseInput } from "../shared/validation";
-import { MAX_TIMEOUT_SECONDS } from "./gates";
-import { conditionProblem, POLICY_OPERATORS } from "./matching";
+import { conditionProblem } from "./matching";
 
 const Role = z.enum(memberRole.enumValues);
 const Seconds = z.number().int().min(1).max(MAX_TIMEOUT_SECONDS);
 
-export const PolicyConditionInput = z
-  .strictObject({
-    field: z
-      .string()
-      .max(200)
-      .regex(/^(type|payload(\.[^.\s]+)+)$/, "field is `type` or a dotted payload path such as `payload.amount`")
-      .openapi({ example: "payload.amount" }),
-    operator: z.enum(POLICY_OPERATORS),
-    value: z.unknown().openapi({ example: 1000 }),
-  })
-  .openapi("PolicyCondition");
+export const PolicyConditionInput = PolicyCondition.strict().openapi("PolicyConditionInput");
 
 const policyFields = {
   name: z.string().trim().min(1).max(200),

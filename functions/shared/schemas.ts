@@ -23,7 +23,9 @@ export function selection<T extends Table, S extends z.ZodRawShape>(
   schema: z.ZodObject<S>,
 ): { [K in keyof S & keyof T["_"]["columns"]]: T["_"]["columns"][K] } {
   const columns = getTableColumns(table) as Record<string, unknown>;
-  return Object.fromEntries(Object.keys(schema.shape).flatMap((key) => (key in columns ? [[key, columns[key]]] : []))) as {
+  return Object.fromEntries(
+    Object.keys(schema.shape).flatMap((key) => (key in columns ? [[key, columns[key]]] : [])),
+  ) as {
     [K in keyof S & keyof T["_"]["columns"]]: T["_"]["columns"][K];
   };
 }

@@ -10,7 +10,8 @@
 
 import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
-import { jsonParam, rows, type Tx } from "../../db/client";
+import { jsonParam, mapRow, rows, type Tx } from "../../db/client";
+import { workItems } from "../../db/schema";
 import { openApprovalRequests } from "../approvals/gates";
 import { closeFailedItems } from "../lifecycle/failures";
 import { refreshOrderStatus } from "../lifecycle/orders";
@@ -20,6 +21,7 @@ import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { retryDelaySql } from "../shared/retry";
 import { parseInput } from "../shared/validation";
+import type { ClaimedItem } from "./schemas";
 
 export const MAX_LEASE_SECONDS = 3600;
 export const MAX_CLAIM = 100;
@@ -65,19 +67,6 @@ export const FailInput = z
   })
   .openapi("FailWorkItemInput");
 
-export interface ClaimedItem {
-  id: string;
-  workOrderId: string;
-  type: string;
-  payload: Record<string, unknown>;
-  priority: string;
-  attemptId: string;
-  attemptNumber: number;
-  maxAttempts: number;
-  fencingToken: string;
-  leaseExpiresAt: Date;
-}
-
 /**
  * Claims up to `limit` claimable items, highest priority first, then oldest, in ONE
  * statement: lock candidates (SKIP LOCKED), start an attempt with a fresh fencing token for
@@ -91,18 +80,7 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
     ? // An array computed once (an InitPlan), so the ordered index scan stays a plain filter.
       sql`and i.type = any(array(select jsonb_array_elements_text(${jsonParam(input.types)})))`
     : sql``;
-  const claimed = await rows<{
-    id: string;
-    work_order_id: string;
-    type: string;
-    payload: Record<string, unknown>;
-    priority: string;
-    attempt_id: string;
-    attempt_number: number;
-    max_attempts: number;
-    fencing_token: string;
-    lease_expires_at: Date | string;
-  }>(
+  const claimed = await rows<Record<string, unknown>>(
     tx,
     sql`with candidates as (
           select i.id from work_items i
@@ -125,8 +103,7 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
               updated_at = now()
           from candidates c
           where i.id = c.id
-          returning i.id, i.workspace_id, i.work_order_id, i.type, i.payload, i.priority, i.created_at, i.attempt_count,
-                    i.max_attempts, i.current_attempt_id, i.fencing_token, i.lease_expires_at
+          returning i.*
         ),
         started as (
           insert into attempts (id, workspace_id, work_item_id, attempt_number, worker_id, status, fencing_token, started_at, lease_expires_at)
@@ -155,23 +132,21 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
                      jsonb_build_object('status', 'PROCESSING')
               from orders o`,
         )}
-        select c.id, c.work_order_id, c.type, c.payload, c.priority::text as priority, c.current_attempt_id as attempt_id,
-               c.attempt_count as attempt_number, c.max_attempts, c.fencing_token::text as fencing_token, c.lease_expires_at
-        from claimed c
-        order by c.priority desc nulls last, c.created_at, c.id`,
+        select c.* from claimed c order by c.priority desc nulls last, c.created_at, c.id`,
   );
-  return claimed.map((row) => ({
-    id: row.id,
-    workOrderId: row.work_order_id,
-    type: row.type,
-    payload: row.payload,
-    priority: row.priority,
-    attemptId: row.attempt_id,
-    attemptNumber: Number(row.attempt_number),
-    maxAttempts: Number(row.max_attempts),
-    fencingToken: row.fencing_token,
-    leaseExpiresAt: new Date(row.lease_expires_at),
-  }));
+  return claimed.map((row) => {
+    const { workspaceId: _workspace, fencingToken, ...item } = mapRow(workItems, row);
+    const { currentAttemptId, leaseExpiresAt } = item;
+    // The claim statement set both; their absence would be a bug in it, not a client error.
+    if (currentAttemptId === null || leaseExpiresAt === null) throw new Error("a claimed item has no attempt or lease");
+    return {
+      ...item,
+      attemptId: currentAttemptId,
+      attemptNumber: item.attemptCount,
+      fencingToken: String(fencingToken),
+      leaseExpiresAt,
+    };
+  });
 }
 
 type Fence = { attemptId: string; fencingToken: string };

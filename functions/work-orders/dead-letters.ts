@@ -15,6 +15,7 @@ import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
+import { deadLetterColumns } from "./schemas";
 
 const QueryFlag = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
@@ -57,32 +58,10 @@ export const DiscardInput = z
   .strictObject({ reason: z.string().trim().min(1).max(2000) })
   .openapi("DiscardDeadLetterInput");
 
-const columns = {
-  id: deadLetters.id,
-  source: deadLetters.source,
-  status: deadLetters.status,
-  workItemId: deadLetters.workItemId,
-  rawEventId: deadLetters.rawEventId,
-  reason: deadLetters.reason,
-  payload: deadLetters.payload,
-  errors: deadLetters.errors,
-  autoRetry: deadLetters.autoRetry,
-  nextRetryAt: deadLetters.nextRetryAt,
-  redriveCount: deadLetters.redriveCount,
-  maxRedrives: deadLetters.maxRedrives,
-  redrivenAt: deadLetters.redrivenAt,
-  redrivenBy: deadLetters.redrivenBy,
-  discardedAt: deadLetters.discardedAt,
-  discardedBy: deadLetters.discardedBy,
-  discardReason: deadLetters.discardReason,
-  createdAt: deadLetters.createdAt,
-  updatedAt: deadLetters.updatedAt,
-};
-
 export async function listDeadLetters(tx: Tx, actor: Actor, raw: z.input<typeof ListDeadLettersQuery>) {
   const query = parseInput(ListDeadLettersQuery, raw);
   const list = await tx
-    .select(columns)
+    .select(deadLetterColumns)
     .from(deadLetters)
     .where(
       and(
@@ -103,7 +82,7 @@ export async function listDeadLetters(tx: Tx, actor: Actor, raw: z.input<typeof 
 
 export async function getDeadLetter(tx: Tx, actor: Actor, id: string) {
   const [row] = await tx
-    .select(columns)
+    .select(deadLetterColumns)
     .from(deadLetters)
     .where(and(eq(deadLetters.workspaceId, actor.workspaceId), eq(deadLetters.id, id)));
   if (!row) throw new NotFound("Dead letter", id);
@@ -210,7 +189,7 @@ export async function redriveDeadLetter(
   );
   if (!redriven) throw new Conflict("The dead letter or its item changed concurrently; retry");
   await refreshOrderStatus(tx, [redriven.work_order_id], { actor });
-  const [letter] = await tx.select(columns).from(deadLetters).where(eq(deadLetters.id, id));
+  const [letter] = await tx.select(deadLetterColumns).from(deadLetters).where(eq(deadLetters.id, id));
   return { deadLetter: letter!, workItemId: redriven.work_item_id, workOrderId: redriven.work_order_id };
 }
 

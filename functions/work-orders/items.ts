@@ -9,7 +9,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { NotFound } from "../shared/errors";
 import { parseInput } from "../shared/validation";
-import { itemColumns } from "./work-orders";
+import { attemptColumns, evalColumns, itemColumns } from "./schemas";
 
 export const RecordEvalInput = z
   .strictObject({
@@ -19,29 +19,6 @@ export const RecordEvalInput = z
     details: z.record(z.string(), z.unknown()).default({}),
   })
   .openapi("RecordEvalInput");
-
-const attemptColumns = {
-  id: attempts.id,
-  attemptNumber: attempts.attemptNumber,
-  workerId: attempts.workerId,
-  status: attempts.status,
-  startedAt: attempts.startedAt,
-  heartbeatAt: attempts.heartbeatAt,
-  leaseExpiresAt: attempts.leaseExpiresAt,
-  finishedAt: attempts.finishedAt,
-  error: attempts.error,
-  result: attempts.result,
-};
-
-const evalColumns = {
-  id: evalResults.id,
-  workItemId: evalResults.workItemId,
-  evaluator: evalResults.evaluator,
-  score: evalResults.score,
-  passed: evalResults.passed,
-  details: evalResults.details,
-  createdAt: evalResults.createdAt,
-};
 
 async function findItem(tx: Tx, actor: Actor, id: string) {
   const [item] = await tx

@@ -7,7 +7,7 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
-import { workflowTemplates } from "../../db/schema";
+import { TemplateStep, workflowTemplates } from "../../db/schema";
 import { ApprovalRequirementInput } from "../approvals/gates";
 import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
@@ -15,29 +15,12 @@ import { audit } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
+import { presentTemplate, RetryPolicy, templateColumns } from "./schemas";
 
-export const MAX_RETRY_MS = 24 * 3600 * 1000;
-
-/** Exponential backoff with full jitter: delay = random(0, min(capMs, baseMs * 2^(attempt-1))). */
-export const RetryPolicy = z
-  .strictObject({
-    baseMs: z.number().int().min(1).max(MAX_RETRY_MS),
-    capMs: z.number().int().min(1).max(MAX_RETRY_MS),
-  })
-  .refine((policy) => policy.capMs >= policy.baseMs, { message: "capMs must be at least baseMs", path: ["capMs"] })
-  .openapi("RetryPolicy");
-
-const ItemType = z.string().trim().min(1).max(200);
-const Payload = z.record(z.string(), z.unknown());
-
-export const TemplateStepInput = z
-  .strictObject({
-    type: ItemType,
-    payloadDefaults: Payload.optional(),
-    maxAttempts: z.number().int().min(1).max(100).optional(),
-    approval: ApprovalRequirementInput.optional(),
-  })
-  .openapi("TemplateStep");
+/** A step as a client writes it: an approval never carries a policy's id (only policy resolution sets those). */
+export const TemplateStepInput = TemplateStep.extend({ approval: ApprovalRequirementInput.optional() })
+  .strict()
+  .openapi("TemplateStepInput");
 
 export const CreateTemplateInput = z
   .strictObject({
@@ -66,28 +49,6 @@ export const ListTemplatesQuery = PageQuery.extend({
     .openapi({ description: "Also list superseded versions" }),
 });
 
-const columns = {
-  id: workflowTemplates.id,
-  name: workflowTemplates.name,
-  description: workflowTemplates.description,
-  version: workflowTemplates.version,
-  steps: workflowTemplates.steps,
-  retryBaseMs: workflowTemplates.retryBaseMs,
-  retryCapMs: workflowTemplates.retryCapMs,
-  isActive: workflowTemplates.isActive,
-  createdAt: workflowTemplates.createdAt,
-  updatedAt: workflowTemplates.updatedAt,
-};
-type TemplateRow = { [K in keyof typeof columns]: (typeof workflowTemplates.$inferSelect)[K] };
-
-export function presentTemplate(row: TemplateRow) {
-  const { retryBaseMs, retryCapMs, ...rest } = row;
-  return {
-    ...rest,
-    retry: retryBaseMs !== null && retryCapMs !== null ? { baseMs: retryBaseMs, capMs: retryCapMs } : null,
-  };
-}
-
 export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof CreateTemplateInput>) {
   const input = parseInput(CreateTemplateInput, raw);
   const [existing] = await tx
@@ -106,7 +67,7 @@ export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof C
       retryBaseMs: input.retry?.baseMs ?? null,
       retryCapMs: input.retry?.capMs ?? null,
     })
-    .returning(columns);
+    .returning(templateColumns);
   await audit(tx, actorRef(actor), {
     action: "workflow_template.created",
     entity: { type: "workflow_template", id: created!.id },
@@ -118,7 +79,7 @@ export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof C
 /** A template version by id, active or not (orders may pin an older version). */
 export async function findTemplate(tx: Tx, workspaceId: string, id: string) {
   const [row] = await tx
-    .select(columns)
+    .select(templateColumns)
     .from(workflowTemplates)
     .where(and(eq(workflowTemplates.workspaceId, workspaceId), eq(workflowTemplates.id, id)));
   return row;
@@ -133,7 +94,7 @@ export async function getTemplate(tx: Tx, actor: Actor, id: string) {
 export async function listTemplates(tx: Tx, actor: Actor, raw: z.input<typeof ListTemplatesQuery>) {
   const query = parseInput(ListTemplatesQuery, raw);
   const list = await tx
-    .select(columns)
+    .select(templateColumns)
     .from(workflowTemplates)
     .where(
       and(
@@ -154,7 +115,7 @@ export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.in
   const input = parseInput(UpdateTemplateInput, raw);
   // Lock the version being edited so two concurrent edits cannot both supersede it.
   const [current] = await tx
-    .select(columns)
+    .select(templateColumns)
     .from(workflowTemplates)
     .where(and(eq(workflowTemplates.workspaceId, actor.workspaceId), eq(workflowTemplates.id, id)))
     .for("update");
@@ -174,7 +135,7 @@ export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.in
       retryBaseMs: retry?.baseMs ?? null,
       retryCapMs: retry?.capMs ?? null,
     })
-    .returning(columns);
+    .returning(templateColumns);
   await audit(tx, actorRef(actor), {
     action: "workflow_template.versioned",
     entity: { type: "workflow_template", id: created!.id },

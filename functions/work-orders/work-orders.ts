@@ -18,7 +18,8 @@ import { audit, auditCte } from "../shared/audit";
 import { Conflict, Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
-import { findTemplate, RetryPolicy } from "./templates";
+import { itemColumns, orderColumns, presentOrder, RetryPolicy } from "./schemas";
+import { findTemplate } from "./templates";
 
 export const Priority = z.enum(priority.enumValues).openapi("Priority");
 export const MAX_ITEMS_PER_ORDER = 5000;
@@ -32,6 +33,9 @@ export const CreateWorkItemInput = z
     approval: ApprovalRequirementInput.nullable().optional(),
   })
   .openapi("CreateWorkItemInput");
+
+/** An item to create, from the order's items or a template step (whose approval may name a policy). */
+type ItemSpec = Omit<z.output<typeof CreateWorkItemInput>, "approval"> & { approval?: ApprovalRequirement | null };
 
 export const CreateWorkOrderInput = z
   .strictObject({
@@ -70,53 +74,6 @@ export const ListWorkOrdersQuery = PageQuery.extend({
 export const CancelWorkOrderInput = z
   .strictObject({ reason: z.string().trim().min(1).max(2000).optional() })
   .openapi("CancelWorkOrderInput");
-
-const orderColumns = {
-  id: workOrders.id,
-  title: workOrders.title,
-  description: workOrders.description,
-  status: workOrders.status,
-  priority: workOrders.priority,
-  metadata: workOrders.metadata,
-  templateId: workOrders.templateId,
-  requestedBy: workOrders.requestedBy,
-  idempotencyKey: workOrders.idempotencyKey,
-  requestHash: workOrders.requestHash,
-  retryBaseMs: workOrders.retryBaseMs,
-  retryCapMs: workOrders.retryCapMs,
-  completedAt: workOrders.completedAt,
-  createdAt: workOrders.createdAt,
-  updatedAt: workOrders.updatedAt,
-};
-type OrderRow = { [K in keyof typeof orderColumns]: (typeof workOrders.$inferSelect)[K] };
-
-export function presentOrder(row: OrderRow) {
-  const { retryBaseMs, retryCapMs, requestHash: _hash, ...rest } = row;
-  return { ...rest, retry: { baseMs: retryBaseMs, capMs: retryCapMs } };
-}
-
-/** Item columns shown by reads: never the fencing token (only the claimer gets it). */
-export const itemColumns = {
-  id: workItems.id,
-  workOrderId: workItems.workOrderId,
-  sequence: workItems.sequence,
-  type: workItems.type,
-  payload: workItems.payload,
-  status: workItems.status,
-  priority: workItems.priority,
-  maxAttempts: workItems.maxAttempts,
-  attemptCount: workItems.attemptCount,
-  availableAt: workItems.availableAt,
-  leaseExpiresAt: workItems.leaseExpiresAt,
-  lockedBy: workItems.lockedBy,
-  currentAttemptId: workItems.currentAttemptId,
-  approval: workItems.approval,
-  result: workItems.result,
-  lastError: workItems.lastError,
-  completedAt: workItems.completedAt,
-  createdAt: workItems.createdAt,
-  updatedAt: workItems.updatedAt,
-};
 
 /** JSON with object keys sorted, so equal bodies hash equally whatever their key order. */
 function canonicalJson(value: unknown): string {
@@ -184,12 +141,8 @@ export async function createWorkOrder(
   }
 
   let retry = input.retry ?? DEFAULT_RETRY;
-  const specs: Array<{
-    type: string;
-    payload: Record<string, unknown>;
-    maxAttempts?: number;
-    approval?: ApprovalRequirement | null;
-  }> = [];
+  // The items to create: the template's steps, then the order's own items.
+  const specs: ItemSpec[] = [];
   if (input.templateId) {
     const template = await findTemplate(tx, actor.workspaceId, input.templateId);
     if (!template) throw new Invalid(`templateId ${input.templateId} refers to no workflow template`);

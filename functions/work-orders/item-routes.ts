@@ -1,0 +1,114 @@
+/** `/v1/work-items`: the worker protocol (claim, heartbeat, complete, fail), reads and evals. */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter, inTenant } from "../shared/app";
+import { requireScope } from "../shared/auth";
+import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
+import { pageSchema } from "../shared/pagination";
+import {
+  ClaimInput,
+  CompleteInput,
+  claimWorkItems,
+  completeWorkItem,
+  FailInput,
+  failWorkItem,
+  HeartbeatInput,
+  heartbeatWorkItem,
+} from "./claims";
+import { getWorkItem, RecordEvalInput, recordEval } from "./items";
+import { ClaimedItem, CompletedItem, EvalResult, FailedItem, Heartbeat, WorkItemDetail } from "./schemas";
+
+const read = requireScope("work:read");
+const write = requireScope("work:write");
+const tags = ["Work items"];
+
+export const itemRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/work-items/claim",
+      tags: tags,
+      summary: "Claim up to `limit` items (priority, then age) with a lease, an attempt and a fencing token",
+      middleware: [write] as const,
+      request: jsonBody(ClaimInput),
+      responses: {
+        200: json(z.object({ items: z.array(ClaimedItem) }), "Claimed items (possibly none)"),
+        ...errorResponses,
+      },
+    }),
+    async (c) =>
+      c.json({ items: await inTenant(c, (tx) => claimWorkItems(tx, c.var.actor, c.req.valid("json"))) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/work-items/{id}",
+      tags: tags,
+      summary: "A work item with its attempt history and evals",
+      middleware: [read] as const,
+      request: { params: IdParam },
+      responses: { 200: json(WorkItemDetail, "The work item"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => getWorkItem(tx, c.var.actor, c.req.valid("param").id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/work-items/{id}/heartbeat",
+      tags: tags,
+      summary: "Extend the lease of the running attempt (409 if the attempt is stale)",
+      middleware: [write] as const,
+      request: { params: IdParam, ...jsonBody(HeartbeatInput) },
+      responses: { 200: json(Heartbeat, "Lease extended"), ...errorResponses },
+    }),
+    async (c) =>
+      c.json(
+        await inTenant(c, (tx) => heartbeatWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        200,
+      ),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/work-items/{id}/complete",
+      tags: tags,
+      summary: "Complete the running attempt with a result (409 if the attempt is stale)",
+      middleware: [write] as const,
+      request: { params: IdParam, ...jsonBody(CompleteInput) },
+      responses: { 200: json(CompletedItem, "Completed (or awaiting review)"), ...errorResponses },
+    }),
+    async (c) => {
+      const done = await inTenant(c, (tx) =>
+        completeWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json")),
+      );
+      return c.json(done, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/work-items/{id}/fail",
+      tags: tags,
+      summary: "Fail the running attempt: retried with backoff, or dead-lettered (409 if the attempt is stale)",
+      middleware: [write] as const,
+      request: { params: IdParam, ...jsonBody(FailInput) },
+      responses: { 200: json(FailedItem, "Failed"), ...errorResponses },
+    }),
+    async (c) =>
+      c.json(
+        await inTenant(c, (tx) => failWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        200,
+      ),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/work-items/{id}/evals",
+      tags: tags,
+      summary: "Record an eval result for the item",
+      middleware: [write] as const,
+      request: { params: IdParam, ...jsonBody(RecordEvalInput) },
+      responses: { 201: json(EvalResult, "Recorded"), ...errorResponses },
+    }),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => recordEval(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))), 201),
+  );
