@@ -25,6 +25,7 @@ import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { parseInput } from "../shared/validation";
 import { conditionProblem } from "./matching";
+import { type ApprovalPolicy, policyColumns } from "./schemas";
 
 const Role = z.enum(memberRole.enumValues);
 const Seconds = z.number().int().min(1).max(MAX_TIMEOUT_SECONDS);
@@ -87,34 +88,6 @@ export const PolicyListQuery = z.object({
     .openapi({ description: "Include disabled policies (default true)" }),
 });
 
-type PolicyRow = typeof approvalPolicies.$inferSelect;
-
-export function policyView(row: PolicyRow) {
-  return {
-    id: row.id,
-    policyKey: row.policyKey,
-    version: row.version,
-    isCurrent: row.isCurrent,
-    name: row.name,
-    description: row.description,
-    itemType: row.itemType,
-    conditions: row.conditions,
-    gate: row.gate,
-    requiredApprovals: row.requiredApprovals,
-    approverRoles: row.approverRoles,
-    approverUserIds: row.approverUserIds,
-    timeoutSeconds: row.timeoutSeconds,
-    timeoutAction: row.timeoutAction,
-    escalateToRoles: row.escalateToRoles,
-    escalationTimeoutSeconds: row.escalationTimeoutSeconds,
-    onReject: row.onReject,
-    enabled: row.enabled,
-    createdBy: row.createdBy,
-    createdAt: row.createdAt,
-  };
-}
-export type PolicyView = ReturnType<typeof policyView>;
-
 type PolicySettings = Omit<CreatePolicyInput, "conditions"> & { conditions: PolicyCondition[] };
 
 /** Rules a schema cannot say: regexes compile, comparisons have numbers, escalation has a target, approvers are members. */
@@ -161,7 +134,7 @@ async function insertVersion(
   policyKey: string,
   version: number,
   policy: PolicySettings,
-): Promise<PolicyRow> {
+): Promise<ApprovalPolicy> {
   const [row] = await tx
     .insert(approvalPolicies)
     .values({
@@ -176,11 +149,15 @@ async function insertVersion(
       isCurrent: true,
       createdBy: actor.userId,
     })
-    .returning();
+    .returning(policyColumns);
   return row!;
 }
 
-export async function createPolicy(tx: Tx, actor: Actor, raw: z.input<typeof CreatePolicyInput>): Promise<PolicyView> {
+export async function createPolicy(
+  tx: Tx,
+  actor: Actor,
+  raw: z.input<typeof CreatePolicyInput>,
+): Promise<ApprovalPolicy> {
   const policy = settingsOf(parseInput(CreatePolicyInput, raw));
   await assertValidPolicy(tx, actor, policy);
   const row = await insertVersion(tx, actor, randomUUID(), 1, policy);
@@ -189,12 +166,12 @@ export async function createPolicy(tx: Tx, actor: Actor, raw: z.input<typeof Cre
     entity: { type: "approval_policy", id: row.id },
     after: { policyKey: row.policyKey, version: 1 },
   });
-  return policyView(row);
+  return row;
 }
 
-async function currentVersion(tx: Tx, actor: Actor, policyKey: string, lock: boolean): Promise<PolicyRow> {
+async function currentVersion(tx: Tx, actor: Actor, policyKey: string, lock: boolean): Promise<ApprovalPolicy> {
   const query = tx
-    .select()
+    .select(policyColumns)
     .from(approvalPolicies)
     .where(
       and(
@@ -208,15 +185,19 @@ async function currentVersion(tx: Tx, actor: Actor, policyKey: string, lock: boo
   return row;
 }
 
-export function getPolicy(tx: Tx, actor: Actor, policyKey: string): Promise<PolicyView> {
-  return currentVersion(tx, actor, policyKey, false).then(policyView);
+export function getPolicy(tx: Tx, actor: Actor, policyKey: string): Promise<ApprovalPolicy> {
+  return currentVersion(tx, actor, policyKey, false);
 }
 
-export async function listPolicies(tx: Tx, actor: Actor, query: { includeDisabled: boolean }): Promise<PolicyView[]> {
+export async function listPolicies(
+  tx: Tx,
+  actor: Actor,
+  query: { includeDisabled: boolean },
+): Promise<ApprovalPolicy[]> {
   const filters = [eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.isCurrent, true)];
   if (!query.includeDisabled) filters.push(eq(approvalPolicies.enabled, true));
   const found = await tx
-    .select()
+    .select(policyColumns)
     .from(approvalPolicies)
     .where(and(...filters))
     // The order policies are matched in: by when each policy (its first version) was created.
@@ -226,17 +207,17 @@ export async function listPolicies(tx: Tx, actor: Actor, query: { includeDisable
       asc(approvalPolicies.policyKey),
     )
     .limit(500);
-  return found.map(policyView);
+  return found;
 }
 
-export async function listPolicyVersions(tx: Tx, actor: Actor, policyKey: string): Promise<PolicyView[]> {
+export async function listPolicyVersions(tx: Tx, actor: Actor, policyKey: string): Promise<ApprovalPolicy[]> {
   const found = await tx
-    .select()
+    .select(policyColumns)
     .from(approvalPolicies)
     .where(and(eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.policyKey, policyKey)))
     .orderBy(desc(approvalPolicies.version));
   if (found.length === 0) throw new NotFound("Approval policy", policyKey);
-  return found.map(policyView);
+  return found;
 }
 
 /**
@@ -248,7 +229,7 @@ export async function updatePolicy(
   actor: Actor,
   policyKey: string,
   raw: z.input<typeof UpdatePolicyInput>,
-): Promise<PolicyView> {
+): Promise<ApprovalPolicy> {
   const changes = parseInput(UpdatePolicyInput, raw);
   const current = await currentVersion(tx, actor, policyKey, true);
   const next: PolicySettings = {
@@ -279,5 +260,5 @@ export async function updatePolicy(
     before: { id: current.id, version: current.version },
     after: { id: row.id, version: row.version, changes: Object.keys(changes) },
   });
-  return policyView(row);
+  return row;
 }

@@ -2,11 +2,12 @@
 
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq, type SQL, sql } from "drizzle-orm";
-import { pgArray, rows, type Tx } from "../../db/client";
-import { approvalEvents, approvalStatus } from "../../db/schema";
+import { mapRow, rows, type Tx } from "../../db/client";
+import { approvalEvents, approvalRequests, approvalStatus } from "../../db/schema";
 import type { Actor } from "../shared/actor";
 import { BadRequest, NotFound } from "../shared/errors";
 import { parseInput } from "../shared/validation";
+import { type ApprovalRequest, decisionColumns } from "./schemas";
 import { summarizePayload } from "./summary";
 
 export const ApprovalListQuery = z.object({
@@ -24,58 +25,18 @@ export const ApprovalListQuery = z.object({
 });
 export type ApprovalListQuery = z.infer<typeof ApprovalListQuery>;
 
-interface RequestRow {
-  id: string;
-  status: string;
-  gate: string;
-  work_item_id: string;
-  work_order_id: string;
-  policy_id: string | null;
-  policy_version: number | null;
-  required_approvals: number;
-  approvals_count: number;
-  approver_roles: string[] | string;
-  approver_user_ids: string[] | string;
-  requested_by: string | null;
-  deadline: string | Date | null;
-  timeout_action: string;
-  escalate_to_roles: string[] | string;
-  escalation_timeout_seconds: number | null;
-  escalation_level: number;
-  on_reject: string;
-  decided_at: string | Date | null;
-  created_at: string | Date;
+/** A request row (r.*) joined with what its inbox entry shows of the item and order. */
+type RequestRow = Record<string, unknown> & {
   item_type: string;
   item_status: string;
-  item_payload: Record<string, unknown>;
+  item_payload: Record<string, unknown> | null;
   order_title: string;
-  order_requested_by: string | null;
-}
+};
 
-const date = (value: string | Date | null) => (value === null ? null : new Date(value));
-
-function requestView(row: RequestRow) {
+function requestView(row: RequestRow): ApprovalRequest {
+  const { workspaceId: _workspace, updatedAt: _updated, ...request } = mapRow(approvalRequests, row);
   return {
-    id: row.id,
-    status: row.status,
-    gate: row.gate,
-    workItemId: row.work_item_id,
-    workOrderId: row.work_order_id,
-    policyId: row.policy_id,
-    policyVersion: row.policy_version,
-    requiredApprovals: row.required_approvals,
-    approvalsCount: row.approvals_count,
-    approverRoles: pgArray(row.approver_roles),
-    approverUserIds: pgArray(row.approver_user_ids),
-    requestedBy: row.requested_by,
-    deadline: date(row.deadline),
-    timeoutAction: row.timeout_action,
-    escalateToRoles: pgArray(row.escalate_to_roles),
-    escalationTimeoutSeconds: row.escalation_timeout_seconds,
-    escalationLevel: row.escalation_level,
-    onReject: row.on_reject,
-    decidedAt: date(row.decided_at),
-    createdAt: date(row.created_at)!,
+    ...request,
     item: {
       type: row.item_type,
       status: row.item_status,
@@ -84,22 +45,16 @@ function requestView(row: RequestRow) {
     },
   };
 }
-export type ApprovalRequestView = ReturnType<typeof requestView>;
 
 const selectRequests = sql`
-  select r.id, r.status, r.gate, r.work_item_id, r.work_order_id, r.policy_id, r.policy_version,
-         r.required_approvals, r.approvals_count, r.approver_roles, r.approver_user_ids, r.requested_by,
-         r.deadline, r.timeout_action, r.escalate_to_roles, r.escalation_timeout_seconds, r.escalation_level,
-         r.on_reject, r.decided_at, r.created_at,
-         i.type as item_type, i.status as item_status, i.payload as item_payload,
-         o.title as order_title, o.requested_by as order_requested_by
+  select r.*, i.type as item_type, i.status as item_status, i.payload as item_payload, o.title as order_title
   from approval_requests r
   join work_items i on i.id = r.work_item_id
   join work_orders o on o.id = r.work_order_id`;
 
 /** The inbox sorts by deadline (none last), then age; the cursor carries that position. */
 const InboxCursor = z.object({ d: z.string().datetime().nullable(), t: z.string().datetime(), id: z.string().uuid() });
-function encodeCursor(view: ApprovalRequestView): string {
+function encodeCursor(view: ApprovalRequest): string {
   return Buffer.from(
     JSON.stringify({ d: view.deadline?.toISOString() ?? null, t: view.createdAt.toISOString(), id: view.id }),
   ).toString("base64url");
@@ -153,16 +108,7 @@ export async function getApproval(tx: Tx, actor: Pick<Actor, "workspaceId">, req
   );
   if (!row) throw new NotFound("Approval request", requestId);
   const decisions = await tx
-    .select({
-      id: approvalEvents.id,
-      actorType: approvalEvents.actorType,
-      actorUserId: approvalEvents.actorUserId,
-      decision: approvalEvents.decision,
-      reason: approvalEvents.reason,
-      policyId: approvalEvents.policyId,
-      policyVersion: approvalEvents.policyVersion,
-      createdAt: approvalEvents.createdAt,
-    })
+    .select(decisionColumns)
     .from(approvalEvents)
     .where(and(eq(approvalEvents.workspaceId, actor.workspaceId), eq(approvalEvents.requestId, requestId)))
     .orderBy(asc(approvalEvents.createdAt), asc(approvalEvents.id));
