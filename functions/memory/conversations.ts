@@ -13,6 +13,7 @@ import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput, StorableJson, StorableString } from "../shared/validation";
+import { conversationColumns, feedbackColumns } from "./schemas";
 
 type ConversationActor = { workspaceId: string; userId?: string | null };
 
@@ -60,28 +61,6 @@ export const RecordFeedbackInput = z
     text: StorableString().trim().min(1).max(10_000).optional(),
   })
   .openapi("RecordFeedbackInput");
-
-const conversationColumns = {
-  id: conversations.id,
-  userRef: conversations.userRef,
-  channel: conversations.channel,
-  query: conversations.query,
-  response: conversations.response,
-  actionsTaken: conversations.actionsTaken,
-  modelUsed: conversations.modelUsed,
-  tokensUsed: conversations.tokensUsed,
-  latencyMs: conversations.latencyMs,
-  createdAt: conversations.createdAt,
-};
-
-const feedbackColumns = {
-  id: feedback.id,
-  conversationId: feedback.conversationId,
-  rating: feedback.rating,
-  text: feedback.feedbackText,
-  createdBy: feedback.createdBy,
-  createdAt: feedback.createdAt,
-};
 
 /** Records a conversation and the memories it used, in one transaction. */
 export async function recordConversation(

@@ -1,21 +1,11 @@
+/** `/v1/events`: raw events in (with a key, or signed by a connector), and how they were processed. */
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
-import { errorResponses, IdParam, json, jsonBody, Timestamp } from "../shared/openapi";
-import { PageQuery, pageSchema } from "../shared/pagination";
+import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
+import { pageSchema } from "../shared/pagination";
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from "../shared/signatures";
 import {
-  getConversation,
-  ListConversationsQuery,
-  listConversations,
-  listFeedback,
-  RecordConversationInput,
-  RecordFeedbackInput,
-  recordConversation,
-  recordFeedback,
-} from "./conversations";
-import {
-  EventStatus,
   IngestEventsInput,
   IngestEventsResult,
   ingestEvents,
@@ -24,76 +14,10 @@ import {
   receiveConnectorEvents,
 } from "./events/intake";
 import { getEvent, listEvents } from "./events/reads";
+import { Event, EventDetail } from "./schemas";
 
 const read = requireScope("memory:read");
 const write = requireScope("memory:write");
-
-const JsonObject = z.record(z.string(), z.unknown());
-
-const Event = z
-  .object({
-    id: z.string().uuid(),
-    source: z.string(),
-    eventType: z.string(),
-    externalId: z.string(),
-    connectorId: z.string().uuid().nullable(),
-    payload: z.unknown(),
-    metadata: JsonObject,
-    processingStatus: EventStatus,
-    ingestedAt: Timestamp,
-    processedAt: Timestamp.nullable(),
-    createdAt: Timestamp,
-  })
-  .openapi("Event");
-const EventDetail = Event.extend({
-  job: z
-    .object({
-      id: z.string().uuid(),
-      status: EventStatus,
-      attempts: z.number().int(),
-      maxAttempts: z.number().int(),
-      error: z.string().nullable(),
-      availableAt: Timestamp,
-      completedAt: Timestamp.nullable(),
-      durationMs: z.number().int().nullable(),
-    })
-    .nullable(),
-  memoryIds: z.array(z.string().uuid()).openapi({ description: "Memories made from the event, in chunk order" }),
-}).openapi("EventDetail");
-
-const Conversation = z
-  .object({
-    id: z.string().uuid(),
-    userRef: z.string().nullable(),
-    channel: z.string(),
-    query: z.string(),
-    response: z.string().nullable(),
-    actionsTaken: z.unknown(),
-    modelUsed: z.string().nullable(),
-    tokensUsed: z.number().int().nullable(),
-    latencyMs: z.number().int().nullable(),
-    createdAt: Timestamp,
-  })
-  .openapi("Conversation");
-const Feedback = z
-  .object({
-    id: z.string().uuid(),
-    conversationId: z.string().uuid(),
-    rating: z.number().int(),
-    text: z.string().nullable(),
-    createdBy: z.string().uuid().nullable(),
-    createdAt: Timestamp,
-  })
-  .openapi("Feedback");
-const RecordedConversation = Conversation.extend({
-  memories: z.array(z.object({ memoryId: z.string().uuid(), relevance: z.number().nullable() })),
-}).openapi("RecordedConversation");
-const ConversationDetail = Conversation.extend({
-  memories: z.array(
-    z.object({ memoryId: z.string().uuid(), relevance: z.number().nullable(), content: z.string(), type: z.string() }),
-  ),
-  feedback: z.array(Feedback),
-}).openapi("ConversationDetail");
 
 const signedErrors = {
   400: errorResponses[400],
@@ -176,72 +100,4 @@ export const eventRoutes = createRouter()
       });
       return c.json({ stored: result.stored, duplicates: result.duplicates, items: result.items }, 202);
     },
-  )
-  .openapi(
-    createRoute({
-      method: "post",
-      path: "/v1/conversations",
-      tags: ["Conversations"],
-      summary: "Record an agent interaction and the memories it used",
-      middleware: [write] as const,
-      request: jsonBody(RecordConversationInput),
-      responses: { 201: json(RecordedConversation, "Recorded"), ...errorResponses },
-    }),
-    async (c) => c.json(await inTenant(c, (tx) => recordConversation(tx, c.var.actor, c.req.valid("json"))), 201),
-  )
-  .openapi(
-    createRoute({
-      method: "get",
-      path: "/v1/conversations",
-      tags: ["Conversations"],
-      summary: "Conversations, newest first, by end user and channel",
-      middleware: [read] as const,
-      request: { query: ListConversationsQuery },
-      responses: { 200: json(pageSchema(Conversation), "Conversations"), ...errorResponses },
-    }),
-    async (c) => c.json(await inTenant(c, (tx) => listConversations(tx, c.var.actor, c.req.valid("query"))), 200),
-  )
-  .openapi(
-    createRoute({
-      method: "get",
-      path: "/v1/conversations/{id}",
-      tags: ["Conversations"],
-      summary: "A conversation with the memories it used and its feedback",
-      middleware: [read] as const,
-      request: { params: IdParam },
-      responses: { 200: json(ConversationDetail, "Conversation"), ...errorResponses },
-    }),
-    async (c) => c.json(await inTenant(c, (tx) => getConversation(tx, c.var.actor, c.req.valid("param").id)), 200),
-  )
-  .openapi(
-    createRoute({
-      method: "post",
-      path: "/v1/conversations/{id}/feedback",
-      tags: ["Conversations"],
-      summary: "Rate a conversation (1..5) with optional text",
-      middleware: [write] as const,
-      request: { params: IdParam, ...jsonBody(RecordFeedbackInput) },
-      responses: { 201: json(Feedback, "Recorded"), ...errorResponses },
-    }),
-    async (c) =>
-      c.json(
-        await inTenant(c, (tx) => recordFeedback(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
-        201,
-      ),
-  )
-  .openapi(
-    createRoute({
-      method: "get",
-      path: "/v1/conversations/{id}/feedback",
-      tags: ["Conversations"],
-      summary: "A conversation's feedback, newest first",
-      middleware: [read] as const,
-      request: { params: IdParam, query: PageQuery },
-      responses: { 200: json(pageSchema(Feedback), "Feedback"), ...errorResponses },
-    }),
-    async (c) =>
-      c.json(
-        await inTenant(c, (tx) => listFeedback(tx, c.var.actor, c.req.valid("param").id, c.req.valid("query"))),
-        200,
-      ),
   );

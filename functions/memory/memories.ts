@@ -18,6 +18,7 @@ import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { type EmbeddingProvider, EmbeddingProviderError, SUPPORTED_DIMENSIONS } from "./embeddings";
 import { embeddingProvider } from "./provider";
+import { type Memory, Metadata, memoryColumns, type StoredMemory } from "./schemas";
 
 export const MemoryType = z.enum(memoryType.enumValues).openapi("MemoryType");
 export const MemoryTier = z.enum(memoryTier.enumValues).openapi("MemoryTier");
@@ -41,8 +42,6 @@ export const Vector = z
   .min(1)
   .max(MAX_VECTOR_LENGTH)
   .openapi({ description: `An embedding of ${SUPPORTED_DIMENSIONS.join(" or ")} finite numbers` });
-
-export const Metadata = z.record(z.string(), z.unknown()).openapi({ description: "Free-form JSON object" });
 
 export const MemoryInput = z
   .strictObject({
@@ -70,36 +69,6 @@ export const MemoryBatchInput = z
   .strictObject({ items: z.array(MemoryInput).min(1).max(MAX_BATCH) })
   .openapi("MemoryBatchInput");
 
-export const Memory = z
-  .object({
-    id: z.string().uuid(),
-    content: z.string(),
-    contentHash: z.string().openapi({ description: "SHA-256 (hex) of the normalised content; unique per workspace" }),
-    type: MemoryType,
-    sourceType: z.string().nullable(),
-    sourceEventId: z.string().uuid().nullable(),
-    chunkIndex: z.number().int().nullable(),
-    metadata: Metadata,
-    importance: z.number(),
-    tier: MemoryTier,
-    pinnedTier: MemoryTier.nullable(),
-    accessCount: z.number().int(),
-    lastAccessedAt: Timestamp.nullable(),
-    embeddingDims: z.number().int().nullable(),
-    embeddingModel: z.string().nullable(),
-    embedding: z.array(z.number()).optional().openapi({ description: "Only with `?include=embedding`" }),
-    createdAt: Timestamp,
-    updatedAt: Timestamp,
-  })
-  .openapi("Memory");
-export type Memory = z.output<typeof Memory>;
-
-/** The stored memory with whether this request created it or found it already there. */
-export const StoredMemory = Memory.extend({
-  deduplicated: z.boolean().openapi({ description: "true when the content was already stored: nothing was created" }),
-}).openapi("StoredMemory");
-export type StoredMemory = Memory & { deduplicated: boolean };
-
 /** Who stores memories: a request's actor, or a job acting for a workspace (no user). */
 export interface MemoryActor {
   workspaceId: string;
@@ -114,33 +83,10 @@ export interface InsertMemoriesOptions {
   chunkIndexes?: number[];
 }
 
-/** Columns every response carries; the embedding (kilobytes) only on request. */
-export const memoryColumns = {
-  id: memories.id,
-  content: memories.content,
-  contentHash: memories.contentHash,
-  type: memories.type,
-  sourceType: memories.sourceType,
-  sourceEventId: memories.sourceEventId,
-  chunkIndex: memories.chunkIndex,
-  metadata: memories.metadata,
-  importance: memories.importance,
-  tier: memories.tier,
-  pinnedTier: memories.pinnedTier,
-  accessCount: memories.accessCount,
-  lastAccessedAt: memories.lastAccessedAt,
-  embeddingDims: memories.embeddingDims,
-  embeddingModel: memories.embeddingModel,
-  createdAt: memories.createdAt,
-  updatedAt: memories.updatedAt,
-};
-
-type MemoryRow = { [K in keyof typeof memoryColumns]: (typeof memoryColumns)[K]["_"]["data"] | null } & {
-  embedding?: number[] | null;
-};
-
 /** `importance` is a float4 column: 0.7 comes back as 0.699999988; answer what was stored, to 6 places. */
 export const roundImportance = (value: number) => Math.round(value * 1e6) / 1e6;
+
+type MemoryRow = Omit<Memory, "embedding"> & { embedding?: number[] | null };
 
 export function toMemory(row: MemoryRow): Memory {
   const { embedding, ...rest } = row;

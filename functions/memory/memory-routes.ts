@@ -10,13 +10,12 @@ import {
   insertMemories,
   ListMemoriesQuery,
   listMemories,
-  Memory,
   MemoryBatchInput,
   MemoryInput,
-  StoredMemory,
   UpdateMemoryInput,
   updateMemory,
 } from "./memories";
+import { Memory, StoredMemory } from "./schemas";
 import { MemorySearchInput, MemorySearchResponse, searchMemories, searchSettings } from "./search";
 
 const tags = ["Memory"];

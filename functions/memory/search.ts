@@ -24,23 +24,23 @@
 
 import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
-import { rows, type Tx } from "../../db/client";
+import { mapRow, rows, type Tx } from "../../db/client";
+import { memories } from "../../db/schema";
 import { Invalid } from "../shared/errors";
 import { parseInput } from "../shared/validation";
 import type { EmbeddingProvider, SupportedDimensions } from "./embeddings";
 import {
   embedTexts,
-  Memory,
   type MemoryActor,
   MemoryTier,
   MemoryType,
-  Metadata,
-  roundImportance,
+  toMemory,
   Vector,
   vectorLiteral,
   vectorProblem,
 } from "./memories";
 import { embeddingProvider } from "./provider";
+import { Memory, Metadata, memoryColumns } from "./schemas";
 
 /** A filter that leaves at most this many rows is searched exactly (no index). */
 export const EXACT_SCAN_MAX_ROWS = 1000;
@@ -199,36 +199,19 @@ const VECTOR_TYPE: Record<SupportedDimensions, SQL> = { 768: sql.raw("vector(768
  */
 const DIMS_LITERAL: Record<SupportedDimensions, SQL> = { 768: sql.raw("768"), 1536: sql.raw("1536") };
 
-/** The memory columns of a result row (camelCase, as the API names them). */
-const RESULT_COLUMNS = sql.raw(`m.id, m.content, m.content_hash AS "contentHash", m.type, m.source_type AS "sourceType",
-  m.source_event_id AS "sourceEventId", m.chunk_index AS "chunkIndex", m.metadata, m.importance, m.tier,
-  m.pinned_tier AS "pinnedTier", m.embedding_dims AS "embeddingDims", m.embedding_model AS "embeddingModel",
-  m.created_at AS "createdAt", m.updated_at AS "updatedAt", m.access_count, m.last_accessed_at`);
+/** The memory columns of a result row (as `memoryColumns`, named as in the table). */
+const RESULT_COLUMNS = sql.join(
+  Object.values(memoryColumns).map((column) => sql`m.${sql.identifier(column.name)}`),
+  sql`, `,
+);
 
-interface ResultRow {
-  id: string;
-  content: string;
-  contentHash: string;
-  type: Memory["type"];
-  sourceType: string | null;
-  sourceEventId: string | null;
-  chunkIndex: number | null;
-  metadata: Record<string, unknown>;
-  importance: number;
-  tier: Memory["tier"];
-  pinnedTier: Memory["tier"] | null;
-  embeddingDims: number | null;
-  embeddingModel: string | null;
-  createdAt: Date | string;
-  updatedAt: Date | string;
-  accessCount: number;
-  lastAccessedAt: Date | string | null;
+/** A result row: the memory's columns, then the search's own figures. */
+type ResultRow = Record<string, unknown> & {
   similarity: number | string | null;
-  textRank: number | string | null;
+  text_rank: number | string | null;
   score: number | string;
-}
+};
 
-const toDate = (value: Date | string) => (value instanceof Date ? value : new Date(value));
 const toNumber = (value: number | string | null) => (value === null ? null : Number(value));
 
 /**
@@ -248,25 +231,16 @@ export async function searchMemories(
     mode: parts.mode,
     dimensions: parts.dims ?? null,
     results: found.map((row) => ({
-      id: row.id,
-      content: row.content,
-      contentHash: row.contentHash,
-      type: row.type,
-      sourceType: row.sourceType,
-      sourceEventId: row.sourceEventId,
-      chunkIndex: row.chunkIndex,
-      metadata: row.metadata,
-      importance: roundImportance(Number(row.importance)),
-      tier: row.tier,
-      pinnedTier: row.pinnedTier,
-      accessCount: Number(row.accessCount),
-      lastAccessedAt: row.lastAccessedAt === null ? null : toDate(row.lastAccessedAt),
-      embeddingDims: row.embeddingDims === null ? null : Number(row.embeddingDims),
-      embeddingModel: row.embeddingModel,
-      createdAt: toDate(row.createdAt),
-      updatedAt: toDate(row.updatedAt),
+      // This search's own access, counted in the same statement.
+      ...toMemory(
+        mapRow(memories, {
+          ...row,
+          access_count: row.counted_access_count,
+          last_accessed_at: row.counted_last_accessed_at,
+        }),
+      ),
       similarity: toNumber(row.similarity),
-      textRank: toNumber(row.textRank),
+      textRank: toNumber(row.text_rank),
       score: Number(row.score),
     })),
   };
@@ -453,7 +427,7 @@ function buildSearchStatement(parts: StatementParts): SQL {
   // The fused ids are looked up by primary key (`= any(array(...))`): joined to the CTE, the
   // planner misjudges its size and scans memories.
   ctes.push(sql`scored as (
-    select ${RESULT_COLUMNS}, ${similarity} as similarity, ${textRank} as "textRank", f.score
+    select ${RESULT_COLUMNS}, ${similarity} as similarity, ${textRank} as text_rank, f.score
     from memories m join fused f on f.id = m.id
     where m.id = any(array(select id from fused)) and m.workspace_id = ${parts.workspaceId})`);
   ctes.push(sql`top as (
@@ -474,8 +448,8 @@ function buildSearchStatement(parts: StatementParts): SQL {
 
   return sql`with ${sql.join(ctes, sql`, `)}
     select top.*,
-           coalesce(touched.access_count, top.access_count) as "accessCount",
-           coalesce(touched.last_accessed_at, top.last_accessed_at) as "lastAccessedAt"
+           coalesce(touched.access_count, top.access_count) as counted_access_count,
+           coalesce(touched.last_accessed_at, top.last_accessed_at) as counted_last_accessed_at
     from top left join touched on touched.id = top.id
     order by top.score desc, top.similarity desc nulls last, top.id`;
 }

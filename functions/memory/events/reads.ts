@@ -6,21 +6,8 @@ import { processingJobs, rawEvents } from "../../../db/schema";
 import { NotFound } from "../../shared/errors";
 import { after, page } from "../../shared/pagination";
 import { parseInput } from "../../shared/validation";
+import { eventColumns, eventJobColumns } from "../schemas";
 import { ListEventsQuery } from "./intake";
-
-const eventColumns = {
-  id: rawEvents.id,
-  source: rawEvents.source,
-  eventType: rawEvents.eventType,
-  externalId: rawEvents.externalId,
-  connectorId: rawEvents.connectorId,
-  payload: rawEvents.payload,
-  metadata: rawEvents.metadata,
-  processingStatus: rawEvents.processingStatus,
-  ingestedAt: rawEvents.ingestedAt,
-  processedAt: rawEvents.processedAt,
-  createdAt: rawEvents.createdAt,
-};
 
 /** Newest first, optionally by processing status and source; keyset-paginated. */
 export async function listEvents(tx: Tx, actor: { workspaceId: string }, raw: z.input<typeof ListEventsQuery>) {
@@ -48,16 +35,7 @@ export async function getEvent(tx: Tx, actor: { workspaceId: string }, id: strin
     .where(and(eq(rawEvents.workspaceId, actor.workspaceId), eq(rawEvents.id, id)));
   if (!event) throw new NotFound("Event", id);
   const [job] = await tx
-    .select({
-      id: processingJobs.id,
-      status: processingJobs.status,
-      attempts: processingJobs.attempts,
-      maxAttempts: processingJobs.maxAttempts,
-      error: processingJobs.error,
-      availableAt: processingJobs.availableAt,
-      completedAt: processingJobs.completedAt,
-      durationMs: processingJobs.durationMs,
-    })
+    .select(eventJobColumns)
     .from(processingJobs)
     .where(and(eq(processingJobs.workspaceId, actor.workspaceId), eq(processingJobs.eventId, id)))
     .orderBy(desc(processingJobs.createdAt))

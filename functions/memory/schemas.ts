@@ -1,0 +1,73 @@
+/**
+ * The memory context's response shapes, derived from its tables (functions/shared/schemas.ts),
+ * and the columns each read selects.
+ */
+import { z } from "@hono/zod-openapi";
+import { conversations, feedback, memories, processingJobs, rawEvents } from "../../db/schema";
+import { createSelectSchema, Json, JsonObject, selection } from "../shared/schemas";
+
+export const Metadata = JsonObject.openapi({ description: "Free-form JSON object" });
+
+export const Memory = createSelectSchema(memories, {
+  contentHash: (schema) =>
+    schema.openapi({ description: "SHA-256 (hex) of the normalised content; unique per workspace" }),
+  metadata: Metadata,
+  importance: z.number(),
+})
+  .omit({ workspaceId: true, embedding: true, searchVector: true })
+  .extend({ embedding: z.array(z.number()).optional().openapi({ description: "Only with `?include=embedding`" }) })
+  .openapi("Memory");
+export type Memory = z.output<typeof Memory>;
+/** Columns every response carries; the embedding (kilobytes) only on request. */
+export const memoryColumns = selection(memories, Memory.omit({ embedding: true }));
+
+/** The stored memory with whether this request created it or found it already there. */
+export const StoredMemory = Memory.extend({
+  deduplicated: z.boolean().openapi({ description: "true when the content was already stored: nothing was created" }),
+}).openapi("StoredMemory");
+export type StoredMemory = z.output<typeof StoredMemory>;
+
+export const Event = createSelectSchema(rawEvents, { payload: Json, metadata: JsonObject })
+  .omit({ workspaceId: true, updatedAt: true })
+  .openapi("Event");
+export const eventColumns = selection(rawEvents, Event);
+
+const EventJob = createSelectSchema(processingJobs).pick({
+  id: true,
+  status: true,
+  attempts: true,
+  maxAttempts: true,
+  error: true,
+  availableAt: true,
+  completedAt: true,
+  durationMs: true,
+});
+export const eventJobColumns = selection(processingJobs, EventJob);
+
+export const EventDetail = Event.extend({
+  job: EventJob.nullable(),
+  memoryIds: z.array(z.string().uuid()).openapi({ description: "Memories made from the event, in chunk order" }),
+}).openapi("EventDetail");
+
+export const Conversation = createSelectSchema(conversations, { actionsTaken: Json })
+  .omit({ workspaceId: true, updatedAt: true })
+  .openapi("Conversation");
+export const conversationColumns = selection(conversations, Conversation);
+
+/** Feedback as the API names it (`text` is the `feedback_text` column). */
+const FeedbackRow = createSelectSchema(feedback).omit({ workspaceId: true, updatedAt: true });
+export const Feedback = FeedbackRow.omit({ feedbackText: true })
+  .extend({ text: FeedbackRow.shape.feedbackText })
+  .openapi("Feedback");
+export const feedbackColumns = { ...selection(feedback, Feedback), text: feedback.feedbackText };
+
+export const RecordedConversation = Conversation.extend({
+  memories: z.array(z.object({ memoryId: z.string().uuid(), relevance: z.number().nullable() })),
+}).openapi("RecordedConversation");
+
+export const ConversationDetail = Conversation.extend({
+  memories: z.array(
+    z.object({ memoryId: z.string().uuid(), relevance: z.number().nullable(), content: z.string(), type: z.string() }),
+  ),
+  feedback: z.array(Feedback),
+}).openapi("ConversationDetail");
