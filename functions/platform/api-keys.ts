@@ -7,6 +7,7 @@ import { audit } from "../shared/audit";
 import { generateApiKey } from "../shared/auth";
 import { Invalid, NotFound } from "../shared/errors";
 import { parseInput } from "../shared/validation";
+import { apiKeyColumns } from "./schemas";
 
 export const CreateApiKeyInput = z
   .strictObject({
@@ -18,23 +19,9 @@ export const CreateApiKeyInput = z
   })
   .openapi("CreateApiKeyInput");
 
-/** What listings show: never the hash, never the secret. */
-const publicColumns = {
-  id: apiKeys.id,
-  name: apiKeys.name,
-  prefix: apiKeys.prefix,
-  scopes: apiKeys.scopes,
-  userId: apiKeys.userId,
-  createdBy: apiKeys.createdBy,
-  lastUsedAt: apiKeys.lastUsedAt,
-  expiresAt: apiKeys.expiresAt,
-  revokedAt: apiKeys.revokedAt,
-  createdAt: apiKeys.createdAt,
-};
-
 export function listApiKeys(tx: Tx, actor: Actor) {
   return tx
-    .select(publicColumns)
+    .select(apiKeyColumns)
     .from(apiKeys)
     .where(eq(apiKeys.workspaceId, actor.workspaceId))
     .orderBy(desc(apiKeys.createdAt));
@@ -63,7 +50,7 @@ export async function createApiKey(tx: Tx, actor: Actor, raw: z.input<typeof Cre
       createdBy: actor.userId,
       expiresAt: input.expiresAt ?? null,
     })
-    .returning(publicColumns);
+    .returning(apiKeyColumns);
   await audit(tx, actorRef(actor), {
     action: "api_key.created",
     entity: { type: "api_key", id: key!.id },
@@ -74,12 +61,12 @@ export async function createApiKey(tx: Tx, actor: Actor, raw: z.input<typeof Cre
 
 export async function revokeApiKey(tx: Tx, actor: Actor, id: string, now = new Date()) {
   const [existing] = await tx
-    .select(publicColumns)
+    .select(apiKeyColumns)
     .from(apiKeys)
     .where(and(eq(apiKeys.workspaceId, actor.workspaceId), eq(apiKeys.id, id)));
   if (!existing) throw new NotFound("API key", id);
   if (existing.revokedAt) return existing;
-  const [revoked] = await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning(publicColumns);
+  const [revoked] = await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning(apiKeyColumns);
   await audit(tx, actorRef(actor), { action: "api_key.revoked", entity: { type: "api_key", id: id } });
   return revoked!;
 }

@@ -8,6 +8,7 @@ import { audit } from "../shared/audit";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { found, ownRow, pick } from "./catalog-records";
+import { capabilityColumns } from "./schemas";
 
 /** What an agent can do ("send-email", "refund"), granted through the tools that provide it. */
 const fields = {
@@ -32,15 +33,6 @@ export const UpdateCapabilityInput = z
     scope: fields.scope.optional(),
   })
   .openapi("UpdateCapabilityInput");
-
-export const capabilityColumns = {
-  id: capabilities.id,
-  name: capabilities.name,
-  description: capabilities.description,
-  scope: capabilities.scope,
-  createdAt: capabilities.createdAt,
-  updatedAt: capabilities.updatedAt,
-};
 
 export async function createCapability(tx: Tx, actor: Actor, raw: z.input<typeof CreateCapabilityInput>) {
   const input = parseInput(CreateCapabilityInput, raw);

@@ -10,6 +10,7 @@ import { PRIVATE_ADDRESSES_ENV, refusedDestination } from "../shared/outbound";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { found, ownRow, pick } from "./catalog-records";
+import { connectorColumns } from "./schemas";
 
 export const ConnectorType = z.enum(connectorType.enumValues).openapi("ConnectorType");
 export const ConnectorStatus = z.enum(connectorStatus.enumValues).openapi("ConnectorStatus");
@@ -54,20 +55,6 @@ export const ListConnectorsQuery = PageQuery.extend({
   status: ConnectorStatus.optional(),
 });
 
-/** Everything but the signing secret, which leaves only in the create and rotate responses. */
-const columns = {
-  id: connectors.id,
-  name: connectors.name,
-  type: connectors.type,
-  status: connectors.status,
-  config: connectors.config,
-  webhookUrl: connectors.webhookUrl,
-  lastHealthCheckAt: connectors.lastHealthCheckAt,
-  lastError: connectors.lastError,
-  createdAt: connectors.createdAt,
-  updatedAt: connectors.updatedAt,
-};
-
 const generateSigningSecret = () => randomBytes(32).toString("hex");
 
 export async function createConnector(tx: Tx, actor: Actor, raw: z.input<typeof CreateConnectorInput>) {
@@ -75,7 +62,7 @@ export async function createConnector(tx: Tx, actor: Actor, raw: z.input<typeof 
   const [connector] = await tx
     .insert(connectors)
     .values({ ...input, webhookUrl: input.webhookUrl ?? null, workspaceId: actor.workspaceId, signingSecret })
-    .returning(columns);
+    .returning(connectorColumns);
   await audit(tx, actorRef(actor), {
     action: "connector.created",
     entity: { type: "connector", id: connector!.id },
@@ -87,7 +74,7 @@ export async function createConnector(tx: Tx, actor: Actor, raw: z.input<typeof 
 export async function listConnectors(tx: Tx, actor: Actor, raw: z.input<typeof ListConnectorsQuery>) {
   const query = parseInput(ListConnectorsQuery, raw);
   const list = await tx
-    .select(columns)
+    .select(connectorColumns)
     .from(connectors)
     .where(
       and(
@@ -104,7 +91,7 @@ export async function listConnectors(tx: Tx, actor: Actor, raw: z.input<typeof L
 
 export async function getConnector(tx: Tx, actor: Actor, id: string) {
   const [connector] = await tx
-    .select(columns)
+    .select(connectorColumns)
     .from(connectors)
     .where(ownRow(connectors, actor, id));
   return found(connector, "Connector", id);
@@ -118,7 +105,7 @@ export async function updateConnector(tx: Tx, actor: Actor, id: string, raw: z.i
     .update(connectors)
     .set(input)
     .where(ownRow(connectors, actor, id))
-    .returning(columns);
+    .returning(connectorColumns);
   await audit(tx, actorRef(actor), {
     action: "connector.updated",
     entity: { type: "connector", id },
@@ -144,7 +131,7 @@ export async function rotateConnectorSecret(tx: Tx, actor: Actor, id: string) {
     .update(connectors)
     .set({ signingSecret })
     .where(ownRow(connectors, actor, id))
-    .returning(columns);
+    .returning(connectorColumns);
   found(connector, "Connector", id);
   await audit(tx, actorRef(actor), { action: "connector.secret_rotated", entity: { type: "connector", id } });
   return { ...connector!, signingSecret };

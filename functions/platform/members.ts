@@ -7,9 +7,8 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { parseInput } from "../shared/validation";
+import { MemberRole, memberColumns } from "./schemas";
 import { ensureUser } from "./workspaces";
-
-export const MemberRole = z.enum(memberRole.enumValues).openapi("MemberRole");
 
 export const AddMemberInput = z
   .strictObject({
@@ -20,14 +19,6 @@ export const AddMemberInput = z
   .openapi("AddMemberInput");
 
 export const UpdateMemberInput = z.strictObject({ role: MemberRole }).openapi("UpdateMemberInput");
-
-const memberColumns = {
-  userId: workspaceMembers.userId,
-  email: users.email,
-  name: users.name,
-  role: workspaceMembers.role,
-  createdAt: workspaceMembers.createdAt,
-};
 
 export function listMembers(tx: Tx, actor: Actor) {
   return tx

@@ -11,15 +11,12 @@ import { Invalid } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { found, ownRow } from "./catalog-records";
+import { JsonSchemaObject, payloadSchemaColumns } from "./schemas";
 
 /**
  * JSON Schemas (draft 2020-12) that work-item payloads of one type must match. A change is a
  * new version; creating one deactivates the older ones, so a type has at most one active schema.
  */
-
-export const JsonSchemaObject = z
-  .record(z.string(), z.unknown())
-  .openapi("JsonSchema", { description: "A JSON Schema (draft 2020-12) as an object" });
 
 export const CreatePayloadSchemaInput = z
   .strictObject({
@@ -39,17 +36,6 @@ export const ListPayloadSchemasQuery = PageQuery.extend({
   itemType: z.string().trim().min(1).max(200).optional(),
   includeInactive: QueryFlag.default(false).openapi({ description: "Also list versions that are no longer active" }),
 });
-
-const columns = {
-  id: payloadSchemas.id,
-  itemType: payloadSchemas.itemType,
-  version: payloadSchemas.version,
-  description: payloadSchemas.description,
-  jsonSchema: payloadSchemas.jsonSchema,
-  isActive: payloadSchemas.isActive,
-  createdAt: payloadSchemas.createdAt,
-  updatedAt: payloadSchemas.updatedAt,
-};
 
 // ---- compiling ----
 
@@ -201,7 +187,7 @@ export async function createPayloadSchema(tx: Tx, actor: Actor, raw: z.input<typ
       jsonSchema: input.jsonSchema,
       version: sql`(select coalesce(max(${payloadSchemas.version}), 0) + 1 from ${payloadSchemas} where ${sameType})`,
     })
-    .returning(columns);
+    .returning(payloadSchemaColumns);
   await tx
     .update(payloadSchemas)
     .set({ isActive: false })
@@ -217,7 +203,7 @@ export async function createPayloadSchema(tx: Tx, actor: Actor, raw: z.input<typ
 export async function listPayloadSchemas(tx: Tx, actor: Actor, raw: z.input<typeof ListPayloadSchemasQuery>) {
   const query = parseInput(ListPayloadSchemasQuery, raw);
   const list = await tx
-    .select(columns)
+    .select(payloadSchemaColumns)
     .from(payloadSchemas)
     .where(
       and(
@@ -234,7 +220,7 @@ export async function listPayloadSchemas(tx: Tx, actor: Actor, raw: z.input<type
 
 export async function getPayloadSchema(tx: Tx, actor: Actor, id: string) {
   const [schema] = await tx
-    .select(columns)
+    .select(payloadSchemaColumns)
     .from(payloadSchemas)
     .where(ownRow(payloadSchemas, actor, id));
   return found(schema, "Schema", id);
@@ -248,7 +234,7 @@ export async function deactivatePayloadSchema(tx: Tx, actor: Actor, id: string) 
     .update(payloadSchemas)
     .set({ isActive: false })
     .where(ownRow(payloadSchemas, actor, id))
-    .returning(columns);
+    .returning(payloadSchemaColumns);
   await audit(tx, actorRef(actor), {
     action: "schema.deactivated",
     entity: { type: "schema", id },

@@ -8,9 +8,10 @@ import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
-import { capabilityColumns, getCapability } from "./capabilities";
+import { getCapability } from "./capabilities";
 import { found, ownRow, pick } from "./catalog-records";
-import { compileJsonSchema, JsonSchemaObject, QueryFlag } from "./payload-schemas";
+import { compileJsonSchema, QueryFlag } from "./payload-schemas";
+import { capabilityColumns, JsonSchemaObject, toolColumns } from "./schemas";
 
 const fields = {
   name: z.string().trim().min(1).max(200),
@@ -51,18 +52,6 @@ export const ListToolsQuery = PageQuery.extend({
   connectorId: z.string().uuid().optional(),
   enabled: QueryFlag.optional(),
 });
-
-const columns = {
-  id: tools.id,
-  name: tools.name,
-  description: tools.description,
-  connectorId: tools.connectorId,
-  inputSchema: tools.inputSchema,
-  outputSchema: tools.outputSchema,
-  enabled: tools.enabled,
-  createdAt: tools.createdAt,
-  updatedAt: tools.updatedAt,
-};
 
 /** The parts of a tool's input that must make sense beyond their shape: a connector of this workspace, schemas that compile. */
 async function checkToolReferences(tx: Tx, actor: Actor, input: z.infer<typeof UpdateToolInput>) {
@@ -114,7 +103,7 @@ export async function createTool(tx: Tx, actor: Actor, raw: z.input<typeof Creat
       description: input.description ?? null,
       connectorId: input.connectorId ?? null,
     })
-    .returning(columns);
+    .returning(toolColumns);
   await audit(tx, actorRef(actor), {
     action: "tool.created",
     entity: { type: "tool", id: tool!.id },
@@ -126,7 +115,7 @@ export async function createTool(tx: Tx, actor: Actor, raw: z.input<typeof Creat
 export async function listTools(tx: Tx, actor: Actor, raw: z.input<typeof ListToolsQuery>) {
   const query = parseInput(ListToolsQuery, raw);
   const list = await tx
-    .select(columns)
+    .select(toolColumns)
     .from(tools)
     .where(
       and(
@@ -144,7 +133,7 @@ export async function listTools(tx: Tx, actor: Actor, raw: z.input<typeof ListTo
 
 export async function getTool(tx: Tx, actor: Actor, id: string) {
   const [tool] = await tx
-    .select(columns)
+    .select(toolColumns)
     .from(tools)
     .where(ownRow(tools, actor, id));
   const [withLinks] = await withCapabilities(tx, actor, [found(tool, "Tool", id)]);

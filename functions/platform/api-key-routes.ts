@@ -1,0 +1,47 @@
+/** `/v1/api-keys`: keys of the workspace (their secrets only at creation). */
+import { createRoute, z } from "@hono/zod-openapi";
+import { createRouter, inTenant } from "../shared/app";
+import { requireScope } from "../shared/auth";
+import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
+import { CreateApiKeyInput, createApiKey, listApiKeys, revokeApiKey } from "./api-keys";
+import { ApiKey, CreatedApiKey } from "./schemas";
+
+const tags = ["Platform"];
+const admin = requireScope("admin");
+
+export const apiKeyRoutes = createRouter()
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/api-keys",
+      tags,
+      summary: "API keys of the workspace (never their secrets)",
+      middleware: [admin] as const,
+      responses: { 200: json(z.object({ items: z.array(ApiKey) }), "API keys"), ...errorResponses },
+    }),
+    async (c) => c.json({ items: await inTenant(c, (tx) => listApiKeys(tx, c.var.actor)) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/api-keys",
+      tags,
+      summary: "Create an API key; the secret is in this response only",
+      middleware: [admin] as const,
+      request: jsonBody(CreateApiKeyInput),
+      responses: { 201: json(CreatedApiKey, "Created"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => createApiKey(tx, c.var.actor, c.req.valid("json"))), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/api-keys/{id}/revoke",
+      tags,
+      summary: "Revoke an API key (it stops working at once)",
+      middleware: [admin] as const,
+      request: { params: IdParam },
+      responses: { 200: json(ApiKey, "Revoked"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => revokeApiKey(tx, c.var.actor, c.req.valid("param").id)), 200),
+  );

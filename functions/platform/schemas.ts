@@ -1,0 +1,72 @@
+/**
+ * The platform context's response shapes, derived from its tables (functions/shared/schemas.ts),
+ * and the columns each read selects.
+ */
+import { z } from "@hono/zod-openapi";
+import {
+  apiKeys,
+  capabilities,
+  connectors,
+  payloadSchemas,
+  tools,
+  users,
+  workspaceMembers,
+  workspaces,
+} from "../../db/schema";
+import { createSelectSchema, JsonObject, selection } from "../shared/schemas";
+
+export const JsonSchemaObject = z
+  .record(z.string(), z.unknown())
+  .openapi("JsonSchema", { description: "A JSON Schema (draft 2020-12) as an object" });
+
+/** A connector: everything but the signing secret, which leaves only in the create and rotate responses. */
+export const Connector = createSelectSchema(connectors, { config: JsonObject })
+  .omit({ workspaceId: true, signingSecret: true })
+  .openapi("Connector");
+export const connectorColumns = selection(connectors, Connector);
+export const ConnectorWithSecret = Connector.extend({
+  signingSecret: z.string().openapi({ description: "HMAC-SHA256 signing secret, shown only in this response" }),
+}).openapi("ConnectorWithSecret");
+
+export const Capability = createSelectSchema(capabilities).omit({ workspaceId: true }).openapi("Capability");
+export const capabilityColumns = selection(capabilities, Capability);
+
+const ToolRow = createSelectSchema(tools, {
+  inputSchema: JsonSchemaObject,
+  outputSchema: JsonSchemaObject.nullable(),
+}).omit({
+  workspaceId: true,
+});
+export const toolColumns = selection(tools, ToolRow);
+export const Tool = ToolRow.extend({ capabilities: z.array(Capability) }).openapi("Tool");
+
+export const PayloadSchema = createSelectSchema(payloadSchemas, { jsonSchema: JsonSchemaObject })
+  .omit({ workspaceId: true })
+  .openapi("PayloadSchema");
+export const payloadSchemaColumns = selection(payloadSchemas, PayloadSchema);
+
+export const MemberRole = z.enum(workspaceMembers.role.enumValues).openapi("MemberRole");
+
+export const Workspace = createSelectSchema(workspaces)
+  .pick({ id: true, name: true, createdAt: true })
+  .extend({ role: MemberRole.nullable().optional() })
+  .openapi("Workspace");
+
+/** A member: their user's email and name with their role here. */
+export const Member = createSelectSchema(workspaceMembers)
+  .pick({ userId: true, role: true, createdAt: true })
+  .extend(createSelectSchema(users).pick({ email: true, name: true }).shape)
+  .openapi("Member");
+export const memberColumns = {
+  ...selection(workspaceMembers, Member),
+  ...selection(users, createSelectSchema(users).pick({ email: true, name: true })),
+};
+
+/** What listings show of a key: never the hash, never the secret. */
+export const ApiKey = createSelectSchema(apiKeys)
+  .omit({ workspaceId: true, keyHash: true, updatedAt: true })
+  .openapi("ApiKey");
+export const apiKeyColumns = selection(apiKeys, ApiKey);
+export const CreatedApiKey = ApiKey.extend({
+  key: z.string().openapi({ description: "The secret, shown only in this response" }),
+}).openapi("CreatedApiKey");
