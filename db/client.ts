@@ -197,6 +197,16 @@ export function mapRow<T extends Table>(table: T, raw: Record<string, unknown>):
   return mapped as T["$inferSelect"];
 }
 
+/**
+ * The row a statement that always returns one gave back (an INSERT … RETURNING, an UPDATE of a
+ * row this transaction holds). Its absence is a bug, not a client error.
+ */
+export function one<T>(found: T[]): T {
+  const [row] = found;
+  if (row === undefined) throw new Error("expected the statement to return a row; it returned none");
+  return row;
+}
+
 /** Rows of a raw statement, whichever driver ran it (they all expose `rows`). */
 export async function rows<T>(tx: Tx | Db, query: SQL): Promise<T[]> {
   const result = (await tx.execute(query)) as unknown as { rows: T[] };

@@ -26,7 +26,7 @@ async function ensureFirstWorkspace(database: Database): Promise<void> {
                  exists(select 1 from api_keys where key_hash = ${presetKey ? hashApiKey(presetKey) : ""}) as key_known`,
     ),
   );
-  if (presetKey ? state!.key_known : state!.workspaces > 0) return;
+  if (presetKey ? state?.key_known : (state?.workspaces ?? 0) > 0) return;
   const created = await bootstrapWorkspace(database, {
     name: process.env.CAIRN_WORKSPACE_NAME ?? "default",
     email: process.env.CAIRN_ADMIN_EMAIL ?? "admin@localhost",

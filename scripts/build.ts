@@ -166,18 +166,16 @@ export async function buildFunctions(options: BuildOptions = {}): Promise<Bundle
 }
 
 export function printSizes(sizes: BundleSize[]): void {
-  const rows = [
-    ["function", "bytes", "KiB", "inputs"],
-    ...sizes.map((size) => [size.name, String(size.bytes), size.kib.toFixed(1), String(size.inputs)]),
-  ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const header = ["function", "bytes", "KiB", "inputs"];
+  const rows = sizes.map((size) => [size.name, String(size.bytes), size.kib.toFixed(1), String(size.inputs)]);
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]?.length ?? 0)));
   const format = (row: string[]) =>
     row
-      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)))
+      .map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
       .join("  ");
-  console.log(format(rows[0]!));
+  console.log(format(header));
   console.log(widths.map((width) => "-".repeat(width)).join("  "));
-  for (const row of rows.slice(1)) console.log(format(row));
+  for (const row of rows) console.log(format(row));
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -24,7 +24,7 @@ function parseArgs(argv: string[]): { name: string; now?: Date } {
   if (!name || name === "--help" || name === "-h") throw new Error(usage);
   let now: Date | undefined;
   for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
+    const arg = rest[i] ?? "";
     const value = arg.startsWith("--now=") ? arg.slice("--now=".length) : arg === "--now" ? rest[++i] : undefined;
     if (value === undefined) throw new Error(`unknown argument ${arg}\n${usage}`);
     now = new Date(value);
@@ -40,7 +40,7 @@ async function main(): Promise<number> {
   try {
     if (database.kind === "pglite") await migrate(database);
     const summary = await runJobByName(name, database, "cli", { now });
-    process.stdout.write(JSON.stringify(summary, null, 2) + "\n");
+    process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return summary.ok ? 0 : 1;
   } finally {
     await database.close();

@@ -8,5 +8,5 @@ import { writeFileSync } from "node:fs";
 import { openApiDocument } from "../functions/openapi-document";
 
 const file = new URL("../functions/platform/openapi.json", import.meta.url);
-writeFileSync(file, JSON.stringify(openApiDocument(), null, 2) + "\n");
+writeFileSync(file, `${JSON.stringify(openApiDocument(), null, 2)}\n`);
 process.stdout.write(`wrote ${file.pathname}\n`);

@@ -38,9 +38,9 @@ export function parseTarget(address: string | null): Target | null {
   let host: string;
   let portText: string;
   const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(address);
-  if (bracketed) {
-    host = bracketed[1]!;
-    portText = bracketed[2]!;
+  if (bracketed?.[1] && bracketed[2]) {
+    host = bracketed[1];
+    portText = bracketed[2];
   } else {
     const i = address.lastIndexOf(":");
     if (i <= 0) return null;

@@ -4,17 +4,13 @@
  * caller's transaction. Notifications are queued here and delivered after commit.
  */
 import { randomUUID } from "node:crypto";
-import { z } from "@hono/zod-openapi";
 import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
 import { afterCommit, pgArray, rows, type Tx } from "../../db/client";
 import {
   ApprovalRequirement,
-  approvalGate,
-  approvalRejectAction,
   approvalRequests,
-  approvalTimeoutAction,
   connectors,
-  memberRole,
+  type memberRole,
   type PolicyCondition,
 } from "../../db/schema";
 import { enqueueJobs } from "../jobs/runtime/sql/enqueue";
@@ -142,9 +138,8 @@ export async function openApprovalRequests(
   now: Date = new Date(),
 ): Promise<string[]> {
   if (requests.length === 0) return [];
-  const ids = requests.map(() => randomUUID());
-  const values = requests.map((request, i) => ({
-    id: ids[i]!,
+  const values = requests.map((request) => ({
+    id: randomUUID(),
     workspaceId: actor.workspaceId,
     workItemId: request.workItemId,
     workOrderId: request.workOrderId,
@@ -167,7 +162,7 @@ export async function openApprovalRequests(
     .orderBy(asc(connectors.createdAt));
   const jobIds = await enqueueJobs(
     tx,
-    ids.flatMap((requestId) =>
+    values.flatMap(({ id: requestId }) =>
       hooks.map((hook) => ({
         workspaceId: actor.workspaceId,
         type: APPROVAL_WEBHOOK_JOB,
@@ -197,5 +192,5 @@ export async function openApprovalRequests(
       },
     })),
   );
-  return ids;
+  return values.map((value) => value.id);
 }

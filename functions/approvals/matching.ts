@@ -24,7 +24,7 @@ export function fieldValue(item: MatchableItem, field: string): unknown {
   let current: unknown = item.payload;
   for (const key of path) {
     if (current === null || typeof current !== "object" || Array.isArray(current)) return undefined;
-    if (!Object.prototype.hasOwnProperty.call(current, key)) return undefined;
+    if (!Object.hasOwn(current, key)) return undefined;
     current = (current as Record<string, unknown>)[key];
   }
   return current;
@@ -124,7 +124,7 @@ export function conditionHolds(condition: PolicyCondition, item: MatchableItem):
       if (typeof condition.value !== "string") return false;
       if (typeof actual !== "string" && typeof actual !== "number") return false;
       const regex = compile(condition.value);
-      return regex !== null && regex.test(String(actual).slice(0, MAX_REGEX_SUBJECT));
+      return regex?.test(String(actual).slice(0, MAX_REGEX_SUBJECT)) ?? false;
     }
     default:
       return false;

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import {
   approvalGate,
   approvalPolicies,
@@ -135,22 +135,23 @@ async function insertVersion(
   version: number,
   policy: PolicySettings,
 ): Promise<ApprovalPolicy> {
-  const [row] = await tx
-    .insert(approvalPolicies)
-    .values({
-      ...policy,
-      description: policy.description ?? null,
-      itemType: policy.itemType ?? null,
-      timeoutSeconds: policy.timeoutSeconds ?? null,
-      escalationTimeoutSeconds: policy.escalationTimeoutSeconds ?? null,
-      workspaceId: actor.workspaceId,
-      policyKey,
-      version,
-      isCurrent: true,
-      createdBy: actor.userId,
-    })
-    .returning(policyColumns);
-  return row!;
+  return one(
+    await tx
+      .insert(approvalPolicies)
+      .values({
+        ...policy,
+        description: policy.description ?? null,
+        itemType: policy.itemType ?? null,
+        timeoutSeconds: policy.timeoutSeconds ?? null,
+        escalationTimeoutSeconds: policy.escalationTimeoutSeconds ?? null,
+        workspaceId: actor.workspaceId,
+        policyKey,
+        version,
+        isCurrent: true,
+        createdBy: actor.userId,
+      })
+      .returning(policyColumns),
+  );
 }
 
 export async function createPolicy(

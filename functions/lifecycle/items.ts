@@ -17,7 +17,6 @@ import { refreshOrderStatus } from "./orders";
 export const inWorkspace = (column: SQL, actor: ActorRef): SQL =>
   actor.workspaceId ? sql`${column} = ${actor.workspaceId}::uuid` : sql`true`;
 
-const uniq = (values: string[]) => [...new Set(values)];
 /**
  * Items to FAILED with a dead letter each (payload, every attempt's error since the last
  * redrive, plus `reason`), in one statement; then their orders' statuses. Takes items in

@@ -6,7 +6,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import { conversationMemories, conversations, feedback, memories } from "../../db/schema";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
@@ -82,25 +82,27 @@ export async function recordConversation(
     if (missing.length > 0) throw new Invalid("Some memories do not exist in this workspace", { missing });
   }
 
-  const [conversation] = await tx
-    .insert(conversations)
-    .values({
-      workspaceId: actor.workspaceId,
-      userRef: input.userRef ?? null,
-      channel: input.channel,
-      query: input.query,
-      response: input.response ?? null,
-      actionsTaken: input.actionsTaken,
-      modelUsed: input.modelUsed ?? null,
-      tokensUsed: input.tokensUsed ?? null,
-      latencyMs: input.latencyMs ?? null,
-    })
-    .returning(conversationColumns);
+  const conversation = one(
+    await tx
+      .insert(conversations)
+      .values({
+        workspaceId: actor.workspaceId,
+        userRef: input.userRef ?? null,
+        channel: input.channel,
+        query: input.query,
+        response: input.response ?? null,
+        actionsTaken: input.actionsTaken,
+        modelUsed: input.modelUsed ?? null,
+        tokensUsed: input.tokensUsed ?? null,
+        latencyMs: input.latencyMs ?? null,
+      })
+      .returning(conversationColumns),
+  );
   if (input.memories.length > 0) {
     await tx.insert(conversationMemories).values(
       input.memories.map((used) => ({
         workspaceId: actor.workspaceId,
-        conversationId: conversation!.id,
+        conversationId: conversation.id,
         memoryId: used.memoryId,
         relevanceScore: used.relevance ?? null,
       })),
@@ -108,11 +110,11 @@ export async function recordConversation(
   }
   await audit(tx, actorRef(actor), {
     action: "conversation.recorded",
-    entity: { type: "conversation", id: conversation!.id },
+    entity: { type: "conversation", id: conversation.id },
     after: { channel: input.channel, userRef: input.userRef ?? null, memories: memoryIds.length },
   });
   return {
-    ...conversation!,
+    ...conversation,
     memories: input.memories.map((used) => ({ memoryId: used.memoryId, relevance: used.relevance ?? null })),
   };
 }
@@ -175,22 +177,24 @@ export async function recordFeedback(
 ) {
   const input = parseInput(RecordFeedbackInput, raw);
   await findConversation(tx, actor, conversationId);
-  const [created] = await tx
-    .insert(feedback)
-    .values({
-      workspaceId: actor.workspaceId,
-      conversationId,
-      rating: input.rating,
-      feedbackText: input.text ?? null,
-      createdBy: actor.userId ?? null,
-    })
-    .returning(feedbackColumns);
+  const created = one(
+    await tx
+      .insert(feedback)
+      .values({
+        workspaceId: actor.workspaceId,
+        conversationId,
+        rating: input.rating,
+        feedbackText: input.text ?? null,
+        createdBy: actor.userId ?? null,
+      })
+      .returning(feedbackColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "feedback.recorded",
-    entity: { type: "feedback", id: created!.id },
+    entity: { type: "feedback", id: created.id },
     after: { conversationId, rating: input.rating },
   });
-  return created!;
+  return created;
 }
 
 /** A conversation's feedback, newest first; keyset-paginated. */

@@ -131,9 +131,10 @@ export class LexicalHashEmbeddingProvider implements EmbeddingProvider {
 
     const tokens = lexicalTokens(text);
     for (let i = 0; i < tokens.length; i++) {
-      const token = tokens[i]!;
+      const token = tokens[i] ?? "";
       add(`w:${token}`);
-      if (i + 1 < tokens.length) add(`b:${token} ${tokens[i + 1]!}`);
+      const next = tokens[i + 1];
+      if (next !== undefined) add(`b:${token} ${next}`);
       const marked = `<${token}>`;
       for (let j = 0; j + 3 <= marked.length; j++) add(`c:${marked.slice(j, j + 3)}`);
     }
@@ -148,7 +149,7 @@ export class LexicalHashEmbeddingProvider implements EmbeddingProvider {
       const weight = family === 119 /* w */ ? WEIGHT_UNIGRAM : family === 98 /* b */ ? WEIGHT_BIGRAM : WEIGHT_TRIGRAM;
       const bucket = fnv1a(feature, 0) % dims;
       const sign = (fnv1a(feature, 0x9e3779b9) & 1) === 0 ? 1 : -1;
-      vector[bucket]! += sign * weight * (1 + Math.log(tf));
+      vector[bucket] = (vector[bucket] ?? 0) + sign * weight * (1 + Math.log(tf));
     }
     let norm = 0;
     for (const value of vector) norm += value * value;
@@ -159,7 +160,7 @@ export class LexicalHashEmbeddingProvider implements EmbeddingProvider {
       vector[0] = 1;
       return vector;
     }
-    for (let i = 0; i < dims; i++) vector[i]! /= norm;
+    for (let i = 0; i < dims; i++) vector[i] = (vector[i] ?? 0) / norm;
     return vector;
   }
 
@@ -509,9 +510,11 @@ export function cosineSimilarity(a: readonly number[], b: readonly number[]): nu
   let na = 0;
   let nb = 0;
   for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    dot += x * y;
+    na += x * x;
+    nb += y * y;
   }
   return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }

@@ -7,13 +7,12 @@
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import { memories } from "../../db/schema";
 import { memoryTier, memoryType } from "../../db/schema/enums";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { BadRequest, Invalid, NotFound, UpstreamFailed } from "../shared/errors";
-import { Timestamp } from "../shared/openapi";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { type EmbeddingProvider, EmbeddingProviderError, SUPPORTED_DIMENSIONS } from "./embeddings";
@@ -183,12 +182,14 @@ export async function insertMemories(
   });
   if (vectorProblems.length > 0) throw new Invalid("An embedding cannot be stored; nothing was stored", vectorProblems);
 
-  const hashes = inputs.map((input) => contentHash(input.content));
-  const firstOfHash = new Map<string, number>();
-  hashes.forEach((hash, index) => {
-    if (!firstOfHash.has(hash)) firstOfHash.set(hash, index);
-  });
-  const uniqueHashes = [...firstOfHash.keys()];
+  // Each input with its dedup hash; the first input of each hash is the one that may be stored.
+  const entries = inputs.map((input, index) => ({
+    input,
+    hash: contentHash(input.content),
+    chunkIndex: options.chunkIndexes?.[index] ?? null,
+  }));
+  const firstOfHash = new Map<string, (typeof entries)[number]>();
+  for (const entry of entries) if (!firstOfHash.has(entry.hash)) firstOfHash.set(entry.hash, entry);
 
   const byHash = new Map<string, Memory>();
   const selectByHashes = async (list: string[]) => {
@@ -199,38 +200,40 @@ export async function insertMemories(
       .where(and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.contentHash, list)));
     for (const row of found) byHash.set(row.contentHash, toMemory(row));
   };
-  await selectByHashes(uniqueHashes);
+  await selectByHashes([...firstOfHash.keys()]);
 
   const created = new Set<string>();
-  const fresh = uniqueHashes.filter((hash) => !byHash.has(hash)).map((hash) => firstOfHash.get(hash)!);
+  const fresh = [...firstOfHash.values()].filter((entry) => !byHash.has(entry.hash));
   if (fresh.length > 0) {
     const provider = options.provider ?? embeddingProvider();
-    const toEmbed = fresh.filter((index) => !inputs[index]!.embedding);
+    const toEmbed = fresh.filter((entry) => !entry.input.embedding);
     const embedded = await embedTexts(
       provider,
-      toEmbed.map((index) => inputs[index]!.content),
+      toEmbed.map((entry) => entry.input.content),
     );
-    const vectors = new Map<number, { vector: number[]; model: string | null }>();
-    toEmbed.forEach((index, i) => vectors.set(index, { vector: embedded[i]!, model: provider.model }));
-    for (const index of fresh) {
-      const input = inputs[index]!;
-      if (input.embedding) vectors.set(index, { vector: input.embedding, model: input.embeddingModel ?? null });
+    const vectors = new Map<string, { vector: number[]; model: string | null }>();
+    toEmbed.forEach((entry, i) => {
+      const vector = embedded[i];
+      if (vector) vectors.set(entry.hash, { vector, model: provider.model });
+    });
+    for (const { input, hash } of fresh) {
+      if (input.embedding) vectors.set(hash, { vector: input.embedding, model: input.embeddingModel ?? null });
     }
 
     const inserted = await tx
       .insert(memories)
       .values(
-        fresh.map((index) => {
-          const input = inputs[index]!;
-          const { vector, model } = vectors.get(index)!;
+        fresh.map(({ input, hash, chunkIndex }) => {
+          // Every fresh entry has a vector: its own, or the provider's (embedTexts checked the count).
+          const { vector, model } = vectors.get(hash) ?? { vector: [], model: null };
           return {
             workspaceId: actor.workspaceId,
             content: input.content,
-            contentHash: hashes[index]!,
+            contentHash: hash,
             type: input.type,
             sourceType: input.sourceType ?? null,
             sourceEventId: options.sourceEventId ?? null,
-            chunkIndex: options.chunkIndexes?.[index] ?? null,
+            chunkIndex,
             metadata: input.metadata ?? {},
             importance: input.importance,
             ...(input.pinnedTier ? { tier: input.pinnedTier, pinnedTier: input.pinnedTier } : {}),
@@ -247,7 +250,7 @@ export async function insertMemories(
       created.add(row.contentHash);
     }
     // Inserted by a concurrent transaction after our SELECT: those are duplicates too.
-    await selectByHashes(fresh.map((index) => hashes[index]!).filter((hash) => !byHash.has(hash)));
+    await selectByHashes(fresh.map((entry) => entry.hash).filter((hash) => !byHash.has(hash)));
 
     if (inserted.length > 0) {
       await audit(
@@ -267,10 +270,10 @@ export async function insertMemories(
     }
   }
 
-  return hashes.map((hash, index) => {
-    const memory = byHash.get(hash);
-    if (!memory) throw new Error(`memory with hash ${hash} was neither inserted nor found`);
-    return { ...memory, deduplicated: !(created.has(hash) && firstOfHash.get(hash) === index) };
+  return entries.map((entry) => {
+    const memory = byHash.get(entry.hash);
+    if (!memory) throw new Error(`memory with hash ${entry.hash} was neither inserted nor found`);
+    return { ...memory, deduplicated: !(created.has(entry.hash) && firstOfHash.get(entry.hash) === entry) };
   });
 }
 
@@ -359,8 +362,7 @@ export async function updateMemory(
     changes.pinnedTier = input.pinnedTier;
     if (input.pinnedTier !== null) changes.tier = input.pinnedTier;
   }
-  const [row] = await tx.update(memories).set(changes).where(where).returning(memoryColumns);
-  const updated = toMemory(row!);
+  const updated = toMemory(one(await tx.update(memories).set(changes).where(where).returning(memoryColumns)));
   await audit(tx, actorRef(actor), {
     workspaceId: actor.workspaceId,
     action: "memory.updated",

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { one } from "../../db/client";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
@@ -49,8 +50,8 @@ export const memoryItemRoutes = createRouter()
       },
     }),
     async (c) => {
-      const [stored] = await inTenant(c, (tx) => insertMemories(tx, c.var.actor, [c.req.valid("json")]));
-      return stored!.deduplicated ? c.json(stored!, 200) : c.json(stored!, 201);
+      const stored = one(await inTenant(c, (tx) => insertMemories(tx, c.var.actor, [c.req.valid("json")])));
+      return stored.deduplicated ? c.json(stored, 200) : c.json(stored, 201);
     },
   )
   .openapi(

@@ -297,8 +297,8 @@ async function prepareSearch(
 
   // The query vector: the client's, or the text query embedded (a text search needs none).
   let vector = input.vector;
-  if (!vector && mode !== "text") {
-    [vector] = await embedTexts(options.provider ?? embeddingProvider(), [input.query!]);
+  if (!vector && mode !== "text" && input.query !== undefined) {
+    [vector] = await embedTexts(options.provider ?? embeddingProvider(), [input.query]);
   }
   return {
     workspaceId: actor.workspaceId,
@@ -355,10 +355,10 @@ function buildSearchStatement(parts: StatementParts): SQL {
   if (parts.query !== undefined)
     ctes.push(sql`tq as (select websearch_to_tsquery('english', ${parts.query}) as query)`);
 
-  if (useVector) {
-    const vt = VECTOR_TYPE[dims!];
+  if (useVector && dims) {
+    const vt = VECTOR_TYPE[dims];
     const distance = sql`embedding::${vt} <=> (select v from q)`;
-    const vectorWhere = sql`embedding_dims = ${DIMS_LITERAL[dims!]} and ${where}`;
+    const vectorWhere = sql`embedding_dims = ${DIMS_LITERAL[dims]} and ${where}`;
     // The index branch: ORDER BY the indexed expression's distance, ascending, with a LIMIT.
     // It takes INDEX_OVERFETCH times the candidates: a relaxed-order iterative scan returns its
     // batches roughly sorted, so a closer row can come after the cut; vector_ranked re-sorts

@@ -169,11 +169,12 @@ export async function runTiering(database: Database, options: TieringOptions = {
       break;
     }
     result.batches += 1;
-    cursor = batch[0]!.last_id;
+    cursor = batch[0]?.last_id ?? null;
     for (const row of batch) {
       const move = `${row.old_tier}_to_${row.new_tier}` as TierMove;
       const count = Number(row.n);
-      const workspace = (result.moved[row.workspace_id] ??= {});
+      const workspace = result.moved[row.workspace_id] ?? {};
+      result.moved[row.workspace_id] = workspace;
       workspace[move] = (workspace[move] ?? 0) + count;
       result.totals[move] = (result.totals[move] ?? 0) + count;
       result.total += count;

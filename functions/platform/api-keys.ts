@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import { apiKeys, workspaceMembers } from "../../db/schema";
 import { type Actor, actorRef, Scope } from "../shared/actor";
 import { audit } from "../shared/audit";
@@ -38,25 +38,27 @@ export async function createApiKey(tx: Tx, actor: Actor, raw: z.input<typeof Cre
     .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
   if (!member) throw new Invalid("userId must be a member of this workspace");
   const generated = generateApiKey();
-  const [key] = await tx
-    .insert(apiKeys)
-    .values({
-      workspaceId: actor.workspaceId,
-      name: input.name,
-      prefix: generated.prefix,
-      keyHash: generated.hash,
-      scopes: [...new Set(input.scopes)],
-      userId,
-      createdBy: actor.userId,
-      expiresAt: input.expiresAt ?? null,
-    })
-    .returning(apiKeyColumns);
+  const key = one(
+    await tx
+      .insert(apiKeys)
+      .values({
+        workspaceId: actor.workspaceId,
+        name: input.name,
+        prefix: generated.prefix,
+        keyHash: generated.hash,
+        scopes: [...new Set(input.scopes)],
+        userId,
+        createdBy: actor.userId,
+        expiresAt: input.expiresAt ?? null,
+      })
+      .returning(apiKeyColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "api_key.created",
-    entity: { type: "api_key", id: key!.id },
-    after: { name: input.name, scopes: key!.scopes },
+    entity: { type: "api_key", id: key.id },
+    after: { name: input.name, scopes: key.scopes },
   });
-  return { ...key!, key: generated.key };
+  return { ...key, key: generated.key };
 }
 
 export async function revokeApiKey(tx: Tx, actor: Actor, id: string, now = new Date()) {
@@ -66,7 +68,9 @@ export async function revokeApiKey(tx: Tx, actor: Actor, id: string, now = new D
     .where(and(eq(apiKeys.workspaceId, actor.workspaceId), eq(apiKeys.id, id)));
   if (!existing) throw new NotFound("API key", id);
   if (existing.revokedAt) return existing;
-  const [revoked] = await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning(apiKeyColumns);
+  const revoked = one(
+    await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning(apiKeyColumns),
+  );
   await audit(tx, actorRef(actor), { action: "api_key.revoked", entity: { type: "api_key", id: id } });
-  return revoked!;
+  return revoked;
 }

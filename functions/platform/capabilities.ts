@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import { capabilities } from "../../db/schema";
 import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
@@ -36,21 +36,23 @@ export const UpdateCapabilityInput = z
 
 export async function createCapability(tx: Tx, actor: Actor, raw: z.input<typeof CreateCapabilityInput>) {
   const input = parseInput(CreateCapabilityInput, raw);
-  const [capability] = await tx
-    .insert(capabilities)
-    .values({
-      workspaceId: actor.workspaceId,
-      name: input.name,
-      description: input.description ?? null,
-      scope: input.scope ?? null,
-    })
-    .returning(capabilityColumns);
+  const capability = one(
+    await tx
+      .insert(capabilities)
+      .values({
+        workspaceId: actor.workspaceId,
+        name: input.name,
+        description: input.description ?? null,
+        scope: input.scope ?? null,
+      })
+      .returning(capabilityColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "capability.created",
-    entity: { type: "capability", id: capability!.id },
+    entity: { type: "capability", id: capability.id },
     after: input,
   });
-  return capability!;
+  return capability;
 }
 
 export async function listCapabilities(tx: Tx, actor: Actor, raw: z.input<typeof PageQuery>) {
@@ -81,18 +83,20 @@ export async function updateCapability(tx: Tx, actor: Actor, id: string, raw: z.
   const input = parseInput(UpdateCapabilityInput, raw);
   const before = await getCapability(tx, actor, id);
   if (Object.keys(input).length === 0) return before;
-  const [updated] = await tx
-    .update(capabilities)
-    .set(input)
-    .where(ownRow(capabilities, actor, id))
-    .returning(capabilityColumns);
+  const updated = one(
+    await tx
+      .update(capabilities)
+      .set(input)
+      .where(ownRow(capabilities, actor, id))
+      .returning(capabilityColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "capability.updated",
     entity: { type: "capability", id },
     before: pick(before, input),
     after: input,
   });
-  return updated!;
+  return updated;
 }
 
 /** Deleting a capability also unlinks it from every tool (foreign key cascade). */

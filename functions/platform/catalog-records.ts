@@ -1,16 +1,16 @@
-import { type AnyColumn, and, eq, type SQL } from "drizzle-orm";
+import { type AnyColumn, eq, type SQL, sql } from "drizzle-orm";
 import type { Actor } from "../shared/actor";
 import { NotFound } from "../shared/errors";
 
 /**
  * The small pieces every catalog record (connector, tool, capability, payload schema)
  * repeats: "this id in the caller's workspace", "or 404", "what an update changed".
- * (Logging the change is `recordChange` in shared/activity.ts.)
+ * (Logging the change is `audit` in shared/audit.ts.)
  */
 
 /** Row `id` of the caller's workspace. RLS hides other workspaces anyway; the explicit filter is defence in depth and uses the index. */
 export const ownRow = (table: { workspaceId: AnyColumn; id: AnyColumn }, actor: Actor, id: string): SQL =>
-  and(eq(table.workspaceId, actor.workspaceId), eq(table.id, id))!;
+  sql`${eq(table.workspaceId, actor.workspaceId)} and ${eq(table.id, id)}`;
 
 /** The row, or a 404 naming it (also what another workspace's id gets). */
 export function found<T>(row: T | undefined, entity: string, id: string): T {

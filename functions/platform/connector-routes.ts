@@ -1,9 +1,9 @@
 /** `/v1/connectors`: external systems (webhooks out, signed events in) and their secrets. */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
-import { PageQuery, pageSchema } from "../shared/pagination";
+import { pageSchema } from "../shared/pagination";
 import {
   CreateConnectorInput,
   createConnector,

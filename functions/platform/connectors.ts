@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import { connectorStatus, connectors, connectorType } from "../../db/schema";
 import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
@@ -59,16 +59,18 @@ const generateSigningSecret = () => randomBytes(32).toString("hex");
 
 export async function createConnector(tx: Tx, actor: Actor, raw: z.input<typeof CreateConnectorInput>) {
   const { signingSecret = generateSigningSecret(), ...input } = parseInput(CreateConnectorInput, raw);
-  const [connector] = await tx
-    .insert(connectors)
-    .values({ ...input, webhookUrl: input.webhookUrl ?? null, workspaceId: actor.workspaceId, signingSecret })
-    .returning(connectorColumns);
+  const connector = one(
+    await tx
+      .insert(connectors)
+      .values({ ...input, webhookUrl: input.webhookUrl ?? null, workspaceId: actor.workspaceId, signingSecret })
+      .returning(connectorColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "connector.created",
-    entity: { type: "connector", id: connector!.id },
-    after: { name: input.name, type: input.type, status: input.status, webhookUrl: connector!.webhookUrl },
+    entity: { type: "connector", id: connector.id },
+    after: { name: input.name, type: input.type, status: input.status, webhookUrl: connector.webhookUrl },
   });
-  return { ...connector!, signingSecret };
+  return { ...connector, signingSecret };
 }
 
 export async function listConnectors(tx: Tx, actor: Actor, raw: z.input<typeof ListConnectorsQuery>) {
@@ -101,18 +103,20 @@ export async function updateConnector(tx: Tx, actor: Actor, id: string, raw: z.i
   const input = parseInput(UpdateConnectorInput, raw);
   const before = await getConnector(tx, actor, id);
   if (Object.keys(input).length === 0) return before;
-  const [updated] = await tx
-    .update(connectors)
-    .set(input)
-    .where(ownRow(connectors, actor, id))
-    .returning(connectorColumns);
+  const updated = one(
+    await tx
+      .update(connectors)
+      .set(input)
+      .where(ownRow(connectors, actor, id))
+      .returning(connectorColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "connector.updated",
     entity: { type: "connector", id },
     before: pick(before, input),
     after: input,
   });
-  return updated!;
+  return updated;
 }
 
 export async function deleteConnector(tx: Tx, actor: Actor, id: string) {
@@ -134,5 +138,5 @@ export async function rotateConnectorSecret(tx: Tx, actor: Actor, id: string) {
     .returning(connectorColumns);
   found(connector, "Connector", id);
   await audit(tx, actorRef(actor), { action: "connector.secret_rotated", entity: { type: "connector", id } });
-  return { ...connector!, signingSecret };
+  return { ...connector, signingSecret };
 }

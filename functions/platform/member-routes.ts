@@ -2,7 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
-import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
+import { errorResponses, json, jsonBody } from "../shared/openapi";
 import { AddMemberInput, addMember, listMembers, removeMember, UpdateMemberInput, updateMember } from "./members";
 import { Member } from "./schemas";
 

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import type { Tx } from "../../db/client";
-import { apiKeys, memberRole, users, workspaceMembers } from "../../db/schema";
+import { apiKeys, users, workspaceMembers } from "../../db/schema";
 import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";

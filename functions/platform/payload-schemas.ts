@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import Ajv2020, { type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import { payloadSchemas } from "../../db/schema";
 import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
@@ -83,7 +83,8 @@ function validatorFor(schema: { id: string; itemType: string; jsonSchema: Record
     validators.delete(schema.id); // re-insert: the Map's order is then least recently used first
   } else {
     validate = compileJsonSchema(schema.jsonSchema, `The stored schema for ${schema.itemType}`);
-    if (validators.size >= MAX_CACHED_VALIDATORS) validators.delete(validators.keys().next().value!);
+    const oldest = validators.keys().next();
+    if (validators.size >= MAX_CACHED_VALIDATORS && !oldest.done) validators.delete(oldest.value);
   }
   validators.set(schema.id, validate);
   return validate;
@@ -178,26 +179,28 @@ export async function createPayloadSchema(tx: Tx, actor: Actor, raw: z.input<typ
     sql`select pg_advisory_xact_lock(hashtextextended(${`schemas:${actor.workspaceId}:${input.itemType}`}, 0))`,
   );
   const sameType = and(eq(payloadSchemas.workspaceId, actor.workspaceId), eq(payloadSchemas.itemType, input.itemType));
-  const [created] = await tx
-    .insert(payloadSchemas)
-    .values({
-      workspaceId: actor.workspaceId,
-      itemType: input.itemType,
-      description: input.description ?? null,
-      jsonSchema: input.jsonSchema,
-      version: sql`(select coalesce(max(${payloadSchemas.version}), 0) + 1 from ${payloadSchemas} where ${sameType})`,
-    })
-    .returning(payloadSchemaColumns);
+  const created = one(
+    await tx
+      .insert(payloadSchemas)
+      .values({
+        workspaceId: actor.workspaceId,
+        itemType: input.itemType,
+        description: input.description ?? null,
+        jsonSchema: input.jsonSchema,
+        version: sql`(select coalesce(max(${payloadSchemas.version}), 0) + 1 from ${payloadSchemas} where ${sameType})`,
+      })
+      .returning(payloadSchemaColumns),
+  );
   await tx
     .update(payloadSchemas)
     .set({ isActive: false })
-    .where(and(sameType, eq(payloadSchemas.isActive, true), ne(payloadSchemas.id, created!.id)));
+    .where(and(sameType, eq(payloadSchemas.isActive, true), ne(payloadSchemas.id, created.id)));
   await audit(tx, actorRef(actor), {
     action: "schema.created",
-    entity: { type: "schema", id: created!.id },
-    after: { itemType: created!.itemType, version: created!.version },
+    entity: { type: "schema", id: created.id },
+    after: { itemType: created.itemType, version: created.version },
   });
-  return created!;
+  return created;
 }
 
 export async function listPayloadSchemas(tx: Tx, actor: Actor, raw: z.input<typeof ListPayloadSchemasQuery>) {
@@ -230,15 +233,17 @@ export async function getPayloadSchema(tx: Tx, actor: Actor, id: string) {
 export async function deactivatePayloadSchema(tx: Tx, actor: Actor, id: string) {
   const existing = await getPayloadSchema(tx, actor, id);
   if (!existing.isActive) return existing;
-  const [deactivated] = await tx
-    .update(payloadSchemas)
-    .set({ isActive: false })
-    .where(ownRow(payloadSchemas, actor, id))
-    .returning(payloadSchemaColumns);
+  const deactivated = one(
+    await tx
+      .update(payloadSchemas)
+      .set({ isActive: false })
+      .where(ownRow(payloadSchemas, actor, id))
+      .returning(payloadSchemaColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "schema.deactivated",
     entity: { type: "schema", id },
     after: { itemType: existing.itemType, version: existing.version },
   });
-  return deactivated!;
+  return deactivated;
 }

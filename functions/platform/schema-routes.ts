@@ -1,9 +1,9 @@
 /** `/v1/schemas`: JSON Schemas that validate work-item payloads of a type, versioned. */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
-import { PageQuery, pageSchema } from "../shared/pagination";
+import { pageSchema } from "../shared/pagination";
 import {
   CreatePayloadSchemaInput,
   createPayloadSchema,
@@ -17,7 +17,6 @@ import { PayloadSchema } from "./schemas";
 const tags = ["Catalog"];
 const read = requireScope("platform:read");
 const write = requireScope("platform:write");
-const deleted = { 204: { description: "Deleted" }, ...errorResponses };
 
 export const schemaRoutes = createRouter()
   .openapi(

@@ -3,7 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
-import { PageQuery, pageSchema } from "../shared/pagination";
+import { pageSchema } from "../shared/pagination";
 import { Tool } from "./schemas";
 import {
   CreateToolInput,

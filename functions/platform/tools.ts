@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import { capabilities, connectors, toolCapabilities, tools } from "../../db/schema";
 import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
@@ -95,21 +95,23 @@ async function withCapabilities<T extends { id: string }>(tx: Tx, actor: Actor, 
 export async function createTool(tx: Tx, actor: Actor, raw: z.input<typeof CreateToolInput>) {
   const input = parseInput(CreateToolInput, raw);
   await checkToolReferences(tx, actor, input);
-  const [tool] = await tx
-    .insert(tools)
-    .values({
-      ...input,
-      workspaceId: actor.workspaceId,
-      description: input.description ?? null,
-      connectorId: input.connectorId ?? null,
-    })
-    .returning(toolColumns);
+  const tool = one(
+    await tx
+      .insert(tools)
+      .values({
+        ...input,
+        workspaceId: actor.workspaceId,
+        description: input.description ?? null,
+        connectorId: input.connectorId ?? null,
+      })
+      .returning(toolColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "tool.created",
-    entity: { type: "tool", id: tool!.id },
-    after: { name: tool!.name, connectorId: tool!.connectorId, enabled: tool!.enabled },
+    entity: { type: "tool", id: tool.id },
+    after: { name: tool.name, connectorId: tool.connectorId, enabled: tool.enabled },
   });
-  return { ...tool!, capabilities: [] };
+  return { ...tool, capabilities: [] };
 }
 
 export async function listTools(tx: Tx, actor: Actor, raw: z.input<typeof ListToolsQuery>) {
@@ -136,8 +138,8 @@ export async function getTool(tx: Tx, actor: Actor, id: string) {
     .select(toolColumns)
     .from(tools)
     .where(ownRow(tools, actor, id));
-  const [withLinks] = await withCapabilities(tx, actor, [found(tool, "Tool", id)]);
-  return withLinks!;
+  const withLinks = one(await withCapabilities(tx, actor, [found(tool, "Tool", id)]));
+  return withLinks;
 }
 
 export async function updateTool(tx: Tx, actor: Actor, id: string, raw: z.input<typeof UpdateToolInput>) {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { eq, sql } from "drizzle-orm";
-import type { Database, Tx } from "../../db/client";
+import { type Database, one, type Tx } from "../../db/client";
 import { apiKeys, users, workspaceMembers, workspaces } from "../../db/schema";
 import { type Actor, actorRef, type Scope } from "../shared/actor";
 import { audit } from "../shared/audit";
@@ -31,8 +31,8 @@ export async function ensureUser(tx: Tx, email: string, name?: string | null): P
     .onConflictDoNothing({ target: users.email })
     .returning({ id: users.id });
   if (created) return created.id;
-  const [existing] = await tx.select({ id: users.id }).from(users).where(eq(users.email, normalized));
-  return existing!.id;
+  const existing = one(await tx.select({ id: users.id }).from(users).where(eq(users.email, normalized)));
+  return existing.id;
 }
 
 /**
@@ -46,38 +46,40 @@ export async function provisionWorkspace(
 ): Promise<ProvisionedWorkspace> {
   const workspaceId = randomUUID();
   await tx.execute(sql`select set_config('app.workspace_id', ${workspaceId}, true)`);
-  const [workspace] = await tx.insert(workspaces).values({ id: workspaceId, name: input.name }).returning();
+  const workspace = one(await tx.insert(workspaces).values({ id: workspaceId, name: input.name }).returning());
   await tx.insert(workspaceMembers).values({ workspaceId, userId: input.ownerId, role: "OWNER" });
   const generated = input.presetKey ? presetApiKey(input.presetKey) : generateApiKey();
   const scopes: Scope[] = ["admin"];
-  const [key] = await tx
-    .insert(apiKeys)
-    .values({
-      workspaceId,
-      name: "admin",
-      prefix: generated.prefix,
-      keyHash: generated.hash,
-      scopes,
-      userId: input.ownerId,
-      createdBy: input.actorUserId ?? input.ownerId,
-    })
-    .returning({ id: apiKeys.id });
+  const key = one(
+    await tx
+      .insert(apiKeys)
+      .values({
+        workspaceId,
+        name: "admin",
+        prefix: generated.prefix,
+        keyHash: generated.hash,
+        scopes,
+        userId: input.ownerId,
+        createdBy: input.actorUserId ?? input.ownerId,
+      })
+      .returning({ id: apiKeys.id }),
+  );
   await audit(tx, actorRef({ workspaceId, userId: input.actorUserId ?? input.ownerId }), {
     action: "workspace.created",
     entity: { type: "workspace", id: workspaceId },
     after: { name: input.name },
   });
   return {
-    workspace: workspace!,
+    workspace: workspace,
     userId: input.ownerId,
-    apiKey: { id: key!.id, key: generated.key, prefix: generated.prefix, scopes },
+    apiKey: { id: key.id, key: generated.key, prefix: generated.prefix, scopes },
   };
 }
 
 function presetApiKey(key: string) {
   const match = /^cairn_([0-9a-f]{12})_[A-Za-z0-9_-]{32}$/.exec(key);
   if (!match) throw new BadRequest("CAIRN_API_KEY must look like cairn_<12 hex>_<32 base64url characters>");
-  return { key, prefix: match[1]!, hash: hashApiKey(key) };
+  return { key, prefix: key.slice("cairn_".length, "cairn_".length + 12), hash: hashApiKey(key) };
 }
 
 /** A fresh database's first workspace, its owner and an admin key (npm start, tests). */

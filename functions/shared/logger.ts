@@ -15,7 +15,7 @@ function write(level: Level, msg: string, fields?: Record<string, unknown>) {
   const line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields }, (_key, value) =>
     value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value,
   );
-  process.stdout.write(line + "\n");
+  process.stdout.write(`${line}\n`);
 }
 
 export const logger = {

@@ -47,19 +47,19 @@ export function renderDocsPage(document: {
   info: { title: string; version: string };
   paths?: Record<string, Record<string, { summary?: string; description?: string; tags?: string[] }>>;
 }): string {
-  const escape = (s: string) =>
-    s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
+  const entities: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" };
+  const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (ch) => entities[ch] ?? ch);
   const rows = Object.entries(document.paths ?? {})
     .flatMap(([path, operations]) =>
       Object.entries(operations).map(
         ([method, op]) =>
-          `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escape(path)}</code></td><td>${escape(op.tags?.join(", ") ?? "")}</td><td>${escape(op.summary ?? "")}</td></tr>`,
+          `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(op.tags?.join(", ") ?? "")}</td><td>${escapeHtml(op.summary ?? "")}</td></tr>`,
       ),
     )
     .join("\n");
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${escape(document.info.title)} API</title>
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(document.info.title)} API</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}code{font-size:.95em}</style></head>
-<body><h1>${escape(document.info.title)} API <small>${escape(document.info.version)}</small></h1>
+<body><h1>${escapeHtml(document.info.title)} API <small>${escapeHtml(document.info.version)}</small></h1>
 <p>Every <code>/v1</code> route needs <code>Authorization: Bearer &lt;API key&gt;</code>. Errors are <code>{"error":{"code","message","details"}}</code>.
 The full OpenAPI 3.1 document, with every schema, is at <a href="/openapi.json">/openapi.json</a>.</p>
 <table><thead><tr><th>Method</th><th>Path</th><th>Area</th><th>Summary</th></tr></thead><tbody>

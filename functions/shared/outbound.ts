@@ -103,7 +103,9 @@ export const publicOnlyLookup: LookupFunction = (hostname, options, callback) =>
     const refused = addresses.find((entry) => !isPublicAddress(entry.address));
     if (refused) return callback(new DestinationRefused(hostname, refused.address), "", 0);
     if (options.all) return (callback as unknown as (error: null, all: LookupAddress[]) => void)(null, addresses);
-    return callback(null, addresses[0]!.address, addresses[0]!.family);
+    const [first] = addresses;
+    if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: "ENOTFOUND" }), "", 0);
+    return callback(null, first.address, first.family);
   });
 };
 
@@ -143,15 +145,17 @@ export function postToDestination(url: string, options: PostOptions): Promise<nu
       ...guard,
     });
     const timer = setTimeout(() => request.destroy(new RequestTimedOut(options.timeoutMs)), options.timeoutMs);
-    const settle = (error: Error | undefined, status?: number) => {
+    const fail = (error: Error) => {
       clearTimeout(timer);
-      if (error) reject(error);
-      else resolve(status!);
+      reject(error);
     };
-    request.on("error", (error) => settle(error));
+    request.on("error", fail);
     request.on("response", (response) => {
-      response.on("error", (error) => settle(error));
-      response.on("end", () => settle(undefined, response.statusCode ?? 0));
+      response.on("error", fail);
+      response.on("end", () => {
+        clearTimeout(timer);
+        resolve(response.statusCode ?? 0);
+      });
       response.resume();
     });
     request.end(options.body);

@@ -41,8 +41,8 @@ export const hasNoNul = (value: string) => !value.includes("\u0000");
 /** What makes a JSON value unstorable (a NUL in any string or key, or deeper nesting than MAX_JSON_DEPTH), if anything. */
 export function jsonProblem(value: unknown): string | undefined {
   const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: current, depth } = stack.pop()!;
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const { value: current, depth } = next;
     if (typeof current === "string") {
       if (!hasNoNul(current)) return NUL_MESSAGE;
     } else if (current !== null && typeof current === "object") {

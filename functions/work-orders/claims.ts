@@ -289,9 +289,9 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
   let approvalRequestIds: string[] = [];
   if (done.status === "COMPLETED") {
     if (done.ordersLocked > 0) await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
-  } else {
+  } else if (done.approval) {
     approvalRequestIds = await openApprovalRequests(tx, { workspaceId: actor.workspaceId, userId: actor.userId }, [
-      { workItemId: done.id, workOrderId: done.workOrderId, requirement: done.approval! },
+      { workItemId: done.id, workOrderId: done.workOrderId, requirement: done.approval },
     ]);
   }
   return {

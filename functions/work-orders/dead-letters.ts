@@ -5,7 +5,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
-import { jsonParam, rows, type Tx } from "../../db/client";
+import { jsonParam, one, rows, type Tx } from "../../db/client";
 import { deadLetterSource, deadLetterStatus, deadLetters } from "../../db/schema";
 import { refreshOrderStatus } from "../lifecycle/orders";
 import { validateItemPayloads } from "../platform/payload-schemas";
@@ -151,8 +151,9 @@ export async function redriveDeadLetter(
       itemStatus: candidate.item_status,
     });
   }
-  if (input.payload)
-    await validateItemPayloads(tx, candidate.workspace_id, [{ type: candidate.item_type!, payload: input.payload }]);
+  if (input.payload && candidate.item_type) {
+    await validateItemPayloads(tx, candidate.workspace_id, [{ type: candidate.item_type, payload: input.payload }]);
+  }
 
   const by = actor.id ?? actor.type;
   const [redriven] = await rows<{ id: string; work_item_id: string; work_order_id: string }>(
@@ -189,8 +190,8 @@ export async function redriveDeadLetter(
   );
   if (!redriven) throw new Conflict("The dead letter or its item changed concurrently; retry");
   await refreshOrderStatus(tx, [redriven.work_order_id], { actor });
-  const [letter] = await tx.select(deadLetterColumns).from(deadLetters).where(eq(deadLetters.id, id));
-  return { deadLetter: letter!, workItemId: redriven.work_item_id, workOrderId: redriven.work_order_id };
+  const letter = one(await tx.select(deadLetterColumns).from(deadLetters).where(eq(deadLetters.id, id)));
+  return { deadLetter: letter, workItemId: redriven.work_item_id, workOrderId: redriven.work_order_id };
 }
 
 /** Marks an open dead letter DISCARDED with who and why (it is kept). */

@@ -3,7 +3,6 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
-import { pageSchema } from "../shared/pagination";
 import {
   ClaimInput,
   CompleteInput,

@@ -2,7 +2,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { and, asc, eq } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import { attempts, evalResults, workItems } from "../../db/schema";
 import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
@@ -49,14 +49,16 @@ export async function getWorkItem(tx: Tx, actor: Actor, id: string) {
 export async function recordEval(tx: Tx, actor: Actor, workItemId: string, raw: z.input<typeof RecordEvalInput>) {
   const input = parseInput(RecordEvalInput, raw);
   await findItem(tx, actor, workItemId);
-  const [created] = await tx
-    .insert(evalResults)
-    .values({ workspaceId: actor.workspaceId, workItemId, ...input })
-    .returning(evalColumns);
+  const created = one(
+    await tx
+      .insert(evalResults)
+      .values({ workspaceId: actor.workspaceId, workItemId, ...input })
+      .returning(evalColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "work_item.evaluated",
     entity: { type: "work_item", id: workItemId },
-    after: { evalId: created!.id, evaluator: input.evaluator, score: input.score, passed: input.passed },
+    after: { evalId: created.id, evaluator: input.evaluator, score: input.score, passed: input.passed },
   });
-  return created!;
+  return created;
 }

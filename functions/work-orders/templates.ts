@@ -6,7 +6,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq } from "drizzle-orm";
-import type { Tx } from "../../db/client";
+import { one, type Tx } from "../../db/client";
 import { TemplateStep, workflowTemplates } from "../../db/schema";
 import { ApprovalRequirementInput } from "../approvals/gates";
 import type { Actor } from "../shared/actor";
@@ -57,23 +57,25 @@ export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof C
     .where(and(eq(workflowTemplates.workspaceId, actor.workspaceId), eq(workflowTemplates.name, input.name)))
     .limit(1);
   if (existing) throw new Conflict(`A workflow template named '${input.name}' exists; edit it to create a new version`);
-  const [created] = await tx
-    .insert(workflowTemplates)
-    .values({
-      workspaceId: actor.workspaceId,
-      name: input.name,
-      description: input.description ?? null,
-      steps: input.steps,
-      retryBaseMs: input.retry?.baseMs ?? null,
-      retryCapMs: input.retry?.capMs ?? null,
-    })
-    .returning(templateColumns);
+  const created = one(
+    await tx
+      .insert(workflowTemplates)
+      .values({
+        workspaceId: actor.workspaceId,
+        name: input.name,
+        description: input.description ?? null,
+        steps: input.steps,
+        retryBaseMs: input.retry?.baseMs ?? null,
+        retryCapMs: input.retry?.capMs ?? null,
+      })
+      .returning(templateColumns),
+  );
   await audit(tx, actorRef(actor), {
     action: "workflow_template.created",
-    entity: { type: "workflow_template", id: created!.id },
-    after: { name: created!.name, version: created!.version },
+    entity: { type: "workflow_template", id: created.id },
+    after: { name: created.name, version: created.version },
   });
-  return presentTemplate(created!);
+  return presentTemplate(created);
 }
 
 /** A template version by id, active or not (orders may pin an older version). */
@@ -138,9 +140,9 @@ export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.in
     .returning(templateColumns);
   await audit(tx, actorRef(actor), {
     action: "workflow_template.versioned",
-    entity: { type: "workflow_template", id: created!.id },
+    entity: { type: "workflow_template", id: created.id },
     before: { id: current.id, version: current.version },
-    after: { name: created!.name, version: created!.version },
+    after: { name: created.name, version: created.version },
   });
-  return presentTemplate(created!);
+  return presentTemplate(created);
 }

@@ -185,8 +185,8 @@ export async function createWorkOrder(
     .onConflictDoNothing({ target: [workOrders.workspaceId, workOrders.idempotencyKey] })
     .returning(orderColumns);
   if (!order) {
-    // A concurrent request with the same key committed first: answer as its replay.
-    const replayed = await replay(tx, actor, key!, hash);
+    // Only a key can conflict: a concurrent request with it committed first. Answer as its replay.
+    const replayed = key ? await replay(tx, actor, key, hash) : undefined;
     if (replayed) return replayed;
     throw new Conflict("A concurrent request with this Idempotency-Key did not finish; retry");
   }
@@ -218,11 +218,14 @@ export async function createWorkOrder(
     );
   }
 
-  const gated = items.filter((item) => item.approval?.gate === "BEFORE");
   const approvalRequestIds = await openApprovalRequests(
     tx,
     { workspaceId: actor.workspaceId, userId: actor.userId },
-    gated.map((item) => ({ workItemId: item.id, workOrderId: order.id, requirement: item.approval! })),
+    items.flatMap((item) =>
+      item.approval?.gate === "BEFORE"
+        ? [{ workItemId: item.id, workOrderId: order.id, requirement: item.approval }]
+        : [],
+    ),
   );
 
   await audit(tx, actorRef(actor), [

@@ -18,7 +18,7 @@ import type { Router } from "../../functions/shared/app";
 import { PRIVATE_ADDRESSES_ENV } from "../../functions/shared/outbound";
 import { describeEachDatabase } from "../support/databases";
 import { databaseError } from "../support/errors";
-import { call, seedWorkspace, testApp } from "../support/http";
+import { call, type ResponseBody, seedWorkspace, testApp } from "../support/http";
 
 type Role = "OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER";
 let counter = 0;
@@ -89,7 +89,7 @@ async function itemStatus(app: Router, key: string, orderId: string) {
   return order.body as { status: string; items: Array<{ id: string; status: string }> };
 }
 
-function expectError(response: { status: number; body: any }, status: number) {
+function expectError(response: { status: number; body: ResponseBody }, status: number) {
   expect(response.status, JSON.stringify(response.body)).toBe(status);
   expect(response.body.error).toEqual(
     expect.objectContaining({ code: expect.any(String), message: expect.any(String) }),
@@ -186,7 +186,7 @@ describeEachDatabase("approvals", (db) => {
     expect(edited.body).toMatchObject({ policyKey: key, version: 2, requiredApprovals: 3, name: "Large invoices" });
     expect(edited.body.id).not.toBe(created.body.id);
     const versions = await call(app, "GET", `/v1/approval-policies/${key}/versions`, { key: adminKey });
-    expect(versions.body.items.map((v: any) => [v.version, v.isCurrent, v.requiredApprovals])).toEqual([
+    expect(versions.body.items.map((v: ResponseBody) => [v.version, v.isCurrent, v.requiredApprovals])).toEqual([
       [2, true, 3],
       [1, false, 2],
     ]);
@@ -197,7 +197,7 @@ describeEachDatabase("approvals", (db) => {
     await call(app, "PATCH", `/v1/approval-policies/${key}`, { key: adminKey, body: { description: "v3" } });
     // Listed in matching order: by first creation, so an edit does not move a policy back.
     const list = await call(app, "GET", "/v1/approval-policies", { key: adminKey });
-    expect(list.body.items.map((p: any) => [p.policyKey, p.version])).toEqual([
+    expect(list.body.items.map((p: ResponseBody) => [p.policyKey, p.version])).toEqual([
       [key, 3],
       [later.body.policyKey, 1],
     ]);
@@ -299,7 +299,7 @@ describeEachDatabase("approvals", (db) => {
     // Inbox: approvers see it, the requester (four-eyes) and a viewer do not.
     const inbox = await call(app, "GET", "/v1/approvals?status=PENDING&mine=true", { key: t.a.key });
     expect(inbox.status).toBe(200);
-    expect(inbox.body.items.map((r: any) => r.id)).toEqual([requestId]);
+    expect(inbox.body.items.map((r: ResponseBody) => r.id)).toEqual([requestId]);
     expect(inbox.body.items[0].item.orderTitle).toBe("Pay invoices");
     expect(
       (await call(app, "GET", "/v1/approvals?status=PENDING&mine=true", { key: t.requester.key })).body.items,
@@ -325,7 +325,13 @@ describeEachDatabase("approvals", (db) => {
     expect(second.body).toMatchObject({ status: "APPROVED", approvalsCount: 2 });
     expect(second.body.decidedAt).not.toBeNull();
     expect(
-      second.body.decisions.map((d: any) => [d.actorUserId, d.decision, d.actorType, d.policyId, d.policyVersion]),
+      second.body.decisions.map((d: ResponseBody) => [
+        d.actorUserId,
+        d.decision,
+        d.actorType,
+        d.policyId,
+        d.policyVersion,
+      ]),
     ).toEqual([
       [t.a.userId, "APPROVED", "USER", policy.body.id, 1],
       [t.b.userId, "APPROVED", "USER", policy.body.id, 1],
@@ -336,7 +342,7 @@ describeEachDatabase("approvals", (db) => {
 
     expect((await claimAll(app, t.requester.key)).map((c) => c.id)).toEqual([gated!.id]);
     const approved = await call(app, "GET", "/v1/approvals?status=APPROVED", { key: t.a.key });
-    expect(approved.body.items.map((r: any) => r.id)).toEqual([requestId]);
+    expect(approved.body.items.map((r: ResponseBody) => r.id)).toEqual([requestId]);
 
     // Editing the policy: old requests keep version 1, new ones get version 2.
     await call(app, "PATCH", `/v1/approval-policies/${policy.body.policyKey}`, {
@@ -489,14 +495,16 @@ describeEachDatabase("approvals", (db) => {
     // After escalation the approvers are the admins; the admin's inbox has it.
     expectError(await decide(app, t.a.key, esc, "APPROVED"), 403);
     expect(
-      (await call(app, "GET", "/v1/approvals?mine=true", { key: t.admin.key })).body.items.map((r: any) => r.id),
+      (await call(app, "GET", "/v1/approvals?mine=true", { key: t.admin.key })).body.items.map(
+        (r: ResponseBody) => r.id,
+      ),
     ).toEqual([esc]);
 
     // Ignored again past the new deadline: rejected; a late decision is a 409.
     await sweepApprovalDeadlines(database, new Date(later.getTime() + 601_000));
     const final = (await call(app, "GET", `/v1/approvals/${esc}`, { key: t.a.key })).body;
     expect(final.status).toBe("REJECTED");
-    expect(final.decisions.map((d: any) => d.decision)).toEqual(["ESCALATED", "REJECTED"]);
+    expect(final.decisions.map((d: ResponseBody) => d.decision)).toEqual(["ESCALATED", "REJECTED"]);
     expectError(await decide(app, t.admin.key, esc, "APPROVED"), 409);
     expect((await itemStatus(app, t.requester.key, order.id)).items[2]!.status).toBe("CANCELLED");
   });
@@ -520,7 +528,7 @@ describeEachDatabase("approvals", (db) => {
     expectError(await decide(app, t.b.key, esc, "APPROVED"), 403);
     const done = await decide(app, t.admin.key, esc, "APPROVED");
     expect(done.body.status).toBe("APPROVED");
-    expect(done.body.decisions.map((d: any) => [d.actorUserId, d.decision])).toEqual([
+    expect(done.body.decisions.map((d: ResponseBody) => [d.actorUserId, d.decision])).toEqual([
       [t.a.userId, "ESCALATED"],
       [t.admin.userId, "APPROVED"],
     ]);
@@ -558,7 +566,7 @@ describeEachDatabase("approvals", (db) => {
         const view = (await call(app, "GET", `/v1/approvals/${id}`, { key: t.a.key })).body;
         const winner = approve.status === 201 ? "APPROVED" : "REJECTED";
         expect(view.status).toBe(winner);
-        expect(view.decisions.map((d: any) => d.decision)).toEqual([winner]);
+        expect(view.decisions.map((d: ResponseBody) => d.decision)).toEqual([winner]);
       }),
     );
 
@@ -573,11 +581,11 @@ describeEachDatabase("approvals", (db) => {
         expect(reject.status).toBe(201);
         const view = (await call(app, "GET", `/v1/approvals/${id}`, { key: t.a.key })).body;
         expect(view.status).toBe("REJECTED");
-        expect(view.decisions.map((d: any) => d.decision)).toEqual(
+        expect(view.decisions.map((d: ResponseBody) => d.decision)).toEqual(
           approve.status === 201 ? ["APPROVED", "REJECTED"] : ["REJECTED"],
         );
         if (approve.status !== 201) expect(approve.status).toBe(409);
-        const times = view.decisions.map((d: any) => new Date(d.createdAt).getTime());
+        const times = view.decisions.map((d: ResponseBody) => new Date(d.createdAt).getTime());
         expect([...times].sort((x, y) => x - y)).toEqual(times);
       }),
     );

@@ -11,7 +11,7 @@ import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings"
 import { ingestEvents } from "../../functions/memory/events/intake";
 import { processEvents } from "../../functions/memory/events/processing";
 import { describeEachDatabase } from "../support/databases";
-import { call, seedWorkspace, testApp } from "../support/http";
+import { call, type ResponseBody, seedWorkspace, testApp } from "../support/http";
 import { lambdaContext, scheduledEvent, sqsEvent, sqsRecord } from "./lambda-events";
 
 const BACKOFF = { backoffBaseMs: 60_000, backoffMaxMs: 3_600_000 };
@@ -28,7 +28,7 @@ interface LetterRow {
   created_at: string | Date;
   redriven_by: string | null;
   errors: Array<Record<string, unknown>>;
-  payload: Record<string, any>;
+  payload: ResponseBody;
 }
 
 async function lettersOf(database: Database, workspaceId: string, where = sql`true`): Promise<LetterRow[]> {
@@ -80,7 +80,7 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
       body: { workerId: "w", types: [type], leaseSeconds: 60 },
     });
     expect(claim.status).toBe(200);
-    expect(claim.body.items.map((i: any) => i.id)).toEqual([itemId]);
+    expect(claim.body.items.map((i: ResponseBody) => i.id)).toEqual([itemId]);
     const [claimed] = claim.body.items;
     const failed = await call(app, "POST", `/v1/work-items/${itemId}/fail`, {
       key,

@@ -11,18 +11,18 @@ import { makeSweeperHandler } from "../../functions/jobs/sweeper";
 import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
 import { ingestEvents } from "../../functions/memory/events/intake";
 import { describeEachDatabase } from "../support/databases";
-import { call, seedWorkspace, testApp } from "../support/http";
+import { call, type ResponseBody, seedWorkspace, testApp } from "../support/http";
 import { lambdaContext, scheduledEvent, sqsEvent, sqsRecord } from "./lambda-events";
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Log lines written while `body` runs (the logger writes JSON lines to stdout). */
-async function captureLogs<T>(body: () => Promise<T>): Promise<{ result: T; lines: Array<Record<string, any>> }> {
+async function captureLogs<T>(body: () => Promise<T>): Promise<{ result: T; lines: ResponseBody[] }> {
   const previous = process.env.LOG_LEVEL;
   process.env.LOG_LEVEL = "info";
-  const lines: Array<Record<string, any>> = [];
-  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: any) => {
+  const lines: ResponseBody[] = [];
+  const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
     for (const line of String(chunk).split("\n").filter(Boolean)) {
       try {
         lines.push(JSON.parse(line));

@@ -4,7 +4,7 @@ import { RecordConversationInput } from "../../functions/memory/conversations";
 import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
 import { insertMemories } from "../../functions/memory/memories";
 import { describeEachDatabase } from "../support/databases";
-import { call, seedWorkspace, testApp } from "../support/http";
+import { call, type ResponseBody, seedWorkspace, testApp } from "../support/http";
 
 const provider = new LexicalHashEmbeddingProvider();
 /** Listings order by created_at (milliseconds), then id: keep creations in distinct milliseconds. */
@@ -74,16 +74,16 @@ describeEachDatabase("conversations", (db) => {
     expect(detail.body.query).toBe("When do I get my refund?");
     expect(detail.body.actionsTaken).toEqual([{ tool: "lookup_order", orderId: "A-1" }]);
     // Most relevant first, with the memory's content.
-    expect(detail.body.memories.map((m: any) => m.memoryId)).toEqual([refunds, shipping]);
+    expect(detail.body.memories.map((m: ResponseBody) => m.memoryId)).toEqual([refunds, shipping]);
     expect(detail.body.memories[0]).toMatchObject({ content: "Refunds are issued within 5 business days." });
     expect(detail.body.memories[0].relevance).toBeCloseTo(0.93, 5);
-    expect(detail.body.feedback.map((f: any) => f.rating)).toEqual([5, 2]);
+    expect(detail.body.feedback.map((f: ResponseBody) => f.rating)).toEqual([5, 2]);
 
     const listed = await call(app, "GET", `/v1/conversations/${id}/feedback`, { key: adminKey });
     expect(listed.status).toBe(200);
-    expect(listed.body.items.map((f: any) => f.rating)).toEqual([2, 5]);
+    expect(listed.body.items.map((f: ResponseBody) => f.rating)).toEqual([2, 5]);
     const firstPage = await call(app, "GET", `/v1/conversations/${id}/feedback?limit=1`, { key: adminKey });
-    expect(firstPage.body.items.map((f: any) => f.rating)).toEqual([2]);
+    expect(firstPage.body.items.map((f: ResponseBody) => f.rating)).toEqual([2]);
     const secondPage = await call(
       app,
       "GET",
@@ -92,7 +92,7 @@ describeEachDatabase("conversations", (db) => {
         key: adminKey,
       },
     );
-    expect(secondPage.body.items.map((f: any) => f.rating)).toEqual([5]);
+    expect(secondPage.body.items.map((f: ResponseBody) => f.rating)).toEqual([5]);
     expect(secondPage.body.nextCursor).toBeNull();
 
     // Defaults: channel "api", no memories, no actions.
@@ -129,14 +129,14 @@ describeEachDatabase("conversations", (db) => {
       const path: string = `/v1/conversations?userRef=u-1&limit=2${cursor ? `&cursor=${cursor}` : ""}`;
       const response = await call(app, "GET", path, { key: adminKey });
       expect(response.status).toBe(200);
-      queries.push(...response.body.items.map((c: any) => c.query));
+      queries.push(...response.body.items.map((c: ResponseBody) => c.query));
       cursor = response.body.nextCursor;
       pages += 1;
     } while (cursor);
     expect(queries).toEqual(["fourth", "third", "first"]);
     expect(pages).toBe(2);
     const all = await call(app, "GET", "/v1/conversations", { key: adminKey });
-    expect(all.body.items.map((c: any) => c.query)).toEqual(["fourth", "third", "second", "first"]);
+    expect(all.body.items.map((c: ResponseBody) => c.query)).toEqual(["fourth", "third", "second", "first"]);
     const byChannel = await call(app, "GET", "/v1/conversations?channel=email", { key: adminKey });
     expect(byChannel.body.items).toEqual([]);
   });

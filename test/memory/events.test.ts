@@ -14,7 +14,7 @@ import { allRouters } from "../../functions/routers";
 import { retryDelayMs } from "../../functions/shared/retry";
 import { signBody } from "../../functions/shared/signatures";
 import { describeEachDatabase } from "../support/databases";
-import { call, seedWorkspace, testApp } from "../support/http";
+import { call, type ResponseBody, seedWorkspace, testApp } from "../support/http";
 
 const provider = new LexicalHashEmbeddingProvider();
 
@@ -112,9 +112,14 @@ describeEachDatabase("events", (db) => {
     expect(first.status).toBe(202);
     expect(first.body.stored).toBe(3);
     expect(first.body.duplicates).toBe(1);
-    expect(first.body.items.map((item: any) => item.status)).toEqual(["stored", "stored", "duplicate", "stored"]);
+    expect(first.body.items.map((item: ResponseBody) => item.status)).toEqual([
+      "stored",
+      "stored",
+      "duplicate",
+      "stored",
+    ]);
     expect(first.body.items[2].id).toBe(first.body.items[0].id);
-    const [slackId, jiraId, , gitId] = first.body.items.map((item: any) => item.id as string);
+    const [slackId, jiraId, , gitId] = first.body.items.map((item: ResponseBody) => item.id as string);
 
     // Every stored event has exactly one pending processing job, made by the same statement.
     const jobs = await database.withTenant({ workspaceId }, (tx) =>
@@ -126,7 +131,7 @@ describeEachDatabase("events", (db) => {
     const again = await call(app, "POST", "/v1/events", { key: writer, body: { events: batch.slice(0, 2) } });
     expect(again.status).toBe(202);
     expect(again.body).toMatchObject({ stored: 0, duplicates: 2 });
-    expect(again.body.items.map((item: any) => [item.status, item.id])).toEqual([
+    expect(again.body.items.map((item: ResponseBody) => [item.status, item.id])).toEqual([
       ["duplicate", slackId],
       ["duplicate", jiraId],
     ]);
@@ -155,7 +160,7 @@ describeEachDatabase("events", (db) => {
     const [jiraJob] = await database.withTenant({ workspaceId }, (tx) =>
       tx.select().from(processingJobs).where(eq(processingJobs.eventId, jiraId)),
     );
-    expect((jiraJob!.outputData as any).memoryIds).toEqual(made.map((memory) => memory.id));
+    expect((jiraJob!.outputData as ResponseBody).memoryIds).toEqual(made.map((memory) => memory.id));
     expect(jiraJob!.durationMs).toBeGreaterThanOrEqual(0);
 
     // Searchable through the memory search (hybrid: vector and full text), and the poisoned event made nothing.
@@ -183,7 +188,7 @@ describeEachDatabase("events", (db) => {
     );
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({ source: "event", status: "OPEN" });
-    expect((letters[0]!.payload as any).event).toMatchObject({
+    expect((letters[0]!.payload as ResponseBody).event).toMatchObject({
       source: "git",
       externalId: `sha-${tag}`,
       payload: { additions: 3 },
@@ -193,7 +198,7 @@ describeEachDatabase("events", (db) => {
 
     const failedOnly = await call(app, "GET", "/v1/events?status=FAILED", { key: writer });
     expect(failedOnly.status).toBe(200);
-    expect(failedOnly.body.items.map((item: any) => item.id)).toEqual([gitId]);
+    expect(failedOnly.body.items.map((item: ResponseBody) => item.id)).toEqual([gitId]);
   });
 
   it("retries a failing event with backoff, then fails it into a dead letter after the last attempt", async () => {
@@ -468,7 +473,7 @@ describeEachDatabase("events", (db) => {
       expect.arrayContaining(["/v1/events", "/v1/events/{id}", "/v1/conversations/{id}/feedback"]),
     );
     const stored = await call(app, "GET", "/v1/events?source=jira", { key: adminKey });
-    expect(stored.body.items.map((item: any) => item.externalId).sort()).toEqual(["J-1", "J-3"]);
+    expect(stored.body.items.map((item: ResponseBody) => item.externalId).sort()).toEqual(["J-1", "J-3"]);
     expect(await countEvents(database, workspaceId)).toBe(2);
     await processEvents(database, { provider, now: new Date(Date.now() + 1000) });
   });
@@ -523,7 +528,7 @@ describeEachDatabase("events", (db) => {
       // Text PostgreSQL cannot store, and nesting deeper than jsonb should be asked to parse.
       { events: [{ source: "s", eventType: "t", externalId: "e\u0000", payload: {} }] },
       { events: [{ source: "s", eventType: "t", externalId: "e", payload: { text: "a\u0000b" } }] },
-      { events: [{ source: "s", eventType: "t", externalId: "e", payload: { ["k\u0000"]: 1 } }] },
+      { events: [{ source: "s", eventType: "t", externalId: "e", payload: { "k\u0000": 1 } }] },
       { events: [{ source: "s", eventType: "t", externalId: "e", payload: { deep: nested(200) } }] },
       { items: [] },
     ]) {
@@ -555,7 +560,7 @@ describeEachDatabase("events", (db) => {
       const query: string = cursor ? `?limit=2&cursor=${cursor}` : "?limit=2";
       const response = await call(app, "GET", `/v1/events${query}`, { key: adminKey });
       expect(response.status).toBe(200);
-      seen.push(...response.body.items.map((item: any) => item.externalId));
+      seen.push(...response.body.items.map((item: ResponseBody) => item.externalId));
       cursor = response.body.nextCursor;
     } while (cursor);
     expect(seen).toEqual(["page-2", "page-1", "page-0"]);

@@ -74,7 +74,7 @@ describeEachDatabase("memory search", (db) => {
     expect(result.dimensions).toBe(768);
     expect(contents(result).map((c) => c[0])).toEqual(["Y", "X", "Z", "W"]);
     const similarities = result.results.map((r) => r.similarity!);
-    [0.95, 0.8, 0.5, 0.1].forEach((expected, i) => expect(similarities[i]).toBeCloseTo(expected, 5));
+    for (const [i, expected] of [0.95, 0.8, 0.5, 0.1].entries()) expect(similarities[i]).toBeCloseTo(expected, 5);
     expect(result.results.every((r) => r.textRank === null)).toBe(true);
     expect(result.results[0]!.score).toBeCloseTo(1 / 61, 12);
 
@@ -107,9 +107,9 @@ describeEachDatabase("memory search", (db) => {
     // X: 1/(60+2) + 1/(60+1); Z: 1/(60+3) + 1/(60+2); Y: 1/(60+1); W: 1/(60+4)
     expect(contents(result).map((c) => c[0])).toEqual(["X", "Z", "Y", "W"]);
     const scores = result.results.map((r) => r.score);
-    [1 / 62 + 1 / 61, 1 / 63 + 1 / 62, 1 / 61, 1 / 64].forEach((expected, i) =>
-      expect(scores[i]).toBeCloseTo(expected, 12),
-    );
+    for (const [i, expected] of [1 / 62 + 1 / 61, 1 / 63 + 1 / 62, 1 / 61, 1 / 64].entries()) {
+      expect(scores[i]).toBeCloseTo(expected, 12);
+    }
     const x = result.results[0]!;
     expect(x.similarity).toBeCloseTo(0.8, 5);
     expect(x.textRank).toBeGreaterThan(0);

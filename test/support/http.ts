@@ -22,6 +22,13 @@ export async function seedWorkspace(database: Database, name = "test") {
   };
 }
 
+/**
+ * A parsed JSON response as a test reads it: by property path, each checked by the assertion that
+ * reads it (a wrong path fails that assertion). Typed \`any\` on purpose, here only.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see the comment above
+export type ResponseBody = any;
+
 export interface CallOptions {
   key?: string;
   body?: unknown;
@@ -41,7 +48,7 @@ export async function call(app: Router, method: string, path: string, options: C
   }
   const response = await app.request(path, { method, headers, body });
   const text = await response.text();
-  let json: any = undefined;
+  let json: ResponseBody;
   try {
     json = text ? JSON.parse(text) : undefined;
   } catch {

@@ -5,7 +5,7 @@ import { cancelItems, failItemsToDeadLetter, requeueItems } from "../../function
 import { refreshOrderStatus } from "../../functions/lifecycle/orders";
 import { createPayloadSchema } from "../../functions/platform/payload-schemas";
 import { describeEachDatabase } from "../support/databases";
-import { call, seedWorkspace, testApp } from "../support/http";
+import { call, type ResponseBody, seedWorkspace, testApp } from "../support/http";
 
 const item = (type = "summarize", payload: Record<string, unknown> = { text: "hello" }) => ({ type, payload });
 
@@ -33,7 +33,7 @@ describeEachDatabase("work orders API", (db) => {
     expect(created.status).toBe(201);
     expect(created.body.status).toBe("PENDING");
     expect(created.body.items).toHaveLength(2);
-    expect(created.body.items.every((i: any) => i.status === "QUEUED" && i.priority === "HIGH")).toBe(true);
+    expect(created.body.items.every((i: ResponseBody) => i.status === "QUEUED" && i.priority === "HIGH")).toBe(true);
     expect(created.body.items[0]).not.toHaveProperty("fencingToken");
 
     const claim = await call(app, "POST", "/v1/work-items/claim", {
@@ -96,7 +96,7 @@ describeEachDatabase("work orders API", (db) => {
     expect(again.body.error.code).toBe("conflict");
   });
 
-  async function claimAll(app: any, key: string, workerId = "w") {
+  async function claimAll(app: ResponseBody, key: string, workerId = "w") {
     const claimed = await call(app, "POST", "/v1/work-items/claim", {
       key,
       body: { workerId, limit: 100, leaseSeconds: 60 },
@@ -134,7 +134,7 @@ describeEachDatabase("work orders API", (db) => {
     ]) {
       expect(doc.body.paths, path).toHaveProperty([path]);
     }
-    const header = doc.body.paths["/v1/work-orders"].post.parameters.find((p: any) => p.in === "header");
+    const header = doc.body.paths["/v1/work-orders"].post.parameters.find((p: ResponseBody) => p.in === "header");
     expect(header.name.toLowerCase()).toBe("idempotency-key");
   });
 
@@ -152,12 +152,12 @@ describeEachDatabase("work orders API", (db) => {
     });
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(first.body.id);
-    expect(again.body.items.map((i: any) => i.id)).toEqual(first.body.items.map((i: any) => i.id));
+    expect(again.body.items.map((i: ResponseBody) => i.id)).toEqual(first.body.items.map((i: ResponseBody) => i.id));
     const different = await call(app, "POST", "/v1/work-orders", { key, body: { ...body, title: "other" }, headers });
     expect(different.status).toBe(409);
     expect(different.body.error.code).toBe("conflict");
     const list = await call(app, "GET", "/v1/work-orders", { key });
-    expect(list.body.items.filter((o: any) => o.title === "once")).toHaveLength(1);
+    expect(list.body.items.filter((o: ResponseBody) => o.title === "once")).toHaveLength(1);
     // Without a key, the same body creates another order.
     expect((await call(app, "POST", "/v1/work-orders", { key, body })).status).toBe(201);
     const tooLong = await call(app, "POST", "/v1/work-orders", {
@@ -217,7 +217,7 @@ describeEachDatabase("work orders API", (db) => {
     expect(order.status).toBe(201);
     expect(order.body.templateId).toBe(template.body.id);
     expect(order.body.retry).toEqual({ baseMs: 50, capMs: 500 });
-    expect(order.body.items.map((i: any) => [i.type, i.payload, i.maxAttempts, i.sequence])).toEqual([
+    expect(order.body.items.map((i: ResponseBody) => [i.type, i.payload, i.maxAttempts, i.sequence])).toEqual([
       ["classify", { model: "small", lang: "fr", ticket: 7 }, 5, 0],
       ["respond", { tone: "formal", lang: "fr", ticket: 7 }, 3, 1],
       ["extra", { text: "hello" }, 3, 2],
@@ -242,7 +242,7 @@ describeEachDatabase("work orders API", (db) => {
         .status,
     ).toBe(409);
     const active = await call(app, "GET", "/v1/workflow-templates", { key });
-    expect(active.body.items.map((t: any) => t.version)).toEqual([2]);
+    expect(active.body.items.map((t: ResponseBody) => t.version)).toEqual([2]);
     const all = await call(app, "GET", "/v1/workflow-templates?includeInactive=true&limit=1", { key });
     expect(all.body.items).toHaveLength(1);
     expect(all.body.nextCursor).toBeTruthy();
@@ -299,7 +299,7 @@ describeEachDatabase("work orders API", (db) => {
     expect(bad.status).toBe(422);
     expect(bad.body.error.code).toBe("invalid");
     expect(bad.body.error.details[0].item).toBe(1);
-    const paths = bad.body.error.details[0].errors.map((e: any) => e.path);
+    const paths = bad.body.error.details[0].errors.map((e: ResponseBody) => e.path);
     expect(paths).toEqual(expect.arrayContaining(["/amount", "/customer/id"]));
     expect((await call(app, "GET", "/v1/work-orders", { key })).body.items).toHaveLength(0);
     const good = await call(app, "POST", "/v1/work-orders", {
@@ -326,7 +326,7 @@ describeEachDatabase("work orders API", (db) => {
     });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe("CANCELLED");
-    expect(cancelled.body.items.every((i: any) => i.status === "CANCELLED")).toBe(true);
+    expect(cancelled.body.items.every((i: ResponseBody) => i.status === "CANCELLED")).toBe(true);
     const late = await call(app, "POST", `/v1/work-items/${inFlight.id}/complete`, {
       key,
       body: { attemptId: inFlight.attemptId, fencingToken: inFlight.fencingToken, result: {} },
@@ -352,15 +352,15 @@ describeEachDatabase("work orders API", (db) => {
       ids.push(created.body.id);
     }
     const page1 = await call(app, "GET", "/v1/work-orders?limit=3", { key });
-    expect(page1.body.items.map((o: any) => o.id)).toEqual([ids[3], ids[2], ids[1]]);
+    expect(page1.body.items.map((o: ResponseBody) => o.id)).toEqual([ids[3], ids[2], ids[1]]);
     const page2 = await call(app, "GET", `/v1/work-orders?limit=3&cursor=${page1.body.nextCursor}`, { key });
-    expect(page2.body.items.map((o: any) => o.id)).toEqual([ids[0]]);
+    expect(page2.body.items.map((o: ResponseBody) => o.id)).toEqual([ids[0]]);
     expect(page2.body.nextCursor).toBeNull();
     const high = await call(app, "GET", "/v1/work-orders?priority=HIGH", { key });
-    expect(high.body.items.map((o: any) => o.id)).toEqual([ids[2], ids[1]]);
+    expect(high.body.items.map((o: ResponseBody) => o.id)).toEqual([ids[2], ids[1]]);
     await call(app, "POST", `/v1/work-orders/${ids[0]}/cancel`, { key });
     const cancelled = await call(app, "GET", "/v1/work-orders?status=CANCELLED", { key });
-    expect(cancelled.body.items.map((o: any) => o.id)).toEqual([ids[0]]);
+    expect(cancelled.body.items.map((o: ResponseBody) => o.id)).toEqual([ids[0]]);
     const future = new Date(Date.now() + 3_600_000).toISOString();
     expect((await call(app, "GET", `/v1/work-orders?createdAfter=${future}`, { key })).body.items).toEqual([]);
     expect((await call(app, "GET", `/v1/work-orders?createdBefore=${future}`, { key })).body.items).toHaveLength(4);
@@ -428,7 +428,7 @@ describeEachDatabase("work orders API", (db) => {
     expect(eventRedrive.body.error.message).toMatch(/source 'event'/);
 
     const [letterA] = (await call(app, "GET", "/v1/dead-letters?source=work_item", { key })).body.items.filter(
-      (d: any) => d.payload.v === 1,
+      (d: ResponseBody) => d.payload.v === 1,
     );
     const one = await call(app, "GET", `/v1/dead-letters/${letterA.id}`, { key });
     expect(one.body).toMatchObject({
@@ -597,7 +597,7 @@ describeEachDatabase("work orders API", (db) => {
     for (const [method, path, body, status] of cases) {
       const response =
         method === "POST" && body !== undefined && typeof body === "object" && body !== null && "raw" in body
-          ? await call(app, method, path, { key, raw: String((body as any).raw) })
+          ? await call(app, method, path, { key, raw: String((body as ResponseBody).raw) })
           : await call(app, method, path, { key, body });
       expect(response.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(status);
       expect(response.body.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });

@@ -222,8 +222,8 @@ describeEachDatabase("work queue", (db) => {
     const ok = (await d.claim("w", 10)).find((c) => c.id === okItem!.id)!;
     await d.complete(ok.id, ok);
     // The flaky item was claimed by that claim too: fail it three times.
-    let results = [];
-    let claimed = (
+    const results = [];
+    const claimed = (
       await rows<{ attempt_id: string; token: string }>(
         database.db,
         sql`select current_attempt_id as attempt_id, fencing_token::text as token from work_items where id = ${flakyItem!.id}::uuid`,

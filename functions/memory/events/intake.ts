@@ -144,50 +144,52 @@ export async function ingestEvents(
 
   const seen = new Set<string>();
   const items: IngestedEvent[] = [];
-  const missing: number[] = [];
-  for (const row of matched) {
-    const event = input.events[row.ord]!;
+  const missing: IngestedEvent[] = [];
+  const byOrd = new Map(matched.map((row) => [row.ord, row]));
+  for (const [ord, event] of input.events.entries()) {
+    const row = byOrd.get(ord);
     const key = JSON.stringify([event.source, event.externalId]);
-    const stored = row.inserted_id !== null && !seen.has(key);
+    const stored = row?.inserted_id != null && !seen.has(key);
     seen.add(key);
-    const id = row.inserted_id ?? row.existing_id;
-    if (id === null) missing.push(row.ord);
-    items.push({
-      index: row.ord,
+    const item: IngestedEvent = {
+      index: ord,
       status: stored ? "stored" : "duplicate",
-      id,
+      id: row?.inserted_id ?? row?.existing_id ?? null,
       source: event.source,
       externalId: event.externalId,
-    });
+    };
+    items.push(item);
+    if (item.id === null) missing.push(item);
   }
   if (missing.length > 0) {
     // A concurrent batch committed the same keys after this statement's snapshot was taken.
-    await fillConcurrentDuplicates(tx, actor.workspaceId, items, missing);
+    await fillConcurrentDuplicates(tx, actor.workspaceId, missing);
   }
 
   const storedItems = items.filter((item) => item.status === "stored");
-  if (storedItems.length > 0) {
+  const firstId = storedItems[0]?.id;
+  if (firstId) {
     // The scheduled processor would pick the events up anyway; the nudge is sooner.
     afterCommit(tx, () => nudgeEventProcessing(actor.workspaceId, storedItems.length));
     await audit(tx, options.activityActor ?? actorRef(actor), {
       action: "events.ingested",
-      entity: { type: "raw_event", id: storedItems[0]!.id! },
+      entity: { type: "raw_event", id: firstId },
       after: { stored: storedItems.length, duplicates: items.length - storedItems.length, connectorId },
     });
   }
   return { stored: storedItems.length, duplicates: items.length - storedItems.length, items };
 }
 
-async function fillConcurrentDuplicates(tx: Tx, workspaceId: string, items: IngestedEvent[], missing: number[]) {
-  const keys = missing.map((ord) => sql`(${items[ord]!.source}, ${items[ord]!.externalId})`);
+async function fillConcurrentDuplicates(tx: Tx, workspaceId: string, missing: IngestedEvent[]) {
+  const keys = missing.map((item) => sql`(${item.source}, ${item.externalId})`);
   const found = await rows<{ id: string; source: string; external_id: string }>(
     tx,
     sql`select id, source, external_id from raw_events
         where workspace_id = ${workspaceId}::uuid and (source, external_id) in (${sql.join(keys, sql`, `)})`,
   );
   const byKey = new Map(found.map((row) => [JSON.stringify([row.source, row.external_id]), row.id]));
-  for (const ord of missing) {
-    items[ord]!.id = byKey.get(JSON.stringify([items[ord]!.source, items[ord]!.externalId])) ?? null;
+  for (const item of missing) {
+    item.id = byKey.get(JSON.stringify([item.source, item.externalId])) ?? null;
   }
 }
 
@@ -207,10 +209,10 @@ export function verifySignature(secret: string, delivery: SignedDelivery, now: D
   const { signature, timestamp, rawBody } = delivery;
   if (!signature || !timestamp || !/^\d{1,12}$/.test(timestamp)) return false;
   if (Math.abs(now.getTime() / 1000 - Number(timestamp)) > SIGNATURE_TOLERANCE_SECONDS) return false;
-  const match = /^sha256=([0-9a-f]{64})$/i.exec(signature.trim());
-  if (!match) return false;
+  const hex = /^sha256=([0-9a-f]{64})$/i.exec(signature.trim())?.[1];
+  if (!hex) return false;
   const expected = Buffer.from(signBody(secret, timestamp, rawBody).slice("sha256=".length), "hex");
-  const presented = Buffer.from(match[1]!.toLowerCase(), "hex");
+  const presented = Buffer.from(hex.toLowerCase(), "hex");
   return presented.length === expected.length && timingSafeEqual(presented, expected);
 }
 
