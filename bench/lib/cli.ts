@@ -1,5 +1,5 @@
 /** `npm run bench -- [--quick] [--only claims,vector,...]` */
-export const sectionNames = ["claims", "vector", "hybrid", "ingest", "coldstart", "api", "tiering"] as const;
+export const sectionNames = ["claims", "vector", "hybrid", "ingest", "coldstart", "api", "tiering", "sdk"] as const;
 export type SectionName = (typeof sectionNames)[number];
 
 export interface BenchOptions {
