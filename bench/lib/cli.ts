@@ -14,7 +14,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   let quick = false;
   let only: SectionName[] = [...sectionNames];
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (arg === "--quick") quick = true;
     else if (arg === "--only" || arg.startsWith("--only=")) {
       const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
