@@ -16,19 +16,20 @@ const run = promisify(execFile);
 const root = resolve(".");
 let cairn: Cairn;
 let client: CairnClient;
-const installed = mkdtempSync(join(tmpdir(), "cairn-installed-"));
-// Inside the repository, so `npx cairn` finds the workspace's bin as a reader's shell would.
-mkdirSync(join(root, ".scratch"), { recursive: true });
-const scratch = mkdtempSync(join(root, ".scratch", "readme-"));
+let installed: string;
+let scratch: string;
 
 beforeAll(async () => {
+  installed = mkdtempSync(join(tmpdir(), "cairn-installed-"));
+  // Inside the repository, so `npx cairn` finds the workspace's bin as a reader's shell would.
+  mkdirSync(join(root, ".scratch"), { recursive: true });
+  scratch = mkdtempSync(join(root, ".scratch", "readme-"));
   cairn = await startCairn();
   client = createClient({ baseUrl: cairn.url, apiKey: cairn.key });
 });
 afterAll(async () => {
   await cairn?.stop();
-  rmSync(installed, { recursive: true, force: true });
-  rmSync(scratch, { recursive: true, force: true });
+  for (const dir of [installed, scratch]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 function example(name: string): string {
