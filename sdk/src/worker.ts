@@ -18,6 +18,8 @@ export interface HandlerContext<P> {
   item: WorkItem<P>;
   /** Aborts when the lease is lost (`reason` is a LeaseLostError) or the shutdown grace period ends (WorkerStoppedError). */
   signal: AbortSignal;
+  /** Aborts when the worker starts stopping: the grace period is running, so finish (or checkpoint) soon. */
+  stopping: AbortSignal;
   /** Extends the lease now (heartbeats also run on their own); rejects with LeaseLostError once the lease is gone. */
   heartbeat(): Promise<void>;
   workerId: string;
@@ -259,7 +261,13 @@ export function createWorker<P = Record<string, unknown>>(options: WorkerOptions
     });
     let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
     try {
-      const context: HandlerContext<P> = { item: task.item, signal, heartbeat: () => heartbeat(task), workerId: id };
+      const context: HandlerContext<P> = {
+        item: task.item,
+        signal,
+        stopping: stopController.signal,
+        heartbeat: () => heartbeat(task),
+        workerId: id,
+      };
       // A handler that ignores its signal is left behind: the slot and the item move on.
       const result = await Promise.race([Promise.resolve().then(() => options.handler(context)), aborted]);
       outcome = { ok: true, result };

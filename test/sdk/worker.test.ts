@@ -273,6 +273,32 @@ describe("createWorker against npm start", () => {
     }
   });
 
+  it("stop() tells running handlers through `stopping` and waits for them within the grace period", async () => {
+    const order = await createOrder([{ type: "CHECKPOINT", payload: {} }]);
+    const worker = createWorker({
+      client,
+      types: ["CHECKPOINT"],
+      signals: false,
+      shutdownGraceMs: 10_000,
+      handler: ({ stopping, signal }) =>
+        new Promise((resolve) => {
+          const checkpoint = () => resolve({ checkpointed: true, aborted: signal.aborted });
+          // stop() may already have been called by the time the handler runs.
+          if (stopping.aborted) checkpoint();
+          else stopping.addEventListener("abort", checkpoint);
+        }),
+    });
+    const claimed = new Promise<void>((resolve) => worker.on("claimed", () => resolve()));
+    worker.start();
+    await claimed;
+    await worker.stop();
+    const [created] = order.items;
+    expect(await item(created.id)).toMatchObject({
+      status: "COMPLETED",
+      result: { checkpointed: true, aborted: false },
+    });
+  });
+
   it("stops with the error when the API refuses its key", async () => {
     const worker = createWorker({
       baseUrl: cairn.url,
