@@ -29,7 +29,7 @@ export const apiSection: Section = {
     // Search: the corpus's query vectors, vector mode, top 10.
     const ws = corpus.main;
     const idx = Array.from({ length: samples }, (_, i) => i % corpus.queries.length);
-    const input = (i: number) => ({ vector: Array.from(corpus.queries[i]!), topK: 10, mode: "vector" as const });
+    const input = (i: number) => ({ vector: Array.from(corpus.queries[i]), topK: 10, mode: "vector" as const });
     const request = async (path: string, key: string, body: unknown) => {
       const res = await app.request(path, {
         method: "POST",

@@ -174,7 +174,7 @@ export class CairnBench {
     const makeOrders = async () => {
       while (next < orders.length) {
         const o = next++;
-        const count = orders[o]!;
+        const count = orders[o];
         await this.database.withTenant(tenant, (tx) =>
           createWorkOrder(tx, ws.actor, {
             title: `bench order ${o}`,
@@ -201,7 +201,8 @@ export class CairnBench {
       },
       async complete(_worker, ids) {
         for (const id of ids) {
-          const fence = fences.get(id)!;
+          const fence = fences.get(id);
+          if (!fence) throw new Error(`completing ${id}, which this target did not claim`);
           await database.withTenant(tenant, (tx) => completeWorkItem(tx, ws.actor, id, fence));
           fences.delete(id);
         }
@@ -215,7 +216,7 @@ export class CairnBench {
            from work_items where workspace_id = $1`,
           [ws.workspaceId],
         );
-        const r = rows[0]!;
+        const r = rows[0];
         // Every item claimed exactly once: as many attempts as items, none with a second attempt.
         return {
           done: r.done,
@@ -312,11 +313,11 @@ export class CairnBench {
     const { rows: defRows } = await this.owner.query<{ def: string }>(
       "select pg_get_indexdef('memories_embedding_768_hnsw'::regclass) as def",
     );
-    const indexDef = defRows[0]!.def;
+    const indexDef = defRows[0].def;
     await this.owner.query("drop index memories_embedding_768_hnsw");
 
     const { rows: oidRows } = await this.owner.query<{ oid: number }>("select 'vector'::regtype::oid::int as oid");
-    const vectorOid = oidRows[0]!.oid;
+    const vectorOid = oidRows[0].oid;
     const t0 = now();
     const batchSize = 1000;
     type Batch = {
@@ -344,7 +345,9 @@ export class CairnBench {
         .query<{ id: string }>(insertSql, [b.ids, b.ws, b.content, b.hash, b.meta, binaryArray(b.vec, vectorOid)])
         .then((res) => {
           const stored = new Set(res.rows.map((r) => r.id));
-          b.rows.forEach((row, i) => (ids[row] = stored.has(b.ids[i]!) ? b.ids[i]! : ""));
+          b.rows.forEach((row, i) => {
+            ids[row] = stored.has(b.ids[i]) ? b.ids[i] : "";
+          });
         });
       inFlight.push(job);
       // Two statements in flight: the next batch is generated while the server inserts.
@@ -385,7 +388,7 @@ export class CairnBench {
       const { rows: sizeRows } = await client.query<{ size: string }>(
         "select pg_size_pretty(pg_relation_size('memories_embedding_768_hnsw')) as size",
       );
-      indexSize = sizeRows[0]!.size;
+      indexSize = sizeRows[0].size;
     } finally {
       client.release();
     }

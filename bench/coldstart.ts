@@ -70,7 +70,7 @@ export const coldStartSection: Section = {
           better: "lower",
           notes:
             note ||
-            `fresh node process per sample, ${samples} samples; p95 ${fmt(m!.initP95)} vs ${fmt(baseline.initP95)} ms`,
+            `fresh node process per sample, ${samples} samples; p95 ${m ? fmt(m.initP95) : "—"} vs ${fmt(baseline.initP95)} ms`,
         });
       }
       return details;

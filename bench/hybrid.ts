@@ -32,8 +32,8 @@ export const hybridSection: Section = {
     const deadline = () => Math.max(ctx.deadline, now() + 10_000);
 
     const hybridInput = (i: number): MemorySearchInput => ({
-      query: corpus.queryTexts[i]!,
-      vector: vec[i]!,
+      query: corpus.queryTexts[i],
+      vector: vec[i],
       topK: k,
       mode: "hybrid",
     });
@@ -43,7 +43,7 @@ export const hybridSection: Section = {
     });
     const vectorOnly = await timeEach(
       idx,
-      (i) => cairn.search({ workspaceId: ws, input: { vector: vec[i]!, topK: k, mode: "vector" } }),
+      (i) => cairn.search({ workspaceId: ws, input: { vector: vec[i], topK: k, mode: "vector" } }),
       {
         warmup: 3,
         deadline: deadline(),
@@ -56,7 +56,7 @@ export const hybridSection: Section = {
         cairn.database.withTenant(
           { workspaceId: ws },
           async (tx) => {
-            const text = corpus.queryTexts[i]!;
+            const text = corpus.queryTexts[i];
             const textHits = await rows<{ id: string }>(
               tx,
               sql`select id from memories
@@ -68,7 +68,7 @@ export const hybridSection: Section = {
               tx,
               sql`select id from memories
                   where embedding_dims = 768 and workspace_id = ${ws} and tier in ('hot', 'warm')
-                  order by embedding::vector(768) <=> ${`[${vec[i]!.join(",")}]`}::vector(768)
+                  order by embedding::vector(768) <=> ${`[${vec[i].join(",")}]`}::vector(768)
                   limit ${pool}`,
             );
             return rrf([vectorHits.map((r) => r.id), textHits.map((r) => r.id)]).slice(0, k);
@@ -125,6 +125,10 @@ export const hybridSection: Section = {
 /** Reciprocal rank fusion of ranked id lists (weights 1, k = Cairn's default). */
 function rrf(lists: string[][]): string[] {
   const score = new Map<string, number>();
-  for (const list of lists) list.forEach((id, r) => score.set(id, (score.get(id) ?? 0) + 1 / (DEFAULT_RRF_K + r + 1)));
+  for (const list of lists) {
+    list.forEach((id, r) => {
+      score.set(id, (score.get(id) ?? 0) + 1 / (DEFAULT_RRF_K + r + 1));
+    });
+  }
   return [...score.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([id]) => id);
 }

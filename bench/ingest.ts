@@ -37,7 +37,7 @@ export const ingestSection: Section = {
     await client.connect();
     try {
       const { rows } = await client.query<{ oid: number }>("select 'vector'::regtype::oid::int as oid");
-      const vectorOid = rows[0]!.oid;
+      const vectorOid = rows[0].oid;
       // Four timed phases, each with an equal share of what is left of the budget.
       let phasesLeft = 4;
       const half = () => now() + Math.max(3_000, (ctx.deadline - now()) / phasesLeft--);
@@ -152,7 +152,7 @@ async function resetTable(client: pg.Client): Promise<void> {
 async function insertBatch(client: pg.Client, slice: BenchMemory[], vectorOid: number, single = false): Promise<void> {
   const hash = (s: string) => createHash("sha256").update(s).digest("hex");
   if (single) {
-    const m = slice[0]!;
+    const m = slice[0];
     await client.query({
       name: "ingest_one",
       text: `insert into ${schema}.memories (id, workspace_id, content, content_hash, embedding, metadata)

@@ -19,6 +19,7 @@ import { ensureDatabase, ensureVector, serverVersion } from "./lib/db.js";
 import { Recorder } from "./lib/results.js";
 import type { Section, SectionContext } from "./lib/section.js";
 import { now } from "./lib/stats.js";
+import { sdkSection } from "./sdk.js";
 import { tieringSection } from "./tiering.js";
 import { vectorSection } from "./vector.js";
 
@@ -31,6 +32,7 @@ const sections: Section[] = [
   vectorSection,
   hybridSection,
   apiSection,
+  sdkSection,
   coldStartSection,
   tieringSection,
 ];

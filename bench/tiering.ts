@@ -79,5 +79,5 @@ async function hotUpdates(owner: import("pg").Pool): Promise<{ upd: number; hot:
   const { rows } = await owner.query<{ upd: string; hot: string }>(
     "select n_tup_upd as upd, n_tup_hot_upd as hot from pg_stat_user_tables where relname = 'memories'",
   );
-  return { upd: Number(rows[0]!.upd), hot: Number(rows[0]!.hot) };
+  return { upd: Number(rows[0].upd), hot: Number(rows[0].hot) };
 }

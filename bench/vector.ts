@@ -62,13 +62,13 @@ export const vectorSection: Section = {
     const main = corpus.main.workspaceId;
     const small = corpus.small.workspaceId;
     const vectorInput = (i: number, filters?: MemorySearchInput["filters"]): MemorySearchInput => ({
-      vector: qs[i]!,
+      vector: qs[i],
       topK: k,
       mode: "vector",
       ...(filters ? { filters } : {}),
     });
     const idx = qs.map((_, i) => i);
-    const recallOf = (t: string[][], found: string[][]) => mean(found.map((f, i) => recallAtK(t[i]!, f, k)));
+    const recallOf = (t: string[][], found: string[][]) => mean(found.map((f, i) => recallAtK(t[i], f, k)));
     const phase = () => Math.max(ctx.deadline, now() + 15_000);
 
     // Exact scans: the baseline for latency and the cross-check of the JS ground truth.
@@ -89,9 +89,9 @@ export const vectorSection: Section = {
       { warmup: 2 },
     );
     const agreement = {
-      main: recallOf(truth[MAIN]!, exactMain.results),
-      smallWorkspace: recallOf(truth[SMALL]!, exactSmall.results),
-      metadata: recallOf(truth[RARE]!, exactRare.results),
+      main: recallOf(truth[MAIN], exactMain.results),
+      smallWorkspace: recallOf(truth[SMALL], exactSmall.results),
+      metadata: recallOf(truth[RARE], exactRare.results),
     };
     details.exact = {
       main: exactMain.summary,
@@ -110,7 +110,7 @@ export const vectorSection: Section = {
     // Raw SQL on the same table and index: the lower bound at each ef_search.
     const defaultEf = Number(searchSettings(vectorInput(0))["hnsw.ef_search"]);
     const efs = [...new Set([40, 100, 200, defaultEf])].sort((a, b) => a - b);
-    const raw = await rawHnsw(cairn.url, corpus, truth[MAIN]!, efs, phase);
+    const raw = await rawHnsw(cairn.url, corpus, truth[MAIN], efs, phase);
 
     const hnsw: Record<string, unknown> = {};
     for (const ef of efs) {
@@ -120,8 +120,8 @@ export const vectorSection: Section = {
         settings: { "hnsw.ef_search": String(ef) },
       });
       const run = await timeEach(idx, (i) => cairn.search(call(i)), { warmup: 3, deadline: phase() });
-      const recall = recallOf(truth[MAIN]!, run.results);
-      const r = raw[ef]!;
+      const recall = recallOf(truth[MAIN], run.results);
+      const r = raw[ef];
       hnsw[`ef${ef}`] = { recall, ...run.summary, plan: await cairn.plan(call(0)), raw: r };
       if (run.truncated) ctx.partial = true;
       ctx.recorder.row({
@@ -143,9 +143,9 @@ export const vectorSection: Section = {
       scenario: `searchMemories (default settings, ef_search=${defaultEf}) vs raw SQL on the same index: p50`,
       cairn: { value: byDefault.p50, unit: "ms", label: `recall ${fmt(byDefault.recall)}` },
       baseline: {
-        value: raw[defaultEf]!.summary.p50,
+        value: raw[defaultEf].summary.p50,
         unit: "ms",
-        label: `raw SQL over node-postgres, recall ${fmt(raw[defaultEf]!.recall)}`,
+        label: `raw SQL over node-postgres, recall ${fmt(raw[defaultEf].recall)}`,
       },
       better: "lower",
       notes:
@@ -161,7 +161,7 @@ export const vectorSection: Section = {
         rows: corpus.smallRows,
         ws: small,
         filters: undefined,
-        truth: truth[SMALL]!,
+        truth: truth[SMALL],
         exact: exactSmall.summary,
       },
       {
@@ -169,7 +169,7 @@ export const vectorSection: Section = {
         rows: corpus.rareRows,
         ws: main,
         filters: rareFilter,
-        truth: truth[RARE]!,
+        truth: truth[RARE],
         exact: exactRare.summary,
       },
     ];
@@ -234,7 +234,7 @@ function groundTruth(corpus: Corpus): string[][][] {
     },
     k,
   );
-  return rows.map((perQuery) => perQuery.map((ids) => ids.map((row) => corpus.ids[row]!)));
+  return rows.map((perQuery) => perQuery.map((ids) => ids.map((row) => corpus.ids[row])));
 }
 
 /** `select id … order by embedding::vector(768) <=> q limit 10` over node-postgres, per ef_search. */
@@ -266,7 +266,7 @@ async function rawHnsw(
           ).rows.map((r) => r.id),
         { warmup: 3, deadline: phase() },
       );
-      out[ef] = { recall: mean(run.results.map((f, i) => recallAtK(truth[i]!, f, k))), summary: run.summary };
+      out[ef] = { recall: mean(run.results.map((f, i) => recallAtK(truth[i], f, k))), summary: run.summary };
     }
   } finally {
     await client.end();

@@ -51,7 +51,7 @@ export async function createPgBossTarget(databaseUrl: string, items: number, wor
       return jobs.map((j) => j.id);
     },
     async complete(_worker, ids) {
-      if (ids.length === 1) await boss.complete(queue, ids[0]!);
+      if (ids.length === 1) await boss.complete(queue, ids[0]);
       else await boss.complete(queue, ids);
     },
     async verify() {
@@ -61,7 +61,7 @@ export async function createPgBossTarget(databaseUrl: string, items: number, wor
          from ${schema}.job where name = $1`,
         [queue],
       );
-      return { done: rows[0]!.done, notDone: rows[0]!.not_done };
+      return { done: rows[0].done, notDone: rows[0].not_done };
     },
     async close() {
       await pool.end();

@@ -53,11 +53,11 @@ export async function createRawClaimTarget(databaseUrl: string, items: number, w
   return {
     name: "raw SQL",
     async claim(worker, limit) {
-      const res = await clients[worker]!.query<{ id: string }>({ name: "raw_claim", text: claimSql, values: [limit] });
+      const res = await clients[worker].query<{ id: string }>({ name: "raw_claim", text: claimSql, values: [limit] });
       return res.rows.map((r) => r.id);
     },
     async complete(worker, ids) {
-      await clients[worker]!.query({ name: "raw_complete", text: completeSql, values: [ids] });
+      await clients[worker].query({ name: "raw_complete", text: completeSql, values: [ids] });
     },
     async verify() {
       // Every pooled connection belongs to a worker, so check on a connection of its own.
@@ -68,7 +68,7 @@ export async function createRawClaimTarget(databaseUrl: string, items: number, w
           `select count(*) filter (where state = 'done')::int as done, count(*) filter (where state <> 'done')::int as not_done from ${schema}.q`,
         )
         .finally(() => check.end());
-      return { done: rows[0]!.done, notDone: rows[0]!.not_done };
+      return { done: rows[0].done, notDone: rows[0].not_done };
     },
     async close() {
       for (const c of clients) c.release();

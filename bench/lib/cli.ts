@@ -1,5 +1,5 @@
 /** `npm run bench -- [--quick] [--only claims,vector,...]` */
-export const sectionNames = ["claims", "vector", "hybrid", "ingest", "coldstart", "api", "tiering"] as const;
+export const sectionNames = ["claims", "vector", "hybrid", "ingest", "coldstart", "api", "tiering", "sdk"] as const;
 export type SectionName = (typeof sectionNames)[number];
 
 export interface BenchOptions {
@@ -14,7 +14,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   let quick = false;
   let only: SectionName[] = [...sectionNames];
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     if (arg === "--quick") quick = true;
     else if (arg === "--only" || arg.startsWith("--only=")) {
       const value = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];

@@ -34,7 +34,7 @@ export async function ensureVector(databaseUrl: string): Promise<string> {
     const { rows } = await client.query<{ extversion: string }>(
       "select extversion from pg_extension where extname = 'vector'",
     );
-    return rows[0]!.extversion;
+    return rows[0].extversion;
   } finally {
     await client.end();
   }
@@ -45,7 +45,7 @@ export async function serverVersion(databaseUrl: string): Promise<string> {
   await client.connect();
   try {
     const { rows } = await client.query<{ server_version: string }>("show server_version");
-    return rows[0]!.server_version;
+    return rows[0].server_version;
   } finally {
     await client.end();
   }

@@ -11,11 +11,11 @@ export class TopK {
   push(id: number, d: number): void {
     const k = this.k;
     const n = this.ids.length;
-    if (n === k && d >= this.dist[k - 1]!) return;
+    if (n === k && d >= this.dist[k - 1]) return;
     let pos = n === k ? k - 1 : n;
-    while (pos > 0 && this.dist[pos - 1]! > d) {
-      this.dist[pos] = this.dist[pos - 1]!;
-      this.ids[pos] = this.ids[pos - 1]!;
+    while (pos > 0 && this.dist[pos - 1] > d) {
+      this.dist[pos] = this.dist[pos - 1];
+      this.ids[pos] = this.ids[pos - 1];
       pos--;
     }
     this.dist[pos] = d;
@@ -40,7 +40,7 @@ export function exactTopK(
   for (let r = 0; r < rows; r++) {
     let s = 0;
     const off = r * dim;
-    for (let j = 0; j < dim; j++) s += data[off + j]! * data[off + j]!;
+    for (let j = 0; j < dim; j++) s += data[off + j] * data[off + j];
     norms[r] = Math.sqrt(s);
   }
   const qn = queries.map((q) => Math.sqrt(q.reduce((s, x) => s + x * x, 0)));
@@ -50,15 +50,15 @@ export function exactTopK(
   for (let start = 0; start < rows; start += block) {
     const end = Math.min(rows, start + block);
     for (let qi = 0; qi < queries.length; qi++) {
-      const q = queries[qi]!;
+      const q = queries[qi];
       for (let row = start; row < end; row++) {
-        const fs = rowFilters[row]!;
+        const fs = rowFilters[row];
         if (fs.length === 0) continue;
         const off = row * dim;
         let dot = 0;
-        for (let j = 0; j < dim; j++) dot += q[j]! * data[off + j]!;
-        const d = 1 - dot / (qn[qi]! * norms[row]!);
-        for (const f of fs) tops[f]![qi]!.push(row, d);
+        for (let j = 0; j < dim; j++) dot += q[j] * data[off + j];
+        const d = 1 - dot / (qn[qi] * norms[row]);
+        for (const f of fs) tops[f][qi].push(row, d);
       }
     }
   }

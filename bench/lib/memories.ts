@@ -53,8 +53,8 @@ export class MemoryGenerator {
     const length = 12 + Math.floor(this.rand() * 20);
     for (let i = 0; i < length; i++) {
       const own = this.rand() < 0.35;
-      const pool = own ? this.vocab[cluster]! : this.common;
-      words.push(pool[Math.floor(this.rand() * pool.length)]!);
+      const pool = own ? this.vocab[cluster] : this.common;
+      words.push(pool[Math.floor(this.rand() * pool.length)]);
     }
     return {
       id: seededUuid(this.rand),
@@ -68,7 +68,7 @@ export class MemoryGenerator {
 
   /** Two of the cluster's own words: a text query that should land in that cluster. */
   queryText(cluster: number): string {
-    const v = this.vocab[cluster]!;
+    const v = this.vocab[cluster];
     return `${v[Math.floor(this.rand() * v.length)]} ${v[Math.floor(this.rand() * v.length)]}`;
   }
 }

@@ -42,8 +42,8 @@ export function seededUuid(uniform: () => number): string {
         .toString(16)
         .padStart(2, "0"),
     );
-  hex[6] = "4" + hex[6]!.slice(1);
-  hex[8] = ((parseInt(hex[8]!, 16) & 0x3f) | 0x80).toString(16);
+  hex[6] = `4${hex[6].slice(1)}`;
+  hex[8] = ((parseInt(hex[8], 16) & 0x3f) | 0x80).toString(16);
   const h = hex.join("");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

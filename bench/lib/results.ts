@@ -71,7 +71,7 @@ export class Recorder {
     for (const s of this.sections) {
       lines.push(`| ${s.name} | ${s.status} | ${s.seconds.toFixed(1)} | ${esc(s.message ?? "")} |`);
     }
-    return lines.join("\n") + "\n";
+    return `${lines.join("\n")}\n`;
   }
 
   async write(): Promise<{ json: string; md: string }> {
@@ -79,7 +79,7 @@ export class Recorder {
     const json = join(resultsDir, "latest.json");
     const md = join(resultsDir, "latest.md");
     const payload = { meta: this.meta, rows: this.rows, sections: this.sections };
-    await writeFile(`${json}.tmp`, JSON.stringify(payload, null, 2) + "\n");
+    await writeFile(`${json}.tmp`, `${JSON.stringify(payload, null, 2)}\n`);
     await rename(`${json}.tmp`, json);
     await writeFile(md, this.markdown());
     return { json, md };
@@ -94,9 +94,9 @@ export class Recorder {
       r.ratio === null ? "—" : `${fmt(r.ratio)}x ${r.better === "higher" ? "(higher better)" : "(lower better)"}`,
       r.notes,
     ]);
-    const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => b[i]!.length))));
-    const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join("  ");
-    console.log("\n" + line(header));
+    const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...body.map((b) => b[i].length))));
+    const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i])).join("  ");
+    console.log(`\n${line(header)}`);
     console.log(widths.map((w) => "-".repeat(w)).join("  "));
     for (const b of body) console.log(line(b));
     console.log("");

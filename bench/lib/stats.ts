@@ -13,7 +13,7 @@ export interface LatencySummary {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 export function summarise(samplesMs: number[], wallMs?: number): LatencySummary {
@@ -44,7 +44,7 @@ export async function timeEach<I, R>(
   opts: { warmup?: number; deadline?: number } = {},
 ): Promise<{ summary: LatencySummary; results: R[]; truncated: boolean }> {
   const warmup = Math.min(opts.warmup ?? 0, inputs.length);
-  for (let i = 0; i < warmup; i++) await fn(inputs[i]!, i);
+  for (let i = 0; i < warmup; i++) await fn(inputs[i], i);
   const samples: number[] = [];
   const results: R[] = [];
   const start = now();
@@ -55,7 +55,7 @@ export async function timeEach<I, R>(
       break;
     }
     const t0 = now();
-    results.push(await fn(inputs[i]!, i));
+    results.push(await fn(inputs[i], i));
     samples.push(now() - t0);
   }
   return { summary: summarise(samples, now() - start), results, truncated };

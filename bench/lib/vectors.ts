@@ -41,16 +41,16 @@ export class ClusteredVectors {
   /** The next vector: a random centroid plus gaussian noise, L2-normalised. */
   next(): { vector: Float32Array; cluster: number } {
     const cluster = Math.floor(this.uniform() * this.options.clusters);
-    const centroid = this.centroids[cluster]!;
+    const centroid = this.centroids[cluster];
     const v = new Float32Array(this.options.dimensions);
     let norm = 0;
     for (let i = 0; i < v.length; i++) {
-      const x = centroid[i]! + this.options.spread * this.normal();
+      const x = centroid[i] + this.options.spread * this.normal();
       v[i] = x;
       norm += x * x;
     }
     norm = Math.sqrt(norm);
-    for (let i = 0; i < v.length; i++) v[i] = v[i]! / norm;
+    for (let i = 0; i < v.length; i++) v[i] = v[i] / norm;
     return { vector: v, cluster };
   }
 
@@ -65,9 +65,9 @@ export function toVectorLiteral(v: Float32Array): string {
   let s = "[";
   for (let i = 0; i < v.length; i++) {
     if (i) s += ",";
-    s += v[i]!.toPrecision(7);
+    s += v[i].toPrecision(7);
   }
-  return s + "]";
+  return `${s}]`;
 }
 
 /**
@@ -78,7 +78,7 @@ export function vectorBinary(v: Float32Array): Buffer {
   const buf = Buffer.allocUnsafe(4 + 4 * v.length);
   buf.writeInt16BE(v.length, 0);
   buf.writeInt16BE(0, 2);
-  for (let i = 0; i < v.length; i++) buf.writeFloatBE(v[i]!, 4 + 4 * i);
+  for (let i = 0; i < v.length; i++) buf.writeFloatBE(v[i], 4 + 4 * i);
   return buf;
 }
 

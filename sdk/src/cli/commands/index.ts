@@ -1,0 +1,17 @@
+import type { Command } from "../command.js";
+import { approvalCommands } from "./approvals.js";
+import { deadLetterCommands } from "./dead-letters.js";
+import { keyCommands } from "./keys.js";
+import { memoryCommands } from "./memories.js";
+import { profileCommands } from "./profiles.js";
+import { workOrderCommands } from "./work-orders.js";
+
+/** Every `cairn` command; a new one (`cairn mcp …`) is one more module listed here. */
+export const commands: Command[] = [
+  ...memoryCommands,
+  ...workOrderCommands,
+  ...approvalCommands,
+  ...deadLetterCommands,
+  ...keyCommands,
+  ...profileCommands,
+];
