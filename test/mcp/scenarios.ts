@@ -35,7 +35,8 @@ function resourceJson(contents: Array<{ text?: unknown; blob?: unknown }>): unkn
   if (typeof content?.text !== "string") throw new Error(`not a text resource: ${JSON.stringify(contents)}`);
   return JSON.parse(content.text);
 }
-const unique = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+export const unique = (prefix: string) =>
+  `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
 
 interface StoredMemory {
   memory: { id: string; content: string };
