@@ -303,6 +303,19 @@ export function mcpScenarios(target: () => Target, adminKey: () => string): void
     // Rules the schema cannot express come back with their own codes (here: no items, 422).
     const empty = await callTool<ErrorBody>(client, "create_work_order", { title: "nothing to do" });
     expect(empty.body.error.code).toBe("invalid");
+    // What the database itself refuses is the API's client error too, never an internal one.
+    for (const [tool, args] of [
+      ["remember", { content: "nul \u0000 byte" }],
+      ["remember", { content: "deep", metadata: { a: JSON.parse(`${"[".repeat(1000)}${"]".repeat(1000)}`) } }],
+      [
+        "complete_work_item",
+        { workItemId: crypto.randomUUID(), attemptId: crypto.randomUUID(), fencingToken: "9999999999999999999" },
+      ],
+      ["search_memories", { query: "'\"():*&|! <-> \\" }],
+    ] as const) {
+      const outcome = await callTool<ErrorBody>(client, tool, args);
+      if (outcome.isError) expect(outcome.body.error.code, tool).not.toBe("internal");
+    }
     await expect(callTool(client, "no_such_tool", {})).rejects.toBeInstanceOf(McpError);
     await expect(client.readResource({ uri: "cairn://nothing/1" })).rejects.toBeInstanceOf(McpError);
     // Still serving, on the same client.
