@@ -7,7 +7,7 @@
  *
  * Plain data on purpose: the SST config imports it, so it must not pull in any runtime.
  */
-export type ContextName = "platform" | "workOrders" | "approvals" | "memory";
+export type ContextName = "platform" | "workOrders" | "approvals" | "memory" | "mcp";
 
 export interface ContextRoutes {
   /** Lambda entry, relative to the repository root, as SST's `handler` expects. */
@@ -58,4 +58,6 @@ export const contexts: Record<ContextName, ContextRoutes> = {
       "POST /v1/connectors/{id}/events",
     ],
   },
+  // MCP for agents (stateless Streamable HTTP): its own function, over the other contexts' domain code.
+  mcp: { handler: "functions/mcp/handler.handler", routes: ["ANY /mcp"] },
 };

@@ -15,6 +15,7 @@ const functionNames: Record<ContextName, string> = {
   workOrders: "WorkOrders",
   approvals: "Approvals",
   memory: "Memory",
+  mcp: "Mcp",
 };
 
 /** What a context needs beyond the defaults and the database. */
@@ -27,6 +28,8 @@ const contextSettings: Record<ContextName, Partial<CairnFunctionArgs>> = {
     link: [embeddingApiKey, ingestQueue],
     environment: { ...embeddingEnvironment, CAIRN_INGEST_QUEUE_URL: ingestQueue.url },
   },
+  // remember and search_memories embed text, as the memory context does.
+  mcp: { link: [embeddingApiKey], environment: embeddingEnvironment },
 };
 
 export const contextLambdas = Object.fromEntries(

@@ -15,6 +15,7 @@ const contextFunctionNames: Record<ContextName, string> = {
   workOrders: "work-orders",
   approvals: "approvals",
   memory: "memory",
+  mcp: "mcp",
 };
 
 /** One entry per context, named after its folder: one Lambda per context. */

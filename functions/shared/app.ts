@@ -92,6 +92,11 @@ export function createApp(options: AppOptions): Router {
     if (c.req.method === "POST" && SIGNED_ROUTE.test(c.req.path)) return next();
     return authenticate(c, next);
   });
+  // The MCP endpoint is the API for agents: the same database and API-key authentication.
+  app.use("/mcp", async (c, next) => {
+    c.set("database", await options.database());
+    return authenticate(c, next);
+  });
 
   app.get("/health", async (c) => {
     const extra = options.health?.() ?? {};
