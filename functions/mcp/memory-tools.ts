@@ -1,6 +1,7 @@
 /** Memory as tools: search, remember (deduplicated), read and forget. */
 import { z } from "@hono/zod-openapi";
-import { deleteMemory, getMemory, insertMemories, type Memory, MemoryInput } from "../memory/memories";
+import { deleteMemory, getMemory, insertMemories, MemoryInput } from "../memory/memories";
+import type { Memory } from "../memory/schemas";
 import { MemorySearchInput, searchMemories, searchSettings } from "../memory/search";
 import { IdParam } from "../shared/openapi";
 import { defineTool } from "./tool";
