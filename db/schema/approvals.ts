@@ -11,7 +11,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
-import { id, timestamps, workspaceId } from "./columns";
+import { id, timestamps } from "./columns";
 import {
   actorType,
   approvalDecision,
@@ -21,7 +21,7 @@ import {
   approvalTimeoutAction,
   memberRole,
 } from "./enums";
-import { users } from "./tenancy";
+import { users, workspaceId } from "./tenancy";
 import { workItems, workOrders } from "./work";
 
 export type PolicyOperator = "equals" | "not_equals" | "greater_than" | "less_than" | "contains" | "regex";

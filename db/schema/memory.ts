@@ -13,9 +13,10 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
-import { anyVector, id, timestamps, tsvector, workspaceId } from "./columns";
+import { anyVector, id, timestamps, tsvector } from "./columns";
 import { memoryTier, memoryType, processingStatus } from "./enums";
 import { connectors } from "./platform";
+import { workspaceId } from "./tenancy";
 
 /** Raw events as received (event sourcing); processed into memories by `processEvents`. */
 export const rawEvents = pgTable(

@@ -11,8 +11,9 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
-import { id, timestamps, workspaceId } from "./columns";
+import { id, timestamps } from "./columns";
 import { connectorStatus, connectorType } from "./enums";
+import { workspaceId } from "./tenancy";
 
 /**
  * External systems. `signing_secret` signs outgoing webhooks and verifies incoming

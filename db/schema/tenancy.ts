@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
-import { id, timestamps, workspaceId } from "./columns";
+import { id, timestamps } from "./columns";
 import { actorType, memberRole } from "./enums";
 
 /** People (and service principals) across workspaces; not a tenant table. */
@@ -17,6 +17,16 @@ export const workspaces = pgTable("workspaces", {
   settings: jsonb("settings").$type<Record<string, unknown>>().notNull().default({}),
   ...timestamps(),
 });
+
+/**
+ * Every tenant table's key to its workspace; deleting a workspace deletes its data. It lives
+ * here, not in columns.ts, so that columns.ts imports no table: a cycle between the two broke
+ * whenever another schema file was evaluated first.
+ */
+export const workspaceId = () =>
+  uuid("workspace_id")
+    .notNull()
+    .references(() => workspaces.id, { onDelete: "cascade" });
 
 export const workspaceMembers = pgTable(
   "workspace_members",

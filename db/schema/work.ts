@@ -14,10 +14,10 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
-import { id, timestamps, workspaceId } from "./columns";
+import { id, timestamps } from "./columns";
 import { attemptStatus, deadLetterSource, deadLetterStatus, priority, workItemStatus, workOrderStatus } from "./enums";
 import { rawEvents } from "./memory";
-import { users } from "./tenancy";
+import { users, workspaceId } from "./tenancy";
 
 /** Fencing tokens increase across all claims, so a newer claim always has a larger token. */
 export const fencingTokens = pgSequence("fencing_tokens", { startWith: 1 });
