@@ -89,8 +89,15 @@ async function connectPglite(url: string | undefined): Promise<Database> {
     const { mkdir } = await import("node:fs/promises");
     await mkdir(dataDir, { recursive: true });
   }
-  const client = await PGlite.create({ dataDir, extensions: { vector } });
-  return wrap("pglite", drizzle({ client, schema }) as unknown as Db, () => client.close());
+  // A second process on the same folder would corrupt it: one at a time (db/pglite-lock.ts).
+  const lock = dataDir ? (await import("./pglite-lock")).lockPgliteFolder(dataDir) : undefined;
+  const client = await PGlite.create({ dataDir, extensions: { vector } }).catch((error: unknown) => {
+    lock?.release();
+    throw error;
+  });
+  return wrap("pglite", drizzle({ client, schema }) as unknown as Db, () =>
+    client.close().finally(() => lock?.release()),
+  );
 }
 
 function wrap(kind: DriverKind, db: Db, end: () => Promise<void>): Database {

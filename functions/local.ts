@@ -15,6 +15,7 @@ import { createApp } from "./shared/app";
 import { hashApiKey } from "./shared/auth";
 import { logger } from "./shared/logger";
 import { allowPrivateAddressesByDefault } from "./shared/outbound";
+import { UserError } from "./shared/user-error";
 
 /** First start (no workspace yet), or a CAIRN_API_KEY the database doesn't know: make a workspace for it. */
 async function ensureFirstWorkspace(database: Database): Promise<void> {
@@ -80,6 +81,7 @@ async function main() {
 }
 
 main().catch((error) => {
-  logger.error("cairn failed to start", { error });
+  if (error instanceof UserError) process.stderr.write(`${error.message}\n`);
+  else logger.error("cairn failed to start", { error });
   process.exit(1);
 });
