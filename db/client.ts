@@ -36,6 +36,8 @@ export interface ConnectOptions {
   driver?: DriverKind;
   /** Pool size for server drivers. */
   max?: number;
+  /** PGlite: start from this dump of a data folder (`dumpDataDir()`), e.g. the tests' migrated template. */
+  pgliteTemplate?: Blob;
 }
 
 export const DEFAULT_PGLITE_DIR = ".cairn/pgdata";
@@ -54,7 +56,7 @@ export function driverFor(url: string | undefined, override = process.env.CAIRN_
 
 export async function connect(url = process.env.DATABASE_URL, options: ConnectOptions = {}): Promise<Database> {
   const kind = options.driver ?? driverFor(url);
-  if (kind === "pglite") return connectPglite(url);
+  if (kind === "pglite") return connectPglite(url, options.pgliteTemplate);
   if (kind === "neon") {
     const { Pool } = await import("@neondatabase/serverless");
     const { drizzle } = await import("drizzle-orm/neon-serverless");
@@ -78,7 +80,7 @@ function onIdleClientError(error: Error): void {
   logger.warn("an idle database connection was closed", { error: error.message });
 }
 
-async function connectPglite(url: string | undefined): Promise<Database> {
+async function connectPglite(url: string | undefined, template?: Blob): Promise<Database> {
   // Imported lazily: PGlite (WASM) is for the embedded default and tests, never a Lambda bundle.
   const { PGlite } = await import("@electric-sql/pglite");
   const { vector } = await import("@electric-sql/pglite-pgvector");
@@ -91,10 +93,12 @@ async function connectPglite(url: string | undefined): Promise<Database> {
   }
   // A second process on the same folder would corrupt it: one at a time (db/pglite-lock.ts).
   const lock = dataDir ? (await import("./pglite-lock")).lockPgliteFolder(dataDir) : undefined;
-  const client = await PGlite.create({ dataDir, extensions: { vector } }).catch((error: unknown) => {
-    lock?.release();
-    throw error;
-  });
+  const client = await PGlite.create({ dataDir, extensions: { vector }, loadDataDir: template }).catch(
+    (error: unknown) => {
+      lock?.release();
+      throw error;
+    },
+  );
   return wrap("pglite", drizzle({ client, schema }) as unknown as Db, () =>
     client.close().finally(() => lock?.release()),
   );

@@ -11,15 +11,21 @@ import { connect as connectTcp, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { migratedPgliteFolder } from "./support/databases";
 import { freePort, type Spawned, spawnScript, stopProcess, waitForOutput } from "./support/processes";
 
 const KEY = "cairn_0123456789ab_abcdefghijklmnopqrstuvwxyz012345";
 const linux = process.platform === "linux";
+const root = mkdtempSync(join(tmpdir(), "cairn-listen-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+/** The servers below run one after the other on one migrated folder (faster to open than a new database). */
+let folder: Promise<string> | undefined;
 
 async function startServer(env: Record<string, string>): Promise<{ server: Spawned; port: number }> {
+  folder ??= migratedPgliteFolder(join(root, "pgdata"));
   const port = await freePort();
   const server = spawnScript("functions/local.ts", [], {
-    DATABASE_URL: "pglite:memory",
+    DATABASE_URL: `pglite:${await folder}`,
     CAIRN_SCHEDULER: "off",
     LOG_LEVEL: "info",
     PORT: String(port),
@@ -131,20 +137,17 @@ describe("npm start: where it listens", () => {
   });
 
   describe("a busy port", () => {
-    const root = mkdtempSync(join(tmpdir(), "cairn-port-"));
-    afterAll(() => rmSync(root, { recursive: true, force: true }));
-
     it("is one sentence naming the address and PORT, exit code 1, before any work", async () => {
       const occupant = createServer();
       await new Promise<void>((resolve) => occupant.listen(0, "127.0.0.1", resolve));
       const address = occupant.address();
       const port = typeof address === "object" && address ? address.port : 0;
-      const folder = join(root, "pgdata");
-      mkdirSync(folder);
+      const untouched = join(root, "untouched");
+      mkdirSync(untouched);
       try {
         const started = Date.now();
         const server = spawnScript("functions/local.ts", [], {
-          DATABASE_URL: `pglite:${folder}`,
+          DATABASE_URL: `pglite:${untouched}`,
           PORT: String(port),
           LOG_LEVEL: "info",
         });
@@ -154,7 +157,7 @@ describe("npm start: where it listens", () => {
         );
         // Nothing ran: no database opened (so no lock to release), no migrations, no scheduler.
         expect(server.stdout()).toBe("");
-        expect(readdirSync(folder)).toEqual([]);
+        expect(readdirSync(untouched)).toEqual([]);
         expect(Date.now() - started).toBeLessThan(30_000);
       } finally {
         await new Promise<void>((resolve) => occupant.close(() => resolve()));

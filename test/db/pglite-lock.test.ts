@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "../../db/client";
 import { LOCK_FILE, type LockHolder, lockPgliteFolder, PgliteFolderLocked } from "../../db/pglite-lock";
+import { migratedPgliteFolder } from "../support/databases";
 import { freePort, runScript, spawnScript, stopProcess, waitForOutput } from "../support/processes";
 
 const root = mkdtempSync(join(tmpdir(), "cairn-lock-"));
@@ -40,6 +41,7 @@ async function opensAndReleases() {
 
 describe("PGlite data folder lock", () => {
   it("refuses a second process with who holds the folder; the folder opens again once the holder stops", async () => {
+    await migratedPgliteFolder(folder);
     // `npm start` as npm runs it (npm's variables tell the lock how to name the command).
     const server = spawnScript("functions/local.ts", [], {
       DATABASE_URL: `pglite:${folder}`,
