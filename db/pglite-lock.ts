@@ -85,6 +85,9 @@ function tryCreate(path: string, me: LockHolder): boolean {
   }
   try {
     writeSync(fd, `${JSON.stringify(me)}\n`);
+  } catch (error) {
+    unlinkQuietly(path); // an empty lock would lock everyone out
+    throw error;
   } finally {
     closeSync(fd);
   }
