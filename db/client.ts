@@ -48,6 +48,8 @@ export interface ConnectOptions {
   /** Pool size for server drivers. */
   max?: number;
   log?: DatabaseLog;
+  /** PGlite: start from this dump of a data folder (`dumpDataDir()`), e.g. the tests' migrated template. */
+  pgliteTemplate?: Blob;
 }
 
 /** Work to do once a transaction has committed (a webhook, a queue nudge); it gets the database to open new ones. */
@@ -84,7 +86,7 @@ export function driverFor(url: string | undefined, override = process.env.CAIRN_
 export async function connect(url = process.env.DATABASE_URL, options: ConnectOptions = {}): Promise<Database> {
   const kind = options.driver ?? driverFor(url);
   const log = options.log ?? silent;
-  if (kind === "pglite") return connectPglite(url, log);
+  if (kind === "pglite") return connectPglite(url, log, options.pgliteTemplate);
   /**
    * An idle pooled connection that dies (a Neon compute scaling to zero, a server restart) is
    * dropped by the pool, which then emits "error"; unheard, that event would crash the process.
@@ -106,7 +108,7 @@ export async function connect(url = process.env.DATABASE_URL, options: ConnectOp
   return wrap("pg", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end(), log);
 }
 
-async function connectPglite(url: string | undefined, log: DatabaseLog): Promise<Database> {
+async function connectPglite(url: string | undefined, log: DatabaseLog, template?: Blob): Promise<Database> {
   // Imported lazily: PGlite (WASM) is for the embedded default and tests, never a Lambda bundle.
   const { PGlite } = await import("@electric-sql/pglite");
   const { vector } = await import("@electric-sql/pglite-pgvector");
@@ -117,8 +119,20 @@ async function connectPglite(url: string | undefined, log: DatabaseLog): Promise
     const { mkdir } = await import("node:fs/promises");
     await mkdir(dataDir, { recursive: true });
   }
-  const client = await PGlite.create({ dataDir, extensions: { vector } });
-  return wrap("pglite", drizzle({ client, schema }) as unknown as Db, () => client.close(), log);
+  // A second process on the same folder would corrupt it: one at a time (db/pglite-lock.ts).
+  const lock = dataDir ? (await import("./pglite-lock")).lockPgliteFolder(dataDir) : undefined;
+  const client = await PGlite.create({ dataDir, extensions: { vector }, loadDataDir: template }).catch(
+    (error: unknown) => {
+      lock?.release();
+      throw error;
+    },
+  );
+  return wrap(
+    "pglite",
+    drizzle({ client, schema }) as unknown as Db,
+    () => client.close().finally(() => lock?.release()),
+    log,
+  );
 }
 
 function wrap(kind: DriverKind, db: Db, end: () => Promise<void>, log: DatabaseLog): Database {

@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import { connect, type Database, rows } from "../db/client";
 import { migrate } from "../db/migrate";
 import { startLocalScheduler } from "./jobs/local-scheduler";
+import { baseUrl, ensureCanListen, hostPort, isLoopbackHost, listenAddress, listenError } from "./local-address";
 import { embeddingProvider } from "./memory/provider";
 import { bootstrapWorkspace } from "./platform/workspaces";
 import { allRouters } from "./routers";
@@ -15,6 +16,7 @@ import { createApp } from "./shared/app";
 import { hashApiKey } from "./shared/auth";
 import { logger } from "./shared/logger";
 import { allowPrivateAddressesByDefault } from "./shared/outbound";
+import { describeFailure, UserError } from "../db/user-error";
 
 /** First start (no workspace yet), or a CAIRN_API_KEY the database doesn't know: make a workspace for it. */
 async function ensureFirstWorkspace(database: Database): Promise<void> {
@@ -40,16 +42,24 @@ async function ensureFirstWorkspace(database: Database): Promise<void> {
     // Shown once, like every key: the database keeps only its hash.
     process.stdout.write(
       `\n  Workspace "${created.workspace.name}" (${created.workspace.id})\n  Admin API key (shown once): ${created.apiKey.key}\n` +
-        `  Try: curl -H "Authorization: Bearer ${created.apiKey.key}" http://localhost:${port()}/v1/workspaces\n\n`,
+        `  Try: curl -H "Authorization: Bearer ${created.apiKey.key}" ${plannedUrl()}/v1/workspaces\n\n`,
     );
   }
 }
 
-const port = () => Number(process.env.PORT ?? 3000);
+/** The URL to show before the server listens: the address it is about to bind. */
+const plannedUrl = () => {
+  const { host, port } = listenAddress();
+  return baseUrl({ address: host, port });
+};
 
 async function main() {
-  // A webhook receiver on this machine is the usual thing to try locally (deployments refuse it).
-  allowPrivateAddressesByDefault();
+  const address = listenAddress();
+  // A webhook receiver on this machine is the usual thing to try locally (deployments refuse it);
+  // a server that others can reach (HOST) must not lead them into this machine's network.
+  if (isLoopbackHost(address.host)) allowPrivateAddressesByDefault();
+  // Before any work: a taken port is one sentence, with nothing started that needs stopping.
+  await ensureCanListen(address);
   const database = await connect(process.env.DATABASE_URL, { log: logger });
   const { applied } = await migrate(database);
   logger.info("database ready", { driver: database.kind, migrationsApplied: applied });
@@ -61,25 +71,28 @@ async function main() {
     routers: Object.values(allRouters),
     health: () => ({ embedding: embeddingProvider().describe() }),
   });
-  const server = serve({ fetch: app.fetch, port: port() }, (info) => {
-    logger.info("cairn listening", {
-      url: `http://localhost:${info.port}`,
-      docs: `http://localhost:${info.port}/docs`,
-    });
+  const server = serve({ fetch: app.fetch, port: address.port, hostname: address.host }, (info) => {
+    logger.info("cairn listening", { address: hostPort(info), url: baseUrl(info), docs: `${baseUrl(info)}/docs` });
   });
 
-  const shutdown = async (signal: string) => {
+  const shutdown = async (signal: string, code = 0) => {
     logger.info("shutting down", { signal });
     server.close();
     await scheduler.stop();
     await database.close();
-    process.exit(0);
+    process.exit(code);
   };
+  // The port taken after all, between the check and now: the same sentence, and a clean stop.
+  server.once("error", (error) => {
+    process.stderr.write(`${describeFailure(listenError(error, address))}\n`);
+    void shutdown("listen failed", 1);
+  });
   process.once("SIGINT", () => void shutdown("SIGINT"));
   process.once("SIGTERM", () => void shutdown("SIGTERM"));
 }
 
 main().catch((error) => {
-  logger.error("cairn failed to start", { error });
+  if (error instanceof UserError) process.stderr.write(`${error.message}\n`);
+  else logger.error("cairn failed to start", { error });
   process.exit(1);
 });

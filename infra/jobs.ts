@@ -23,7 +23,7 @@ export const tiering = defineDatabaseFunction("Tiering", {
   memory: "512 MB", // the work is SQL in Postgres; the function mostly waits
 });
 export const tieringSchedule = new sst.aws.CronV2("TieringSchedule", {
-  function: tiering,
+  function: lambdaArn(tiering),
   schedule: "cron(15 3 * * ? *)",
 });
 
@@ -36,7 +36,7 @@ export const sweeper = defineDatabaseFunction("Sweeper", {
   memory: "512 MB",
 });
 export const sweeperSchedule = new sst.aws.CronV2("SweeperSchedule", {
-  function: sweeper,
+  function: lambdaArn(sweeper),
   schedule: "rate(1 minute)",
 });
 
@@ -64,7 +64,7 @@ export const deadLetters = defineDatabaseFunction("DeadLetters", {
   link: [deadLetterQueue],
 });
 export const deadLettersSchedule = new sst.aws.CronV2("DeadLettersSchedule", {
-  function: deadLetters,
+  function: lambdaArn(deadLetters),
   schedule: "rate(5 minutes)",
 });
 export const deadLetterSubscription = deadLetterQueue.subscribe(lambdaArn(deadLetters), {
@@ -94,14 +94,18 @@ export const events = defineDatabaseFunction("Events", {
   environment: embeddingEnvironment,
 });
 export const eventsSchedule = new sst.aws.CronV2("EventsSchedule", {
-  function: events,
+  function: lambdaArn(events),
   schedule: "rate(5 minutes)",
 });
 export const ingestSubscription = ingestQueue.subscribe(lambdaArn(events), {
   batch: { size: 10, partialResponses: true },
 });
 
-/** A queue may have one subscriber, given as function arguments or an ARN; reuse the function. */
+/**
+ * A queue may have one subscriber, given as function arguments or an ARN; reuse the function.
+ * CronV2 takes the ARN too (SST 4.6.11, the last release whose dependencies install on Node 20,
+ * takes no Function object there).
+ */
 function lambdaArn(fn: sst.aws.Function) {
   return fn.arn.apply((arn) => arn as `arn:${string}`);
 }

@@ -18,7 +18,11 @@ export const workspaces = pgTable("workspaces", {
   ...timestamps(),
 });
 
-/** Every tenant table's key to its workspace; deleting a workspace deletes its data. */
+/**
+ * Every tenant table's key to its workspace; deleting a workspace deletes its data. It lives
+ * here, not in columns.ts, so that columns.ts imports no table: a cycle between the two broke
+ * whenever another schema file was evaluated first.
+ */
 export const workspaceId = () =>
   uuid("workspace_id")
     .notNull()

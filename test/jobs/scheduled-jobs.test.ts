@@ -1,7 +1,10 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { sql } from "drizzle-orm";
-import { afterEach, expect, it, vi } from "vitest";
+import { afterEach, expect, it, onTestFinished, vi } from "vitest";
 import { rows } from "../../db/client";
 import { memories } from "../../db/schema";
 import { makeEventsHandler } from "../../functions/jobs/events";
@@ -10,7 +13,7 @@ import { DEFAULT_INTERVALS, schedulerIntervals, startLocalScheduler } from "../.
 import { makeSweeperHandler } from "../../functions/jobs/sweeper";
 import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
 import { ingestEvents } from "../../functions/memory/events/intake";
-import { describeEachDatabase } from "../support/databases";
+import { describeEachDatabase, migratedPgliteFolder } from "../support/databases";
 import { call, type ResponseBody, seedWorkspace, testApp } from "../support/http";
 import { lambdaContext, scheduledEvent, sqsEvent, sqsRecord } from "./lambda-events";
 
@@ -254,8 +257,11 @@ describeEachDatabase("scheduled jobs: sweeper, events, local scheduler, CLI", (d
 
   it("npm run job runs a job once and prints its summary as JSON", async () => {
     const { target, url } = db();
-    // PGlite in memory is private to this process, so the CLI gets its own; on Postgres it uses the test database.
-    const databaseUrl = target === "postgres" ? url : "pglite:memory";
+    // PGlite in memory is private to this process, so the CLI gets a folder of its own (migrated
+    // already: opening it is seconds faster than a new database); on Postgres it uses the test database.
+    const folder = mkdtempSync(join(tmpdir(), "cairn-job-cli-"));
+    onTestFinished(() => rmSync(folder, { recursive: true, force: true }));
+    const databaseUrl = target === "postgres" ? url : `pglite:${await migratedPgliteFolder(folder)}`;
     const env = { ...process.env, DATABASE_URL: databaseUrl };
     const cli = (...args: string[]) =>
       run(process.execPath, ["--import", "tsx", "scripts/job.ts", ...args], { env, timeout: 110_000 });

@@ -1,6 +1,10 @@
 /**
- * Filtered recall at scale: 20,000 clustered 768-dimension vectors, a filter that keeps 1% of
- * them, and the search's results compared with an exact (index-free) scan.
+ * Filtered recall at scale: clustered 768-dimension vectors, a filter that keeps 1% of them,
+ * and the search's results compared with an exact (index-free) scan.
+ *
+ * The full set, 20,000 vectors, runs in CI and `npm run test:full` (CAIRN_TEST_FULL=1): on
+ * PGlite it costs minutes (generating the vectors and building the HNSW graph, single-threaded
+ * WASM). Everyday `npm test` runs the same assertions, bounds unchanged, on EVERYDAY_ROWS.
  */
 import { sql } from "drizzle-orm";
 import { beforeAll, expect, it } from "vitest";
@@ -17,7 +21,18 @@ import {
 import { describeEachDatabase } from "../support/databases";
 import { seedWorkspace } from "../support/http";
 
-const ROWS = 20_000;
+/**
+ * 4,000 keeps every branch the assertions tell apart: unfiltered, the rows are 4x the exact-scan
+ * limit (EXACT_SCAN_MAX_ROWS, 1,000), so the index branch runs; the 1% filter keeps 40 rows, so
+ * the automatic strategy scans exactly, and an index scan without iterative scans still starves
+ * (ef_search 200 candidates, about 2 of them kept). The bounds are the full set's. Measured on
+ * 4,000 (5 builds on PGlite, 3 on PostgreSQL 15 + pgvector 0.8.0): recall@10 1.000 for the
+ * automatic strategy, the iterative index scan and the unfiltered search; without iterative
+ * scans 2.2 of 10 results, recall 0.22. A smaller graph is easier, so the spread of recall
+ * between builds shows only in the full set.
+ */
+const EVERYDAY_ROWS = 4_000;
+const ROWS = process.env.CAIRN_TEST_FULL === "1" ? 20_000 : EVERYDAY_ROWS;
 const CLUSTERS = 10;
 const DIMS = 768;
 const QUERIES = 20;
@@ -62,15 +77,18 @@ describeEachDatabase("memory search recall at scale", (db) => {
         select c, array_agg(random() * 2 - 1 order by d) as v, array_agg(random() * 2 - 1 order by d) as u1,
                array_agg(random() * 2 - 1 order by d) as u2
         from generate_series(0, ${CLUSTERS - 1}) c, generate_series(1, ${DIMS}) d group by c`);
-      const point = sql`(select array_agg(centres.v[d] + p.a * centres.u1[d] + p.b * centres.u2[d] + (random() * 0.2 - 0.1) order by d)
-                         from generate_series(1, ${DIMS}) d)::vector`;
+      // unnest walks the three arrays once; subscripting them (v[d]) re-reads each array for
+      // every element, which made generating the vectors most of this test's time (same values).
+      const point = sql`(select array_agg(t.v + p.a * t.u1 + p.b * t.u2 + (random() * 0.2 - 0.1) order by t.d)
+                         from unnest(centres.v, centres.u1, centres.u2) with ordinality as t(v, u1, u2, d))::vector`;
       await tx.execute(sql`insert into memories (workspace_id, content, content_hash, metadata, embedding, embedding_dims, embedding_model)
         select ${workspaceId}, 'synthetic memory ' || p.i, 'synthetic-' || p.i,
                jsonb_build_object('bucket', (p.i / 20) % 100, 'cluster', p.i % ${CLUSTERS}), ${point}, ${DIMS}, 'synthetic'
         from (select i, random() * 4 - 2 as a, random() * 4 - 2 as b from generate_series(0, ${ROWS - 1}) i) p
         join centres on centres.c = p.i % ${CLUSTERS}`);
       await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
-      await tx.execute(sql.raw(index!.indexdef));
+      if (!index) throw new Error("memories_embedding_768_hnsw is missing");
+      await tx.execute(sql.raw(index.indexdef));
       const generated = await rows<{ v: string }>(
         tx,
         sql`select ${point}::text as v
@@ -128,13 +146,16 @@ describeEachDatabase("memory search recall at scale", (db) => {
     return { recall: sum / queries.length, meanReturned: returned / queries.length };
   }
 
-  it("holds the data set the test claims: 20,000 vectors, the filter keeps 1% of them", async () => {
+  it(`holds the data set the test claims: ${ROWS.toLocaleString("en-US")} vectors, the filter keeps 1% of them`, async () => {
     const [counts] = await rows<{ total: number; kept: number }>(
       db().database.db,
       sql`select count(*)::int as total, count(*) filter (where metadata @> ${JSON.stringify(FILTER)}::jsonb)::int as kept
           from memories where workspace_id = ${workspaceId} and embedding_dims = ${DIMS}`,
     );
     expect(counts).toEqual({ total: ROWS, kept: ROWS / 100 });
+    // What makes the set meaningful at any size: many rows for the index, few after the filter.
+    expect(ROWS).toBeGreaterThanOrEqual(4 * EXACT_SCAN_MAX_ROWS);
+    expect(ROWS / 100).toBeLessThanOrEqual(EXACT_SCAN_MAX_ROWS);
     expect(queries).toHaveLength(QUERIES);
   });
 
@@ -179,10 +200,11 @@ describeEachDatabase("memory search recall at scale", (db) => {
         searchSettings(input),
       );
     const hnswNode = /Index Scan using memories_embedding_768_hnsw[^\n]*\n/;
-    const broad = await analyse({ vector: queries[0]!, topK: K });
+    const [query = []] = queries;
+    const broad = await analyse({ vector: query, topK: K });
     expect(broad.match(hnswNode)?.[0]).not.toMatch(/never executed/);
     expect(broad).toMatch(new RegExp(`One-Time Filter: .*<= '${EXACT_SCAN_MAX_ROWS}'::bigint`));
-    const narrow = await analyse({ vector: queries[0]!, topK: K, filters: { metadata: FILTER } });
+    const narrow = await analyse({ vector: query, topK: K, filters: { metadata: FILTER } });
     expect(narrow.match(hnswNode)?.[0]).toMatch(/never executed/);
   });
 });
