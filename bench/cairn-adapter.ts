@@ -33,15 +33,6 @@ import { binaryArray, ClusteredVectors, vectorBinary } from "./lib/vectors.js";
  *   and checks (dropping/re-creating the HNSW index around the bulk load, counting rows).
  */
 
-/** A memory as the generators make it (bench/lib/memories.ts). */
-export interface BenchMemory {
-  id: string;
-  workspaceId: string;
-  content: string;
-  embedding: Float32Array;
-  metadata: Record<string, unknown>;
-}
-
 /** Size of the search corpus (sections that need it share one load per run). */
 export const corpusSize = (quick: boolean) => (quick ? { rows: 20_000, queries: 50 } : { rows: 100_000, queries: 100 });
 

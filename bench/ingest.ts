@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
-import type { BenchMemory } from "./cairn-adapter.js";
+import type { BenchMemory } from "./lib/memories.js";
 import { MemoryGenerator } from "./lib/memories.js";
 import { mulberry32, seededUuid } from "./lib/random.js";
 import { fmt } from "./lib/results.js";

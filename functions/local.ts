@@ -7,6 +7,7 @@ import { serve } from "@hono/node-server";
 import { sql } from "drizzle-orm";
 import { connect, type Database, rows } from "../db/client";
 import { migrate } from "../db/migrate";
+import { describeFailure, UserError } from "../db/user-error";
 import { startLocalScheduler } from "./jobs/local-scheduler";
 import { baseUrl, ensureCanListen, hostPort, isLoopbackHost, listenAddress, listenError } from "./local-address";
 import { embeddingProvider } from "./memory/provider";
@@ -16,7 +17,6 @@ import { createApp } from "./shared/app";
 import { hashApiKey } from "./shared/auth";
 import { logger } from "./shared/logger";
 import { allowPrivateAddressesByDefault } from "./shared/outbound";
-import { describeFailure, UserError } from "../db/user-error";
 
 /** First start (no workspace yet), or a CAIRN_API_KEY the database doesn't know: make a workspace for it. */
 async function ensureFirstWorkspace(database: Database): Promise<void> {

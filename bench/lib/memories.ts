@@ -1,6 +1,14 @@
-import type { BenchMemory } from "../cairn-adapter.js";
 import { mulberry32, seededUuid } from "./random.js";
 import type { ClusteredVectors } from "./vectors.js";
+
+/** A memory as the generators make it. */
+export interface BenchMemory {
+  id: string;
+  workspaceId: string;
+  content: string;
+  embedding: Float32Array;
+  metadata: Record<string, unknown>;
+}
 
 /**
  * Memories with text that agrees with their embeddings: each cluster owns a small
