@@ -3,6 +3,866 @@
  * Do not edit: regenerate after the server's routes change.
  */
 export interface paths {
+    "/v1/workspaces": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Workspaces the caller's user belongs to */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Workspaces */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Workspace"][];
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a workspace owned by the caller, with its own admin key (shown once) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateWorkspaceInput"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            workspace: components["schemas"]["Workspace"];
+                            apiKey: {
+                                id: string;
+                                key: string;
+                                prefix: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Members of the workspace and their roles */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Members */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Member"][];
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Add a member by email (the user is created if new) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AddMemberInput"];
+                };
+            };
+            responses: {
+                /** @description Added */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Member"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a member */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a member's role */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["UpdateMemberInput"];
+                };
+            };
+            responses: {
+                /** @description Updated */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Member"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** API keys of the workspace (never their secrets) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description API keys */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["ApiKey"][];
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an API key; the secret is in this response only */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateApiKeyInput"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CreatedApiKey"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke an API key (it stops working at once) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Revoked */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ApiKey"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/connectors": {
         parameters: {
             query?: never;
@@ -2021,866 +2881,6 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["PayloadSchema"];
-                    };
-                };
-                /** @description Malformed request */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, invalid, revoked or expired API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks a scope or the caller is not allowed */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not found (also for another workspace's ids) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Conflict */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Body too large */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Semantically invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/workspaces": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Workspaces the caller's user belongs to */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Workspaces */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: components["schemas"]["Workspace"][];
-                        };
-                    };
-                };
-                /** @description Malformed request */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, invalid, revoked or expired API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks a scope or the caller is not allowed */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not found (also for another workspace's ids) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Conflict */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Body too large */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Semantically invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Create a workspace owned by the caller, with its own admin key (shown once) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["CreateWorkspaceInput"];
-                };
-            };
-            responses: {
-                /** @description Created */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            workspace: components["schemas"]["Workspace"];
-                            apiKey: {
-                                id: string;
-                                key: string;
-                                prefix: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Malformed request */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, invalid, revoked or expired API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks a scope or the caller is not allowed */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not found (also for another workspace's ids) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Conflict */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Body too large */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Semantically invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/members": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Members of the workspace and their roles */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Members */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: components["schemas"]["Member"][];
-                        };
-                    };
-                };
-                /** @description Malformed request */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, invalid, revoked or expired API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks a scope or the caller is not allowed */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not found (also for another workspace's ids) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Conflict */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Body too large */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Semantically invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Add a member by email (the user is created if new) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["AddMemberInput"];
-                };
-            };
-            responses: {
-                /** @description Added */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Member"];
-                    };
-                };
-                /** @description Malformed request */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, invalid, revoked or expired API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks a scope or the caller is not allowed */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not found (also for another workspace's ids) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Conflict */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Body too large */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Semantically invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/members/{userId}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /** Remove a member */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    userId: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Removed */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description Malformed request */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, invalid, revoked or expired API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks a scope or the caller is not allowed */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not found (also for another workspace's ids) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Conflict */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Body too large */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Semantically invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        /** Change a member's role */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    userId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["UpdateMemberInput"];
-                };
-            };
-            responses: {
-                /** @description Updated */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Member"];
-                    };
-                };
-                /** @description Malformed request */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, invalid, revoked or expired API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks a scope or the caller is not allowed */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not found (also for another workspace's ids) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Conflict */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Body too large */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Semantically invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        trace?: never;
-    };
-    "/v1/api-keys": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** API keys of the workspace (never their secrets) */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description API keys */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: components["schemas"]["ApiKey"][];
-                        };
-                    };
-                };
-                /** @description Malformed request */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, invalid, revoked or expired API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks a scope or the caller is not allowed */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not found (also for another workspace's ids) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Conflict */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Body too large */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Semantically invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        /** Create an API key; the secret is in this response only */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": components["schemas"]["CreateApiKeyInput"];
-                };
-            };
-            responses: {
-                /** @description Created */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["CreatedApiKey"];
-                    };
-                };
-                /** @description Malformed request */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Missing, invalid, revoked or expired API key */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description The key lacks a scope or the caller is not allowed */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Not found (also for another workspace's ids) */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Conflict */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Body too large */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Semantically invalid */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/api-keys/{id}/revoke": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /** Revoke an API key (it stops working at once) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Revoked */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["ApiKey"];
                     };
                 };
                 /** @description Malformed request */
@@ -7290,38 +7290,99 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        ConnectorWithSecret: components["schemas"]["Connector"] & {
-            /** @description HMAC-SHA256 signing secret, shown only in this response */
-            signingSecret: string;
-        };
-        /** @enum {string} */
-        ConnectorType: "SLACK" | "EMAIL" | "API" | "DATABASE";
-        /** @enum {string} */
-        ConnectorStatus: "ACTIVE" | "INACTIVE" | "ERROR";
-        Connector: {
+        Workspace: {
             /** Format: uuid */
             id: string;
             name: string;
-            type: components["schemas"]["ConnectorType"];
-            status: components["schemas"]["ConnectorStatus"];
-            config: {
-                [key: string]: unknown;
-            };
-            webhookUrl: string | null;
-            /** Format: date-time */
-            lastHealthCheckAt: string;
-            lastError: string | null;
             /** Format: date-time */
             createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
+            role?: components["schemas"]["MemberRole"];
         };
+        /** @enum {string|null} */
+        MemberRole: "OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER" | null;
         Error: {
             error: {
                 code: string;
                 message: string;
                 details?: unknown;
             };
+        };
+        CreateWorkspaceInput: {
+            name: string;
+        };
+        Member: {
+            /** Format: uuid */
+            userId: string;
+            /** @enum {string} */
+            role: "OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER";
+            /** Format: date-time */
+            createdAt: string;
+            email: string;
+            name: string | null;
+        };
+        AddMemberInput: {
+            /** Format: email */
+            email: string;
+            name?: string;
+            role?: components["schemas"]["MemberRole"];
+        };
+        UpdateMemberInput: {
+            role: components["schemas"]["MemberRole"];
+        };
+        ApiKey: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            prefix: string;
+            scopes: string[];
+            /** Format: uuid */
+            userId: string;
+            /** Format: uuid */
+            createdBy: string | null;
+            /** Format: date-time */
+            lastUsedAt: string | null;
+            /** Format: date-time */
+            expiresAt: string | null;
+            /** Format: date-time */
+            revokedAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        CreatedApiKey: components["schemas"]["ApiKey"] & {
+            /** @description The secret, shown only in this response */
+            key: string;
+        };
+        CreateApiKeyInput: {
+            name: string;
+            scopes: ("admin" | "work:read" | "work:write" | "approvals:read" | "approvals:write" | "approvals:decide" | "memory:read" | "memory:write" | "platform:read" | "platform:write")[];
+            /** Format: uuid */
+            userId?: string;
+            /** Format: date-time */
+            expiresAt?: string | null;
+        };
+        ConnectorWithSecret: components["schemas"]["Connector"] & {
+            /** @description HMAC-SHA256 signing secret, shown only in this response */
+            signingSecret: string;
+        };
+        Connector: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @enum {string} */
+            type: "SLACK" | "EMAIL" | "API" | "DATABASE";
+            /** @enum {string} */
+            status: "ACTIVE" | "INACTIVE" | "ERROR";
+            config: {
+                [key: string]: unknown;
+            };
+            webhookUrl: string | null;
+            /** Format: date-time */
+            lastHealthCheckAt: string | null;
+            lastError: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
         };
         CreateConnectorInput: {
             name: string;
@@ -7341,6 +7402,13 @@ export interface components {
             status?: components["schemas"]["ConnectorStatus"];
             signingSecret?: string;
         };
+        /** @enum {string} */
+        ConnectorType: "SLACK" | "EMAIL" | "API" | "DATABASE";
+        /**
+         * @default ACTIVE
+         * @enum {string}
+         */
+        ConnectorStatus: "ACTIVE" | "INACTIVE" | "ERROR";
         UpdateConnectorInput: {
             name?: string;
             /** @description Connector-specific settings (not secret) */
@@ -7357,18 +7425,18 @@ export interface components {
         Tool: {
             /** Format: uuid */
             id: string;
-            name: string;
-            description: string | null;
             /** Format: uuid */
             connectorId: string | null;
+            name: string;
+            description: string | null;
             inputSchema: components["schemas"]["JsonSchema"];
             outputSchema: components["schemas"]["JsonSchema"] & (Record<string, never> | null);
             enabled: boolean;
-            capabilities: components["schemas"]["Capability"][];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            capabilities: components["schemas"]["Capability"][];
         };
         /** @description A JSON Schema (draft 2020-12) as an object */
         JsonSchema: {
@@ -7440,74 +7508,10 @@ export interface components {
             jsonSchema: components["schemas"]["JsonSchema"];
             description?: string;
         };
-        Workspace: {
-            /** Format: uuid */
-            id: string;
-            name: string;
-            role?: components["schemas"]["MemberRole"];
-            /** Format: date-time */
-            createdAt: string;
-        };
-        /** @enum {string|null} */
-        MemberRole: "OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER" | null;
-        CreateWorkspaceInput: {
-            name: string;
-        };
-        Member: {
-            /** Format: uuid */
-            userId: string;
-            email: string;
-            name: string | null;
-            role: components["schemas"]["MemberRole"];
-            /** Format: date-time */
-            createdAt: string;
-        };
-        AddMemberInput: {
-            /** Format: email */
-            email: string;
-            name?: string;
-            role?: components["schemas"]["MemberRole"];
-        };
-        UpdateMemberInput: {
-            role: components["schemas"]["MemberRole"];
-        };
-        ApiKey: {
-            /** Format: uuid */
-            id: string;
-            name: string;
-            prefix: string;
-            scopes: string[];
-            /** Format: uuid */
-            userId: string;
-            /** Format: uuid */
-            createdBy: string | null;
-            /** Format: date-time */
-            lastUsedAt: string;
-            /** Format: date-time */
-            expiresAt: string;
-            /** Format: date-time */
-            revokedAt: string;
-            /** Format: date-time */
-            createdAt: string;
-        };
-        CreatedApiKey: components["schemas"]["ApiKey"] & {
-            /** @description The secret, shown only in this response */
-            key: string;
-        };
-        CreateApiKeyInput: {
-            name: string;
-            scopes: ("admin" | "work:read" | "work:write" | "approvals:read" | "approvals:write" | "approvals:decide" | "memory:read" | "memory:write" | "platform:read" | "platform:write")[];
-            /** Format: uuid */
-            userId?: string;
-            /** Format: date-time */
-            expiresAt?: string | null;
-        };
         CreatedWorkOrder: components["schemas"]["WorkOrder"] & {
             items: components["schemas"]["WorkItem"][];
             approvalRequestIds: string[];
         };
-        /** @enum {string} */
-        Priority: "LOW" | "MEDIUM" | "HIGH" | "URGENT";
         WorkItem: {
             /** Format: uuid */
             id: string;
@@ -7520,29 +7524,45 @@ export interface components {
             };
             /** @enum {string} */
             status: "QUEUED" | "AWAITING_APPROVAL" | "PROCESSING" | "COMPLETED" | "FAILED" | "CANCELLED";
-            priority: components["schemas"]["Priority"];
+            /** @enum {string} */
+            priority: "LOW" | "MEDIUM" | "HIGH" | "URGENT";
             maxAttempts: number;
             attemptCount: number;
             /** Format: date-time */
             availableAt: string;
             /** Format: date-time */
-            leaseExpiresAt: string;
+            leaseExpiresAt: string | null;
             lockedBy: string | null;
             /** Format: uuid */
             currentAttemptId: string | null;
-            approval: {
-                [key: string]: unknown;
-            } | null;
+            approval: components["schemas"]["ApprovalRequirement"];
             /** @description Any JSON value */
             result?: unknown;
             lastError: string | null;
             /** Format: date-time */
-            completedAt: string;
+            completedAt: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
         };
+        ApprovalRequirement: {
+            /** @enum {string} */
+            gate: "BEFORE" | "AFTER";
+            requiredApprovals?: number;
+            approverRoles?: ("OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER")[];
+            approverUserIds?: string[];
+            timeoutSeconds?: number;
+            /** @enum {string} */
+            timeoutAction?: "APPROVE" | "REJECT" | "ESCALATE";
+            escalateToRoles?: ("OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER")[];
+            escalationTimeoutSeconds?: number;
+            /** @enum {string} */
+            onReject?: "FAIL" | "REWORK";
+            /** Format: uuid */
+            policyId?: string;
+            policyVersion?: number;
+        } | null;
         WorkOrder: {
             /** Format: uuid */
             id: string;
@@ -7550,7 +7570,8 @@ export interface components {
             description: string | null;
             /** @enum {string} */
             status: "PENDING" | "PROCESSING" | "COMPLETED" | "FAILED" | "CANCELLED";
-            priority: components["schemas"]["Priority"];
+            /** @enum {string} */
+            priority: "LOW" | "MEDIUM" | "HIGH" | "URGENT";
             metadata: {
                 [key: string]: unknown;
             };
@@ -7559,16 +7580,16 @@ export interface components {
             /** Format: uuid */
             requestedBy: string | null;
             idempotencyKey: string | null;
-            retry: {
-                baseMs: number;
-                capMs: number;
-            };
             /** Format: date-time */
-            completedAt: string;
+            completedAt: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            retry: {
+                baseMs: number;
+                capMs: number;
+            };
         };
         CreateWorkOrderInput: {
             title: string;
@@ -7587,6 +7608,11 @@ export interface components {
             /** @default [] */
             items?: components["schemas"]["CreateWorkItemInput"][];
         };
+        /**
+         * @default MEDIUM
+         * @enum {string}
+         */
+        Priority: "LOW" | "MEDIUM" | "HIGH" | "URGENT";
         RetryPolicy: {
             baseMs: number;
             capMs: number;
@@ -7598,9 +7624,9 @@ export interface components {
                 [key: string]: unknown;
             };
             maxAttempts?: number;
-            approval?: components["schemas"]["ApprovalRequirement"];
+            approval?: components["schemas"]["ApprovalRequirementInput"];
         };
-        ApprovalRequirement: {
+        ApprovalRequirementInput: {
             /** @enum {string} */
             gate: "BEFORE" | "AFTER";
             requiredApprovals?: number;
@@ -7623,24 +7649,14 @@ export interface components {
         CancelWorkOrderInput: {
             reason?: string;
         };
-        ClaimedWorkItem: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            workOrderId: string;
-            type: string;
-            payload: {
-                [key: string]: unknown;
-            };
-            priority: string;
+        ClaimedWorkItem: components["schemas"]["WorkItem"] & {
+            /** Format: date-time */
+            leaseExpiresAt?: string;
             /** Format: uuid */
             attemptId: string;
             attemptNumber: number;
-            maxAttempts: number;
             /** @description Send back with heartbeat, complete and fail */
             fencingToken: string;
-            /** Format: date-time */
-            leaseExpiresAt: string;
         };
         ClaimWorkItemsInput: {
             workerId: string;
@@ -7664,11 +7680,11 @@ export interface components {
             /** Format: date-time */
             startedAt: string;
             /** Format: date-time */
-            heartbeatAt: string;
+            heartbeatAt: string | null;
             /** Format: date-time */
             leaseExpiresAt: string;
             /** Format: date-time */
-            finishedAt: string;
+            finishedAt: string | null;
             error: string | null;
             /** @description Any JSON value */
             result?: unknown;
@@ -7712,7 +7728,7 @@ export interface components {
             /** Format: uuid */
             attemptId: string;
             /** Format: date-time */
-            completedAt: string;
+            completedAt: string | null;
             approvalRequestIds: string[];
         };
         CompleteWorkItemInput: {
@@ -7736,7 +7752,7 @@ export interface components {
             maxAttempts: number;
             willRetry: boolean;
             /** Format: date-time */
-            availableAt: string;
+            availableAt: string | null;
             /** Format: uuid */
             deadLetterId: string | null;
         };
@@ -7777,14 +7793,14 @@ export interface components {
             }[];
             autoRetry: boolean;
             /** Format: date-time */
-            nextRetryAt: string;
+            nextRetryAt: string | null;
             redriveCount: number;
             maxRedrives: number;
             /** Format: date-time */
-            redrivenAt: string;
+            redrivenAt: string | null;
             redrivenBy: string | null;
             /** Format: date-time */
-            discardedAt: string;
+            discardedAt: string | null;
             discardedBy: string | null;
             discardReason: string | null;
             /** Format: date-time */
@@ -7825,27 +7841,13 @@ export interface components {
             name: string;
             description: string | null;
             version: number;
-            steps: {
-                type: string;
-                payloadDefaults?: {
-                    [key: string]: unknown;
-                };
-                maxAttempts?: number;
-                /** @description An ApprovalRequirement */
-                approval?: unknown;
-            }[];
-            retry: components["schemas"]["RetryPolicy"] & (Record<string, never> | null);
+            steps: components["schemas"]["TemplateStep"][];
             isActive: boolean;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
-        };
-        CreateWorkflowTemplateInput: {
-            name: string;
-            description?: string;
-            steps: components["schemas"]["TemplateStep"][];
-            retry?: components["schemas"]["RetryPolicy"];
+            retry: components["schemas"]["RetryPolicy"] & (Record<string, never> | null);
         };
         TemplateStep: {
             type: string;
@@ -7855,16 +7857,28 @@ export interface components {
             maxAttempts?: number;
             approval?: components["schemas"]["ApprovalRequirement"];
         };
+        CreateWorkflowTemplateInput: {
+            name: string;
+            description?: string;
+            steps: components["schemas"]["TemplateStepInput"][];
+            retry?: components["schemas"]["RetryPolicy"];
+        };
+        TemplateStepInput: {
+            type: string;
+            payloadDefaults?: {
+                [key: string]: unknown;
+            };
+            maxAttempts?: number;
+            approval?: components["schemas"]["ApprovalRequirementInput"];
+        };
         UpdateWorkflowTemplateInput: {
             description?: string | null;
-            steps?: components["schemas"]["TemplateStep"][];
+            steps?: components["schemas"]["TemplateStepInput"][];
             retry?: components["schemas"]["RetryPolicy"] & (Record<string, never> | null);
         };
         ApprovalRequest: {
             /** Format: uuid */
             id: string;
-            status: string;
-            gate: string;
             /** Format: uuid */
             workItemId: string;
             /** Format: uuid */
@@ -7872,21 +7886,27 @@ export interface components {
             /** Format: uuid */
             policyId: string | null;
             policyVersion: number | null;
+            /** @enum {string} */
+            gate: "BEFORE" | "AFTER";
+            /** @enum {string} */
+            status: "PENDING" | "APPROVED" | "REJECTED" | "CANCELLED";
             requiredApprovals: number;
             approvalsCount: number;
-            approverRoles: string[];
+            approverRoles: ("OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER")[];
             approverUserIds: string[];
             /** Format: uuid */
             requestedBy: string | null;
             /** Format: date-time */
-            deadline: string;
-            timeoutAction: string;
-            escalateToRoles: string[];
+            deadline: string | null;
+            /** @enum {string} */
+            timeoutAction: "APPROVE" | "REJECT" | "ESCALATE";
+            escalateToRoles: ("OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER")[];
             escalationTimeoutSeconds: number | null;
             escalationLevel: number;
-            onReject: string;
+            /** @enum {string} */
+            onReject: "FAIL" | "REWORK";
             /** Format: date-time */
-            decidedAt: string;
+            decidedAt: string | null;
             /** Format: date-time */
             createdAt: string;
             item: {
@@ -7904,10 +7924,12 @@ export interface components {
         ApprovalDecision: {
             /** Format: uuid */
             id: string;
-            actorType: string;
+            /** @enum {string} */
+            actorType: "USER" | "API_KEY" | "SYSTEM";
             /** Format: uuid */
             actorUserId: string | null;
-            decision: string;
+            /** @enum {string} */
+            decision: "APPROVED" | "REJECTED" | "ESCALATED";
             reason: string | null;
             /** Format: uuid */
             policyId: string | null;
@@ -7937,15 +7959,18 @@ export interface components {
             description: string | null;
             itemType: string | null;
             conditions: components["schemas"]["PolicyCondition"][];
-            gate: string;
+            /** @enum {string} */
+            gate: "BEFORE" | "AFTER";
             requiredApprovals: number;
-            approverRoles: string[];
+            approverRoles: ("OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER")[];
             approverUserIds: string[];
             timeoutSeconds: number | null;
-            timeoutAction: string;
-            escalateToRoles: string[];
+            /** @enum {string} */
+            timeoutAction: "APPROVE" | "REJECT" | "ESCALATE";
+            escalateToRoles: ("OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER")[];
             escalationTimeoutSeconds: number | null;
-            onReject: string;
+            /** @enum {string} */
+            onReject: "FAIL" | "REWORK";
             enabled: boolean;
             /** Format: uuid */
             createdBy: string | null;
@@ -7966,7 +7991,7 @@ export interface components {
             /** @description Only items of this type (any type if null) */
             itemType?: string | null;
             /** @default [] */
-            conditions?: components["schemas"]["PolicyCondition"][];
+            conditions?: components["schemas"]["PolicyConditionInput"][];
             /**
              * @default BEFORE
              * @enum {string}
@@ -7995,12 +8020,20 @@ export interface components {
             /** @default true */
             enabled?: boolean;
         };
+        PolicyConditionInput: {
+            /** @example payload.amount */
+            field: string;
+            /** @enum {string} */
+            operator: "equals" | "not_equals" | "greater_than" | "less_than" | "contains" | "regex";
+            /** @example 1000 */
+            value?: unknown;
+        };
         UpdateApprovalPolicyInput: {
             name?: string;
             description?: string | null;
             /** @description Only items of this type (any type if null) */
             itemType?: string | null;
-            conditions?: components["schemas"]["PolicyCondition"][];
+            conditions?: components["schemas"]["PolicyConditionInput"][];
             /** @enum {string} */
             gate?: "BEFORE" | "AFTER";
             requiredApprovals?: number;
@@ -8019,17 +8052,14 @@ export interface components {
             /** @description true when the content was already stored: nothing was created */
             deduplicated: boolean;
         };
-        /** @enum {string} */
-        MemoryType: "CONTEXT" | "KNOWLEDGE" | "TEMPLATE";
-        /** @enum {string} */
-        MemoryTier: "hot" | "warm" | "cold";
         Memory: {
             /** Format: uuid */
             id: string;
             content: string;
             /** @description SHA-256 (hex) of the normalised content; unique per workspace */
             contentHash: string;
-            type: components["schemas"]["MemoryType"];
+            /** @enum {string} */
+            type: "CONTEXT" | "KNOWLEDGE" | "TEMPLATE";
             sourceType: string | null;
             /** Format: uuid */
             sourceEventId: string | null;
@@ -8039,23 +8069,25 @@ export interface components {
                 [key: string]: unknown;
             };
             importance: number;
-            tier: components["schemas"]["MemoryTier"];
-            pinnedTier: components["schemas"]["MemoryTier"] & (string | null);
+            /** @enum {string} */
+            tier: "hot" | "warm" | "cold";
+            /** @enum {string|null} */
+            pinnedTier: "hot" | "warm" | "cold" | null;
             accessCount: number;
             /** Format: date-time */
-            lastAccessedAt: string;
+            lastAccessedAt: string | null;
             embeddingDims: number | null;
             embeddingModel: string | null;
-            /** @description Only with `?include=embedding` */
-            embedding?: number[];
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            /** @description Only with `?include=embedding` */
+            embedding?: number[];
         };
         MemoryInput: {
             content: string;
-            type?: components["schemas"]["MemoryType"] & unknown;
+            type?: components["schemas"]["MemoryType"];
             sourceType?: string | null;
             /** @description Free-form JSON object */
             metadata?: {
@@ -8073,6 +8105,11 @@ export interface components {
              */
             pinnedTier?: "hot" | "warm" | "cold" | null;
         };
+        /**
+         * @description Defaults to KNOWLEDGE
+         * @enum {string}
+         */
+        MemoryType: "CONTEXT" | "KNOWLEDGE" | "TEMPLATE";
         MemoryBatchResult: {
             /** @description One result per input, in input order */
             items: components["schemas"]["StoredMemory"][];
@@ -8143,6 +8180,8 @@ export interface components {
             createdBefore?: string;
             minImportance?: number;
         };
+        /** @enum {string} */
+        MemoryTier: "hot" | "warm" | "cold";
         UpdateMemoryInput: {
             importance?: number;
             /** @description Replaces the metadata object */
@@ -8210,16 +8249,17 @@ export interface components {
             externalId: string;
             /** Format: uuid */
             connectorId: string | null;
+            /** @description Any JSON value */
             payload?: unknown;
             metadata: {
                 [key: string]: unknown;
             };
-            /** @enum {string} */
-            processingStatus: "PENDING" | "PROCESSING" | "COMPLETED" | "FAILED";
             /** Format: date-time */
             ingestedAt: string;
             /** Format: date-time */
-            processedAt: string;
+            processedAt: string | null;
+            /** @enum {string} */
+            processingStatus: "PENDING" | "PROCESSING" | "COMPLETED" | "FAILED";
             /** Format: date-time */
             createdAt: string;
         };
@@ -8235,7 +8275,7 @@ export interface components {
                 /** Format: date-time */
                 availableAt: string;
                 /** Format: date-time */
-                completedAt: string;
+                completedAt: string | null;
                 durationMs: number | null;
             } | null;
             /** @description Memories made from the event, in chunk order */
@@ -8255,6 +8295,7 @@ export interface components {
             channel: string;
             query: string;
             response: string | null;
+            /** @description Any JSON value */
             actionsTaken?: unknown;
             modelUsed: string | null;
             tokensUsed: number | null;
@@ -8305,11 +8346,11 @@ export interface components {
             /** Format: uuid */
             conversationId: string;
             rating: number;
-            text: string | null;
             /** Format: uuid */
             createdBy: string | null;
             /** Format: date-time */
             createdAt: string;
+            text: string | null;
         };
         RecordFeedbackInput: {
             rating: number;
