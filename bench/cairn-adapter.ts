@@ -130,6 +130,7 @@ export class CairnBench {
       userId: made.userId,
       apiKeyId: made.apiKey.id,
       scopes: made.apiKey.scopes,
+      identityVerified: true,
       role: "OWNER",
     };
     return { workspaceId: made.workspace.id, userId: made.userId, key: made.apiKey.key, actor };

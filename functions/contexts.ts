@@ -28,6 +28,7 @@ export const contexts: Record<ContextName, ContextRoutes> = {
       "GET /docs",
       ...resource("/v1/workspaces"),
       ...resource("/v1/members"),
+      ...resource("/v1/invitations"),
       ...resource("/v1/api-keys"),
       ...resource("/v1/connectors"),
       ...resource("/v1/tools"),

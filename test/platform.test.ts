@@ -94,23 +94,22 @@ describeEachDatabase("platform API", (db) => {
       body: { email: "Ann@Example.test", role: "APPROVER" },
     });
     expect(added.status).toBe(201);
-    expect(added.body).toMatchObject({ email: "ann@example.test", role: "APPROVER" });
+    expect(added.body.member).toMatchObject({ email: "ann@example.test", role: "APPROVER" });
     expect(
       (await call(app, "POST", "/v1/members", { key: adminKey, body: { email: "ann@example.test" } })).status,
     ).toBe(409);
     expect(
-      (await call(app, "PATCH", `/v1/members/${added.body.userId}`, { key: adminKey, body: { role: "ADMIN" } })).body
-        .role,
+      (await call(app, "PATCH", `/v1/members/${added.body.member.userId}`, { key: adminKey, body: { role: "ADMIN" } }))
+        .body.role,
     ).toBe("ADMIN");
     const demoteOwner = await call(app, "PATCH", `/v1/members/${userId}`, { key: adminKey, body: { role: "MEMBER" } });
     expect(demoteOwner.status).toBe(409);
-    const memberKey = await call(app, "POST", "/v1/api-keys", {
-      key: adminKey,
-      body: { name: "ann", scopes: ["admin"], userId: added.body.userId },
+    const memberKey = await call(app, "POST", "/v1/invitations/accept", {
+      body: { secret: added.body.invitation.secret, name: "ann", scopes: ["admin"] },
     });
     expect(memberKey.status).toBe(201);
     expect((await call(app, "GET", "/v1/members", { key: memberKey.body.key })).status).toBe(200);
-    expect((await call(app, "DELETE", `/v1/members/${added.body.userId}`, { key: adminKey })).status).toBe(204);
+    expect((await call(app, "DELETE", `/v1/members/${added.body.member.userId}`, { key: adminKey })).status).toBe(204);
     const members = await call(app, "GET", "/v1/members", { key: adminKey });
     expect(members.body.items.map((m: { userId: string }) => m.userId)).toEqual([userId]);
     // A removed member's keys stop working with them.
@@ -129,7 +128,7 @@ describeEachDatabase("platform API", (db) => {
     });
     expect(second.status).toBe(201);
     const statuses = await Promise.all(
-      [userId, second.body.userId].map(
+      [userId, second.body.member.userId].map(
         async (id) =>
           (await call(app, "PATCH", `/v1/members/${id}`, { key: adminKey, body: { role: "MEMBER" } })).status,
       ),

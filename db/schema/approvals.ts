@@ -82,6 +82,8 @@ export const approvalRequests = pgTable(
     approverRoles: memberRole("approver_roles").array().notNull().default(sql`'{}'`),
     approverUserIds: uuid("approver_user_ids").array().notNull().default(sql`'{}'`),
     requestedBy: uuid("requested_by").references(() => users.id, { onDelete: "set null" }),
+    /** SHA-256 of the item's payload when the request was opened: an approval covers that payload only. */
+    payloadHash: text("payload_hash"),
     deadline: timestamp("deadline", { withTimezone: true }),
     timeoutAction: approvalTimeoutAction("timeout_action").notNull().default("REJECT"),
     escalateToRoles: memberRole("escalate_to_roles").array().notNull().default(sql`'{}'`),
@@ -114,6 +116,8 @@ export const approvalEvents = pgTable(
     workItemId: uuid("work_item_id").notNull(),
     actorType: actorType("actor_type").notNull(),
     actorUserId: uuid("actor_user_id").references(() => users.id, { onDelete: "restrict" }),
+    /** The key the person decided with (null for the system's timeout decisions). */
+    apiKeyId: uuid("api_key_id"),
     decision: approvalDecision("decision").notNull(),
     reason: text("reason"),
     policyId: uuid("policy_id"),

@@ -92,7 +92,10 @@ export const workItems = pgTable(
     lockedBy: text("locked_by"),
     currentAttemptId: uuid("current_attempt_id"),
     fencingToken: bigint("fencing_token", { mode: "bigint" }),
+    /** The approval requirement the item runs under: a matching policy, tightened by `requestedApproval`. */
     approval: jsonb("approval").$type<ApprovalRequirement | null>(),
+    /** What the item (or its template step) asked for itself; merged again when a redrive re-runs the gates. */
+    requestedApproval: jsonb("requested_approval").$type<ApprovalRequirement | null>(),
     result: jsonb("result"),
     lastError: text("last_error"),
     completedAt: timestamp("completed_at", { withTimezone: true }),

@@ -75,7 +75,14 @@ export async function sweepApprovalDeadlines(
         .for("update", { skipLocked: true });
       const events: NewEvent[] = due.map((request) => {
         const decision = outcomeOf(request);
-        return { request, actorType: "SYSTEM", actorUserId: null, decision, reason: TIMEOUT_REASON[decision] };
+        return {
+          request,
+          actorType: "SYSTEM",
+          actorUserId: null,
+          apiKeyId: null,
+          decision,
+          reason: TIMEOUT_REASON[decision],
+        };
       });
       await insertEvents(tx, events);
       const closing = events

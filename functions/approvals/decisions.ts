@@ -44,6 +44,8 @@ export interface NewEvent {
   request: RequestRow;
   actorType: "USER" | "SYSTEM";
   actorUserId: string | null;
+  /** The key the person decided with (null for the system). */
+  apiKeyId: string | null;
   decision: "APPROVED" | "REJECTED" | "ESCALATED";
   reason: string | null;
 }
@@ -58,6 +60,7 @@ export async function insertEvents(tx: Tx, events: NewEvent[]): Promise<void> {
       workItemId: request.workItemId,
       actorType: event.actorType,
       actorUserId: event.actorUserId,
+      apiKeyId: event.apiKeyId,
       decision: event.decision,
       reason: event.reason,
       policyId: request.policyId,
@@ -117,9 +120,9 @@ export async function escalateRequests(tx: Tx, requests: RequestRow[], now: Date
   );
 }
 
-function mayDecide(request: RequestRow, actor: Pick<Actor, "userId" | "role">): boolean {
-  if (actor.role === null) return false; // no longer a member of the workspace
-  return (request.approverRoles as string[]).includes(actor.role) || request.approverUserIds.includes(actor.userId);
+function mayDecide(request: RequestRow, person: { userId: string; role: Actor["role"] }): boolean {
+  if (person.role === null) return false; // no longer a member of the workspace
+  return request.approverRoles.includes(person.role) || request.approverUserIds.includes(person.userId);
 }
 
 /**
@@ -135,6 +138,10 @@ export async function recordDecision(
   now = new Date(),
 ) {
   const input = parseInput(DecisionInput, raw);
+  const { userId } = actor;
+  if (userId === null) {
+    throw new Forbidden("A service key acts as no person and cannot decide an approval; decisions are people's");
+  }
   const [request] = await tx
     .select()
     .from(approvalRequests)
@@ -157,10 +164,11 @@ export async function recordDecision(
   if (context?.itemStatus !== "AWAITING_APPROVAL") {
     throw new Conflict(`The work item is no longer awaiting approval (it is ${context?.itemStatus ?? "gone"})`);
   }
-  if (request.requestedBy === actor.userId || context.orderRequestedBy === actor.userId) {
+  // Four-eyes compares people: whoever's key it was, the person who asked does not decide.
+  if (request.requestedBy === userId || context.orderRequestedBy === userId) {
     throw new Forbidden("The requester of the work cannot decide its approval (four-eyes rule)");
   }
-  if (!mayDecide(request, actor)) {
+  if (!mayDecide(request, { userId, role: actor.role })) {
     throw new Forbidden("The caller is not an allowed approver of this request", {
       approverRoles: request.approverRoles,
       role: actor.role,
@@ -168,7 +176,7 @@ export async function recordDecision(
   }
   const [previous] = await rows<{ decision: string }>(
     tx,
-    sql`select decision from approval_events where request_id = ${request.id} and actor_user_id = ${actor.userId} limit 1`,
+    sql`select decision from approval_events where request_id = ${request.id} and actor_user_id = ${userId} limit 1`,
   );
   if (previous) throw new Conflict(`The caller already decided this request (${previous.decision})`);
   if (input.decision === "ESCALATED") {
@@ -177,7 +185,14 @@ export async function recordDecision(
   }
 
   await insertEvents(tx, [
-    { request, actorType: "USER", actorUserId: actor.userId, decision: input.decision, reason: input.reason ?? null },
+    {
+      request,
+      actorType: "USER",
+      actorUserId: userId,
+      apiKeyId: actor.apiKeyId,
+      decision: input.decision,
+      reason: input.reason ?? null,
+    },
   ]);
   const who = actorRef(actor);
   if (input.decision === "APPROVED") {

@@ -1,10 +1,11 @@
 /**
- * The approvals context's contract with work orders: which items need approval (their own
- * requirement, a template step's, or a workspace policy) and opening the requests in the
- * caller's transaction. Notifications are queued here and delivered after commit.
+ * The approvals context's contract with work orders: which approval an item runs under (a
+ * matching workspace policy, tightened by the item's or its template step's own requirement:
+ * floor.ts) and opening the requests in the caller's transaction. Notifications are queued here
+ * and delivered after commit.
  */
 import { randomUUID } from "node:crypto";
-import { and, asc, eq, isNotNull, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, sql } from "drizzle-orm";
 import { afterCommit, pgArray, rows, type Tx } from "../../db/client";
 import {
   ApprovalRequirement,
@@ -12,17 +13,18 @@ import {
   connectors,
   type memberRole,
   type PolicyCondition,
+  workspaceMembers,
 } from "../../db/schema";
 import { enqueueJobs } from "../jobs/runtime/sql/enqueue";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
+import { canonicalHash } from "../shared/canonical-json";
+import { Invalid } from "../shared/errors";
+import { applyFloor, approverRolesOf } from "./floor";
 import { policyMatches } from "./matching";
 import { APPROVAL_WEBHOOK_JOB, deliverNotifications, WEBHOOK_MAX_ATTEMPTS } from "./webhook-delivery";
 
 type MemberRole = (typeof memberRole.enumValues)[number];
-
-/** Who may decide when a requirement names neither roles nor users. */
-export const DEFAULT_APPROVER_ROLES = ["OWNER", "ADMIN", "APPROVER"] as const;
 
 /**
  * An approval requirement as an item or a template step carries it (input shape, strict).
@@ -70,17 +72,26 @@ function requirementFromPolicy(policy: CurrentPolicy): ApprovalRequirement {
   };
 }
 
+export interface GateCandidate {
+  type: string;
+  payload: Record<string, unknown>;
+  /** What the item (or its template step) asks for itself. */
+  approval?: ApprovalRequirement | null;
+}
+
 /**
- * Each item's approval requirement: its own (including one copied from its template
- * step) wins; otherwise the first current, enabled policy that matches, policies taken in
- * the order they were first created (then by key, for ties). One query for the policies.
+ * Each item's approval requirement: the first current, enabled policy that matches it
+ * (policies taken in the order they were first created, then by key), tightened by the item's
+ * own requirement (floor.ts: a policy is a floor). An own requirement that reaches outside its
+ * policy is a 422 naming the item. Two queries at most: the policies, the roles of the people
+ * the items name.
  */
 export async function resolveApprovalRequirements(
   tx: Tx,
   workspaceId: string,
-  items: Array<{ type: string; payload: Record<string, unknown>; approval?: ApprovalRequirement | null }>,
+  items: GateCandidate[],
 ): Promise<Array<ApprovalRequirement | null>> {
-  if (items.every((item) => item.approval)) return items.map((item) => item.approval ?? null);
+  if (items.length === 0) return [];
   const policies = await rows<CurrentPolicy>(
     tx,
     sql`select p.id, p.version, p.item_type, p.conditions, p.gate, p.required_approvals, p.approver_roles,
@@ -92,18 +103,47 @@ export async function resolveApprovalRequirements(
                   where v.workspace_id = p.workspace_id and v.policy_key = p.policy_key),
                  p.policy_key`,
   );
-  return items.map((item) => {
-    if (item.approval) return item.approval;
+  const named = [...new Set(items.flatMap((item) => item.approval?.approverUserIds ?? []))];
+  const roles = new Map(
+    named.length === 0
+      ? []
+      : (
+          await tx
+            .select({ userId: workspaceMembers.userId, role: workspaceMembers.role })
+            .from(workspaceMembers)
+            .where(and(eq(workspaceMembers.workspaceId, workspaceId), inArray(workspaceMembers.userId, named)))
+        ).map((member) => [member.userId, member.role] as const),
+  );
+  const problems: Array<{ path: string; message: string }> = [];
+  const resolved = items.map((item, index) => {
     const policy = policies.find((candidate) =>
       policyMatches({ itemType: candidate.item_type, conditions: candidate.conditions ?? [] }, item),
     );
-    return policy ? requirementFromPolicy(policy) : null;
+    const floored = applyFloor(policy ? requirementFromPolicy(policy) : null, item.approval ?? null, (userId) =>
+      roles.get(userId),
+    );
+    problems.push(...floored.problems.map((problem) => ({ ...problem, path: `items.${index}.${problem.path}` })));
+    return floored.requirement;
   });
+  if (problems.length > 0) {
+    throw new Invalid("An item's own approval requirement may only tighten the policy that matches it", problems);
+  }
+  return resolved;
+}
+
+/**
+ * The requirement for an action an agent asks permission for (MCP `request_approval`): decided
+ * before the action, always. A matching policy keeps its approvers, quorum and deadline — one
+ * that reviews afterwards is moved before the action, where the approvers see its exact
+ * parameters — and with no policy the default applies (one approval from an owner, admin or
+ * approver). The server sets this, not the caller, so it needs no `approvals:write`.
+ */
+export function beforeTheAction(requirement: ApprovalRequirement | null): ApprovalRequirement {
+  return requirement ? { ...requirement, gate: "BEFORE" } : { gate: "BEFORE" };
 }
 
 /** The request row a requirement produces, defaults applied, so the request is explicit. */
 function requestValues(requirement: ApprovalRequirement, now: Date) {
-  const roles = requirement.approverRoles ?? [];
   const users = requirement.approverUserIds ?? [];
   const escalateTo = requirement.escalateToRoles ?? [];
   const timeoutAction = requirement.timeoutAction ?? "REJECT";
@@ -112,9 +152,7 @@ function requestValues(requirement: ApprovalRequirement, now: Date) {
     policyId: requirement.policyId ?? null,
     policyVersion: requirement.policyVersion ?? null,
     requiredApprovals: requirement.requiredApprovals ?? 1,
-    approverRoles: (roles.length === 0 && users.length === 0 ? [...DEFAULT_APPROVER_ROLES] : roles) as Array<
-      (typeof memberRole.enumValues)[number]
-    >,
+    approverRoles: approverRolesOf(requirement),
     approverUserIds: users,
     deadline: requirement.timeoutSeconds ? new Date(now.getTime() + requirement.timeoutSeconds * 1000) : null,
     // Escalating with nobody to escalate to would leave the request waiting forever.
@@ -134,7 +172,13 @@ function requestValues(requirement: ApprovalRequirement, now: Date) {
 export async function openApprovalRequests(
   tx: Tx,
   actor: { workspaceId: string; userId: string | null },
-  requests: Array<{ workItemId: string; workOrderId: string; requirement: ApprovalRequirement }>,
+  requests: Array<{
+    workItemId: string;
+    workOrderId: string;
+    /** The payload the approval is asked for: an approval covers that payload only. */
+    payload: Record<string, unknown>;
+    requirement: ApprovalRequirement;
+  }>,
   now: Date = new Date(),
 ): Promise<string[]> {
   if (requests.length === 0) return [];
@@ -144,6 +188,7 @@ export async function openApprovalRequests(
     workItemId: request.workItemId,
     workOrderId: request.workOrderId,
     requestedBy: actor.userId,
+    payloadHash: canonicalHash(request.payload),
     ...requestValues(request.requirement, now),
   }));
   await tx.insert(approvalRequests).values(values);

@@ -26,8 +26,11 @@ export const apiKeyRoutes = createRouter()
       method: "post",
       path: "/v1/api-keys",
       tags,
-      summary: "Create an API key; the secret is in this response only",
+      summary: "Create a key for yourself or a service key; the secret is in this response only",
       middleware: [admin] as const,
+      description:
+        "A person's key acts as the person who creates it; nobody creates a key that acts as someone else. " +
+        "Its scopes cannot exceed the creator's, and its person's current role caps them on every request.",
       request: jsonBody(CreateApiKeyInput),
       responses: { 201: json(CreatedApiKey, "Created"), ...errorResponses },
     }),
@@ -40,6 +43,7 @@ export const apiKeyRoutes = createRouter()
       tags,
       summary: "Revoke an API key (it stops working at once)",
       middleware: [admin] as const,
+      description: "Revoking the workspace's last active key that can administer it is a 409.",
       request: { params: IdParam },
       responses: { 200: json(ApiKey, "Revoked"), ...errorResponses },
     }),

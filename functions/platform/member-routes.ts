@@ -3,8 +3,19 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, json, jsonBody } from "../shared/openapi";
-import { AddMemberInput, addMember, listMembers, removeMember, UpdateMemberInput, updateMember } from "./members";
+import { Invitation } from "./invitations";
+import {
+  AddMemberInput,
+  addMember,
+  listMembers,
+  reinviteMember,
+  removeMember,
+  UpdateMemberInput,
+  updateMember,
+} from "./members";
 import { Member } from "./schemas";
+
+const InvitedMember = z.object({ member: Member, invitation: Invitation }).openapi("InvitedMember");
 
 const tags = ["Platform"];
 const admin = requireScope("admin");
@@ -32,12 +43,27 @@ export const memberRoutes = createRouter()
       method: "post",
       path: "/v1/members",
       tags,
-      summary: "Add a member by email (the user is created if new)",
+      summary: "Invite a member by email: the answer carries their single-use invitation (its secret shown once)",
+      description:
+        "Give the invitation's secret to the person; they redeem it with POST /v1/invitations/accept for their own key. " +
+        "Nobody grants a role above their own; only an OWNER grants OWNER.",
       middleware: [admin] as const,
       request: jsonBody(AddMemberInput),
-      responses: { 201: json(Member, "Added"), ...errorResponses },
+      responses: { 201: json(InvitedMember, "Invited"), ...errorResponses },
     }),
     async (c) => c.json(await inTenant(c, (tx) => addMember(tx, c.var.actor, c.req.valid("json"))), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/members/{userId}/invitations",
+      tags,
+      summary: "A new invitation for a member who lost their key (earlier unredeemed ones stop working)",
+      middleware: [admin] as const,
+      request: { params: UserParam },
+      responses: { 201: json(InvitedMember, "Invited"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => reinviteMember(tx, c.var.actor, c.req.valid("param").userId)), 201),
   )
   .openapi(
     createRoute({

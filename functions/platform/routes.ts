@@ -2,6 +2,7 @@ import { createRouter } from "../shared/app";
 import { apiKeyRoutes } from "./api-key-routes";
 import { capabilityRoutes } from "./capability-routes";
 import { connectorRoutes } from "./connector-routes";
+import { invitationRoutes } from "./invitation-routes";
 import { memberRoutes } from "./member-routes";
 import { schemaRoutes } from "./schema-routes";
 import { toolRoutes } from "./tool-routes";
@@ -11,6 +12,7 @@ import { workspaceRoutes } from "./workspace-routes";
 export const platformRoutes = createRouter()
   .route("/", workspaceRoutes)
   .route("/", memberRoutes)
+  .route("/", invitationRoutes)
   .route("/", apiKeyRoutes)
   .route("/", connectorRoutes)
   .route("/", toolRoutes)

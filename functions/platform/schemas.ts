@@ -52,14 +52,22 @@ export const Workspace = createSelectSchema(workspaces)
   .extend({ role: MemberRole.nullable().optional() })
   .openapi("Workspace");
 
-/** A member: their user's email and name with their role here. */
-export const Member = createSelectSchema(workspaceMembers)
-  .pick({ userId: true, role: true, createdAt: true })
-  .extend(createSelectSchema(users).pick({ email: true, name: true }).shape)
+const MemberRow = createSelectSchema(workspaceMembers).pick({
+  userId: true,
+  role: true,
+  displayName: true,
+  createdAt: true,
+});
+const UserEmail = createSelectSchema(users).pick({ email: true });
+
+/** A member as this workspace knows them: their address, the name it gave them, their role here. */
+export const Member = MemberRow.omit({ displayName: true })
+  .extend({ email: UserEmail.shape.email, name: MemberRow.shape.displayName })
   .openapi("Member");
 export const memberColumns = {
-  ...selection(workspaceMembers, Member),
-  ...selection(users, createSelectSchema(users).pick({ email: true, name: true })),
+  ...selection(workspaceMembers, MemberRow.omit({ displayName: true })),
+  name: workspaceMembers.displayName,
+  ...selection(users, UserEmail),
 };
 
 /** What listings show of a key: never the hash, never the secret. */

@@ -15,10 +15,10 @@ export const workspaceRoutes = createRouter()
       method: "get",
       path: "/v1/workspaces",
       tags,
-      summary: "Workspaces the caller's user belongs to",
+      summary: "The caller's workspace, and the person's other workspaces when the key's membership is verified",
       responses: { 200: json(z.object({ items: z.array(Workspace) }), "Workspaces"), ...errorResponses },
     }),
-    async (c) => c.json({ items: await inTenant(c, (tx) => listWorkspaces(tx)) }, 200),
+    async (c) => c.json({ items: await inTenant(c, (tx) => listWorkspaces(tx, c.var.actor)) }, 200),
   )
   .openapi(
     createRoute({

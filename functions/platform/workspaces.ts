@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import { eq, sql } from "drizzle-orm";
+import { and, eq, or, sql } from "drizzle-orm";
 import { type Database, one, type Tx } from "../../db/client";
-import { apiKeys, users, workspaceMembers, workspaces } from "../../db/schema";
+import { apiKeys, workspaceMembers, workspaces } from "../../db/schema";
 import { type Actor, actorRef, type Scope } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { generateApiKey, hashApiKey } from "../shared/auth";
-import { BadRequest } from "../shared/errors";
+import { BadRequest, Forbidden } from "../shared/errors";
 import { parseInput } from "../shared/validation";
+import { ensureUser } from "./members";
 
 export const CreateWorkspaceInput = z
   .strictObject({
@@ -22,19 +23,6 @@ export interface ProvisionedWorkspace {
   apiKey: { id: string; key: string; prefix: string; scopes: Scope[] };
 }
 
-/** Finds a user by email or creates one; users are not tenant data (no RLS). */
-export async function ensureUser(tx: Tx, email: string, name?: string | null): Promise<string> {
-  const normalized = email.trim().toLowerCase();
-  const [created] = await tx
-    .insert(users)
-    .values({ email: normalized, name: name ?? null })
-    .onConflictDoNothing({ target: users.email })
-    .returning({ id: users.id });
-  if (created) return created.id;
-  const existing = one(await tx.select({ id: users.id }).from(users).where(eq(users.email, normalized)));
-  return existing.id;
-}
-
 /**
  * Creates a workspace with `ownerId` as OWNER and an admin API key for it, all in `tx`.
  * The transaction switches its tenant to the new workspace (RLS only admits writes there).
@@ -42,12 +30,14 @@ export async function ensureUser(tx: Tx, email: string, name?: string | null): P
  */
 export async function provisionWorkspace(
   tx: Tx,
-  input: CreateWorkspaceInput & { ownerId: string; presetKey?: string; actorUserId?: string },
+  input: CreateWorkspaceInput & { ownerId: string; presetKey?: string; identityVerified: boolean },
 ): Promise<ProvisionedWorkspace> {
   const workspaceId = randomUUID();
   await tx.execute(sql`select set_config('app.workspace_id', ${workspaceId}, true)`);
   const workspace = one(await tx.insert(workspaces).values({ id: workspaceId, name: input.name }).returning());
-  await tx.insert(workspaceMembers).values({ workspaceId, userId: input.ownerId, role: "OWNER" });
+  await tx
+    .insert(workspaceMembers)
+    .values({ workspaceId, userId: input.ownerId, role: "OWNER", identityVerified: input.identityVerified });
   const generated = input.presetKey ? presetApiKey(input.presetKey) : generateApiKey();
   const scopes: Scope[] = ["admin"];
   const key = one(
@@ -60,11 +50,11 @@ export async function provisionWorkspace(
         keyHash: generated.hash,
         scopes,
         userId: input.ownerId,
-        createdBy: input.actorUserId ?? input.ownerId,
+        createdBy: input.ownerId,
       })
       .returning({ id: apiKeys.id }),
   );
-  await audit(tx, actorRef({ workspaceId, userId: input.actorUserId ?? input.ownerId }), {
+  await audit(tx, actorRef({ workspaceId, userId: input.ownerId }), {
     action: "workspace.created",
     entity: { type: "workspace", id: workspaceId },
     after: { name: input.name },
@@ -90,21 +80,34 @@ export async function bootstrapWorkspace(
   return database.withSettings({}, async (tx) => {
     const ownerId = await ensureUser(tx, input.email);
     await tx.execute(sql`select set_config('app.user_id', ${ownerId}, true)`);
-    return provisionWorkspace(tx, { name: input.name, ownerId, presetKey: input.presetKey });
+    return provisionWorkspace(tx, { name: input.name, ownerId, presetKey: input.presetKey, identityVerified: true });
   });
 }
 
-/** `POST /v1/workspaces`: a new workspace owned by the caller's user, with its own admin key. */
+/**
+ * `POST /v1/workspaces`: a new workspace owned by the caller (a person), with its own admin key.
+ * The new membership is as verified as the caller's: a key from an unverified membership cannot
+ * make itself a verified one this way.
+ */
 export function createWorkspace(tx: Tx, actor: Actor, input: CreateWorkspaceInput) {
+  if (actor.userId === null) throw new Forbidden("A service key acts as no person, so it cannot own a workspace");
   return provisionWorkspace(tx, {
     ...parseInput(CreateWorkspaceInput, input),
     ownerId: actor.userId,
-    actorUserId: actor.userId,
+    identityVerified: actor.identityVerified,
   });
 }
 
-/** Workspaces the caller's user belongs to (RLS policy `member_can_list`). */
-export async function listWorkspaces(tx: Tx) {
+/**
+ * The workspaces the caller sees: its own, and — from a verified membership (the person's own
+ * identity, see invitations.ts) — the person's other verified ones. A service key sees its own.
+ * (RLS: `member_can_list`, `own_memberships`.)
+ */
+export async function listWorkspaces(tx: Tx, actor: Actor) {
+  const others = actor.identityVerified
+    ? and(eq(workspaceMembers.userId, sql`cairn_current_user()`), eq(workspaceMembers.identityVerified, true))
+    : undefined;
+  const own = eq(workspaces.id, actor.workspaceId);
   return tx
     .select({
       id: workspaces.id,
@@ -113,7 +116,10 @@ export async function listWorkspaces(tx: Tx) {
       createdAt: workspaces.createdAt,
     })
     .from(workspaces)
-    .innerJoin(workspaceMembers, eq(workspaceMembers.workspaceId, workspaces.id))
-    .where(eq(workspaceMembers.userId, sql`cairn_current_user()`))
+    .leftJoin(
+      workspaceMembers,
+      and(eq(workspaceMembers.workspaceId, workspaces.id), eq(workspaceMembers.userId, sql`cairn_current_user()`)),
+    )
+    .where(others ? or(own, others) : own)
     .orderBy(workspaces.createdAt);
 }

@@ -38,8 +38,11 @@ const DEFAULT_BODY_LIMIT = 1024 * 1024;
 /** Bulk endpoints take up to Lambda's 6 MB payload limit. */
 const BULK_BODY_LIMIT = 6 * 1024 * 1024;
 const BULK_PATHS = new Set(["/v1/memories:batch", "/v1/events"]);
-/** Routes authenticated by a signature instead of an API key (connector event intake). */
-const SIGNED_ROUTE = /^\/v1\/connectors\/[^/]+\/events$/;
+/**
+ * Routes authenticated by something other than an API key: a connector's signature (event
+ * intake), an invitation's secret (redeeming it).
+ */
+const KEYLESS_ROUTE = /^\/v1\/(connectors\/[^/]+\/events|invitations\/accept)$/;
 
 export interface AppOptions {
   database: () => Promise<Database>;
@@ -89,7 +92,7 @@ export function createApp(options: AppOptions): Router {
     await next();
   });
   app.use("/v1/*", async (c, next) => {
-    if (c.req.method === "POST" && SIGNED_ROUTE.test(c.req.path)) return next();
+    if (c.req.method === "POST" && KEYLESS_ROUTE.test(c.req.path)) return next();
     return authenticate(c, next);
   });
   // The MCP endpoint is the API for agents: the same database and API-key authentication.

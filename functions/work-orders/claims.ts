@@ -11,7 +11,7 @@
 import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
 import { jsonParam, mapRow, rows, type Tx } from "../../db/client";
-import { workItems } from "../../db/schema";
+import { type ApprovalRequirement, workItems } from "../../db/schema";
 import { openApprovalRequests } from "../approvals/gates";
 import { closeFailedItems } from "../lifecycle/failures";
 import { refreshOrderStatus } from "../lifecycle/orders";
@@ -248,7 +248,7 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
               completed_at = case when i.approval->>'gate' = 'AFTER' then null else now() end,
               lease_expires_at = null, locked_by = null, last_error = null, updated_at = now()
           where ${fenced(actor.workspaceId, itemId, input)}
-          returning i.id, i.workspace_id, i.work_order_id, i.status, i.current_attempt_id, i.approval, i.completed_at
+          returning i.id, i.workspace_id, i.work_order_id, i.status, i.current_attempt_id, i.approval, i.payload, i.completed_at
         ),
         attempt as (
           update attempts a set status = 'COMPLETED', result = ${result}::jsonb, finished_at = now(), updated_at = now()
@@ -279,6 +279,7 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
               from target t`,
         )}
         select (select jsonb_build_object('id', t.id, 'workOrderId', t.work_order_id, 'status', t.status, 'approval', t.approval,
+                                          'payload', case when t.status = 'AWAITING_APPROVAL' then t.payload end,
                                           'completedAt', t.completed_at, 'attempts', (select count(*) from attempt),
                                           'ordersLocked', (select count(*) from order_lock))
                 from target t) as done,
@@ -291,7 +292,7 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
     if (done.ordersLocked > 0) await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
   } else if (done.approval) {
     approvalRequestIds = await openApprovalRequests(tx, { workspaceId: actor.workspaceId, userId: actor.userId }, [
-      { workItemId: done.id, workOrderId: done.workOrderId, requirement: done.approval },
+      { workItemId: done.id, workOrderId: done.workOrderId, payload: done.payload ?? {}, requirement: done.approval },
     ]);
   }
   return {
@@ -308,7 +309,9 @@ interface Done {
   id: string;
   workOrderId: string;
   status: "COMPLETED" | "AWAITING_APPROVAL";
-  approval: import("../../db/schema").ApprovalRequirement | null;
+  approval: ApprovalRequirement | null;
+  /** Only when the item awaits its review: the payload the review is asked for. */
+  payload: Record<string, unknown> | null;
   completedAt: string | null;
   /** 1 when this completion may have finished the order (its row is then locked). */
   ordersLocked: number;

@@ -6,12 +6,14 @@
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { jsonParam, one, rows, type Tx } from "../../db/client";
-import { deadLetterSource, deadLetterStatus, deadLetters } from "../../db/schema";
+import { type ApprovalRequirement, deadLetterSource, deadLetterStatus, deadLetters } from "../../db/schema";
+import { openApprovalRequests, resolveApprovalRequirements } from "../approvals/gates";
 import { refreshOrderStatus } from "../lifecycle/orders";
 import { validateItemPayloads } from "../platform/payload-schemas";
 import type { Actor } from "../shared/actor";
 import { type ActorRef, actorRef } from "../shared/actor";
 import { auditCte } from "../shared/audit";
+import { canonicalHash } from "../shared/canonical-json";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
@@ -99,15 +101,20 @@ interface RedriveCandidate {
   max_redrives: number;
   item_status: string | null;
   item_type: string | null;
+  item_payload: Record<string, unknown> | null;
+  item_requested_approval: ApprovalRequirement | null;
   order_id: string | null;
   order_status: string | null;
 }
 
 /**
- * Redrives a work-item dead letter: the item is QUEUED again with a fresh attempt budget
- * (and `payload` if given, validated against its type's schema), and the dead letter is
- * marked REDRIVEN (redrive_count + 1, who and when) — it stays, linked to the item, whose
- * next failure writes a new dead letter. Usable by jobs: `actor.workspaceId` null means any
+ * Redrives a work-item dead letter: the item runs again with a fresh attempt budget (and
+ * `payload` if given, validated against its type's schema), and the dead letter is marked
+ * REDRIVEN (redrive_count + 1, who and when) — it stays, linked to the item, whose next failure
+ * writes a new dead letter. The gates run again as for a new item (the current policies, the
+ * item's own requirement): if a before-gate applies and no approval was given for exactly this
+ * payload, the item AWAITS_APPROVAL under a new request instead of running — an approval given
+ * for an old payload never covers a new one. Usable by jobs: `actor.workspaceId` null means any
  * workspace (maintenance role); `automatic` enforces `max_redrives`.
  * 409 when the dead letter is not OPEN, is not from a work item, its item is gone or not
  * FAILED, or its order was cancelled.
@@ -123,7 +130,8 @@ export async function redriveDeadLetter(
   const [candidate] = await rows<RedriveCandidate>(
     tx,
     sql`select d.id, d.workspace_id, d.source::text as source, d.status::text as status, d.work_item_id, d.redrive_count, d.max_redrives,
-               i.status::text as item_status, i.type as item_type, o.id as order_id, o.status::text as order_status
+               i.status::text as item_status, i.type as item_type, i.payload as item_payload,
+               i.requested_approval as item_requested_approval, o.id as order_id, o.status::text as order_status
         from dead_letters d
         left join work_items i on i.id = d.work_item_id
         left join work_orders o on o.id = i.work_order_id
@@ -151,19 +159,24 @@ export async function redriveDeadLetter(
       itemStatus: candidate.item_status,
     });
   }
-  if (input.payload && candidate.item_type) {
-    await validateItemPayloads(tx, candidate.workspace_id, [{ type: candidate.item_type, payload: input.payload }]);
-  }
+  const itemType = candidate.item_type ?? "";
+  const payload = input.payload ?? candidate.item_payload ?? {};
+  if (input.payload) await validateItemPayloads(tx, candidate.workspace_id, [{ type: itemType, payload }]);
+  const [approval] = await resolveApprovalRequirements(tx, candidate.workspace_id, [
+    { type: itemType, payload, approval: candidate.item_requested_approval },
+  ]);
+  const gated = approval?.gate === "BEFORE" && !(await approvalCovers(tx, candidate.work_item_id, payload, approval));
 
   const by = actor.id ?? actor.type;
-  const [redriven] = await rows<{ id: string; work_item_id: string; work_order_id: string }>(
+  const [redriven] = await rows<{ id: string; work_item_id: string; work_order_id: string; status: string }>(
     tx,
     sql`with item as (
           update work_items i
-          set status = 'QUEUED', attempt_count = 0, available_at = now(), payload = coalesce(${input.payload ? jsonParam(input.payload) : sql`null::jsonb`}, i.payload),
+          set status = ${gated ? "AWAITING_APPROVAL" : "QUEUED"}::work_item_status, attempt_count = 0, available_at = now(),
+              payload = ${jsonParam(payload)}, approval = ${approval ? jsonParam(approval) : sql`null::jsonb`},
               lease_expires_at = null, locked_by = null, completed_at = null, last_error = null, updated_at = now()
           where i.id = ${candidate.work_item_id}::uuid and i.status = 'FAILED'
-          returning i.id, i.workspace_id, i.work_order_id
+          returning i.id, i.workspace_id, i.work_order_id, i.status
         ),
         letter as (
           update dead_letters d
@@ -183,15 +196,53 @@ export async function redriveDeadLetter(
               from letter l
               union all
               select i.workspace_id, 'work_item.requeued', 'work_item', i.id,
-                     jsonb_build_object('status', 'FAILED'), jsonb_build_object('status', 'QUEUED', 'deadLetterId', ${id}::uuid)
+                     jsonb_build_object('status', 'FAILED'), jsonb_build_object('status', i.status, 'deadLetterId', ${id}::uuid)
               from item i`,
         )}
-        select l.id, i.id as work_item_id, i.work_order_id from letter l, item i`,
+        select l.id, i.id as work_item_id, i.work_order_id, i.status::text as status from letter l, item i`,
   );
   if (!redriven) throw new Conflict("The dead letter or its item changed concurrently; retry");
+  const [approvalRequestId] =
+    gated && approval
+      ? await openApprovalRequests(
+          tx,
+          { workspaceId: candidate.workspace_id, userId: actor.type === "USER" ? actor.id : null },
+          [{ workItemId: redriven.work_item_id, workOrderId: redriven.work_order_id, payload, requirement: approval }],
+        )
+      : [];
   await refreshOrderStatus(tx, [redriven.work_order_id], { actor });
   const letter = one(await tx.select(deadLetterColumns).from(deadLetters).where(eq(deadLetters.id, id)));
-  return { deadLetter: letter, workItemId: redriven.work_item_id, workOrderId: redriven.work_order_id };
+  return {
+    deadLetter: letter,
+    workItemId: redriven.work_item_id,
+    workOrderId: redriven.work_order_id,
+    itemStatus: redriven.status as "QUEUED" | "AWAITING_APPROVAL",
+    approvalRequestId: approvalRequestId ?? null,
+  };
+}
+
+/**
+ * Whether the item already holds an approval for exactly this payload under at least this
+ * requirement (a before-gate request APPROVED for the same payload hash, same policy version, as
+ * many approvals): then running it again needs no new one.
+ */
+async function approvalCovers(
+  tx: Tx,
+  itemId: string,
+  payload: Record<string, unknown>,
+  requirement: ApprovalRequirement,
+) {
+  const found = await rows<{ id: string }>(
+    tx,
+    sql`select id from approval_requests
+        where work_item_id = ${itemId}::uuid and gate = 'BEFORE' and status = 'APPROVED'
+          and payload_hash = ${canonicalHash(payload)}
+          and policy_id is not distinct from ${requirement.policyId ?? null}::uuid
+          and policy_version is not distinct from ${requirement.policyVersion ?? null}::int
+          and required_approvals >= ${requirement.requiredApprovals ?? 1}
+        limit 1`,
+  );
+  return found.length > 0;
 }
 
 /** Marks an open dead letter DISCARDED with who and why (it is kept). */

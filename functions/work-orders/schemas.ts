@@ -123,7 +123,15 @@ export const DeadLetter = createSelectSchema(deadLetters, { payload: Json, error
 export const deadLetterColumns = selection(deadLetters, DeadLetter);
 
 export const RedrivenDeadLetter = z
-  .object({ deadLetter: DeadLetter, workItemId: z.string().uuid(), workOrderId: z.string().uuid() })
+  .object({
+    deadLetter: DeadLetter,
+    workItemId: z.string().uuid(),
+    workOrderId: z.string().uuid(),
+    itemStatus: z.enum(["QUEUED", "AWAITING_APPROVAL"]).openapi({
+      description: "AWAITING_APPROVAL when the gates, run again, ask for an approval this payload does not have",
+    }),
+    approvalRequestId: z.string().uuid().nullable().openapi({ description: "The approval request opened, if any" }),
+  })
   .openapi("RedrivenDeadLetter");
 
 const TemplateRow = createSelectSchema(workflowTemplates, { steps: z.array(TemplateStep) }).omit({ workspaceId: true });

@@ -9,10 +9,9 @@ import { and, desc, eq } from "drizzle-orm";
 import { one, type Tx } from "../../db/client";
 import { TemplateStep, workflowTemplates } from "../../db/schema";
 import { ApprovalRequirementInput } from "../approvals/gates";
-import type { Actor } from "../shared/actor";
-import { actorRef } from "../shared/actor";
+import { type Actor, actorRef, hasScope } from "../shared/actor";
 import { audit } from "../shared/audit";
-import { Conflict, NotFound } from "../shared/errors";
+import { Conflict, Forbidden, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { presentTemplate, RetryPolicy, templateColumns } from "./schemas";
@@ -49,8 +48,16 @@ export const ListTemplatesQuery = PageQuery.extend({
     .openapi({ description: "Also list superseded versions" }),
 });
 
+/** A template step that sets an approval requirement sets it for every order made from it: that needs `approvals:write`. */
+function assertMaySetApprovals(actor: Actor, steps: Array<{ approval?: unknown }> | undefined) {
+  if (steps?.some((step) => step.approval) && !hasScope(actor, "approvals:write")) {
+    throw new Forbidden("A template step's approval requirement needs the 'approvals:write' scope");
+  }
+}
+
 export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof CreateTemplateInput>) {
   const input = parseInput(CreateTemplateInput, raw);
+  assertMaySetApprovals(actor, input.steps);
   const [existing] = await tx
     .select({ id: workflowTemplates.id })
     .from(workflowTemplates)
@@ -115,6 +122,7 @@ export async function listTemplates(tx: Tx, actor: Actor, raw: z.input<typeof Li
 /** Edits create the next version (the edited one must be the active version); returns it. */
 export async function updateTemplate(tx: Tx, actor: Actor, id: string, raw: z.input<typeof UpdateTemplateInput>) {
   const input = parseInput(UpdateTemplateInput, raw);
+  assertMaySetApprovals(actor, input.steps);
   // Lock the version being edited so two concurrent edits cannot both supersede it.
   const [current] = await tx
     .select(templateColumns)

@@ -4,18 +4,22 @@
  * cancellation.
  */
 
-import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
 import { type ApprovalRequirement, priority, workItems, workOrderStatus, workOrders } from "../../db/schema";
-import { ApprovalRequirementInput, openApprovalRequests, resolveApprovalRequirements } from "../approvals/gates";
+import {
+  ApprovalRequirementInput,
+  beforeTheAction,
+  openApprovalRequests,
+  resolveApprovalRequirements,
+} from "../approvals/gates";
 import { cancelledItemsCte } from "../lifecycle/items";
 import { validateItemPayloads } from "../platform/payload-schemas";
-import type { Actor } from "../shared/actor";
-import { actorRef } from "../shared/actor";
+import { type Actor, actorRef, hasScope } from "../shared/actor";
 import { audit, auditCte } from "../shared/audit";
-import { Conflict, Invalid, NotFound } from "../shared/errors";
+import { canonicalHash } from "../shared/canonical-json";
+import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { itemColumns, orderColumns, presentOrder, RetryPolicy } from "./schemas";
@@ -75,19 +79,8 @@ export const CancelWorkOrderInput = z
   .strictObject({ reason: z.string().trim().min(1).max(2000).optional() })
   .openapi("CancelWorkOrderInput");
 
-/** JSON with object keys sorted, so equal bodies hash equally whatever their key order. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object" && !(value instanceof Date)) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
-export const requestHash = (input: unknown) => createHash("sha256").update(canonicalJson(input)).digest("hex");
+/** What an Idempotency-Key remembers of its request: the body, whatever its key order. */
+export const requestHash = canonicalHash;
 
 export interface CreatedWorkOrder {
   order: ReturnType<typeof presentOrder>;
@@ -125,12 +118,13 @@ function orderItems(tx: Tx, workspaceId: string, workOrderId: string) {
  * Creates an order and its items in the caller's transaction. With `idempotencyKey`, a
  * repeat of the same body returns the original order (`created: false`) and a different
  * body is a 409; concurrent first uses are settled by the unique (workspace, key) index.
+ * With `approvalBefore`, every item waits for an approval before it runs (`beforeTheAction`).
  */
 export async function createWorkOrder(
   tx: Tx,
   actor: Actor,
   raw: z.input<typeof CreateWorkOrderInput>,
-  options: { idempotencyKey?: string } = {},
+  options: { idempotencyKey?: string; approvalBefore?: boolean } = {},
 ): Promise<CreatedWorkOrder> {
   const input = parseInput(CreateWorkOrderInput, raw);
   const key = options.idempotencyKey === undefined ? undefined : parseInput(IdempotencyKey, options.idempotencyKey);
@@ -160,12 +154,17 @@ export async function createWorkOrder(
   } else if (input.payload) {
     throw new Invalid("payload is only used with templateId; give each item its own payload");
   }
+  if (input.items.some((item) => item.approval) && !hasScope(actor, "approvals:write")) {
+    // A template's steps were set by someone who had it (templates.ts); an item's own needs it now.
+    throw new Forbidden("Setting an item's own approval requirement needs the 'approvals:write' scope");
+  }
   specs.push(...input.items);
   if (specs.length === 0) throw new Invalid("A work order needs items or a templateId");
   if (specs.length > MAX_ITEMS_PER_ORDER) throw new Invalid(`A work order holds at most ${MAX_ITEMS_PER_ORDER} items`);
 
   await validateItemPayloads(tx, actor.workspaceId, specs);
-  const approvals = await resolveApprovalRequirements(tx, actor.workspaceId, specs);
+  const resolved = await resolveApprovalRequirements(tx, actor.workspaceId, specs);
+  const approvals = options.approvalBefore ? resolved.map(beforeTheAction) : resolved;
 
   const [order] = await tx
     .insert(workOrders)
@@ -211,6 +210,7 @@ export async function createWorkOrder(
               priority: input.priority,
               maxAttempts: spec.maxAttempts ?? 3,
               approval,
+              requestedApproval: spec.approval ?? null,
             };
           }),
         )
@@ -223,7 +223,7 @@ export async function createWorkOrder(
     { workspaceId: actor.workspaceId, userId: actor.userId },
     items.flatMap((item) =>
       item.approval?.gate === "BEFORE"
-        ? [{ workItemId: item.id, workOrderId: order.id, requirement: item.approval }]
+        ? [{ workItemId: item.id, workOrderId: order.id, payload: item.payload, requirement: item.approval }]
         : [],
     ),
   );

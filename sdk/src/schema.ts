@@ -10,7 +10,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Workspaces the caller's user belongs to */
+        /** The caller's workspace, and the person's other workspaces when the key's membership is verified */
         get: {
             parameters: {
                 query?: never;
@@ -292,7 +292,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Add a member by email (the user is created if new) */
+        /**
+         * Invite a member by email: the answer carries their single-use invitation (its secret shown once)
+         * @description Give the invitation's secret to the person; they redeem it with POST /v1/invitations/accept for their own key. Nobody grants a role above their own; only an OWNER grants OWNER.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -306,13 +309,114 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Added */
+                /** @description Invited */
                 201: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Member"];
+                        "application/json": components["schemas"]["InvitedMember"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{userId}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A new invitation for a member who lost their key (earlier unredeemed ones stop working) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Invited */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["InvitedMember"];
                     };
                 };
                 /** @description Malformed request */
@@ -574,6 +678,112 @@ export interface paths {
         };
         trace?: never;
     };
+    "/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeem an invitation, once, for your own key in the workspace
+         * @description Authenticated by the invitation's secret alone; the key's scopes must be within what your role allows. If you already use Cairn in another workspace, also send one of your keys there as `Authorization: Bearer <key>`: that links the two, and the new key then lists your other workspaces too.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["AcceptInvitationInput"];
+                };
+            };
+            responses: {
+                /** @description Your key (the secret is in this response only) */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RedeemedInvitationKey"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -668,7 +878,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create an API key; the secret is in this response only */
+        /**
+         * Create a key for yourself or a service key; the secret is in this response only
+         * @description A person's key acts as the person who creates it; nobody creates a key that acts as someone else. Its scopes cannot exceed the creator's, and its person's current role caps them on every request.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -771,7 +984,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke an API key (it stops working at once) */
+        /**
+         * Revoke an API key (it stops working at once)
+         * @description Revoking the workspace's last active key that can administer it is a 409.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -7320,14 +7536,37 @@ export interface components {
             email: string;
             name: string | null;
         };
+        InvitedMember: {
+            member: components["schemas"]["Member"];
+            invitation: components["schemas"]["Invitation"];
+        };
+        Invitation: {
+            /** Format: uuid */
+            id: string;
+            /** @description Shown only in this response: give it to the person, who redeems it once */
+            secret: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
         AddMemberInput: {
             /** Format: email */
             email: string;
+            /** @description The person's name in this workspace */
             name?: string;
             role?: components["schemas"]["MemberRole"];
         };
         UpdateMemberInput: {
             role: components["schemas"]["MemberRole"];
+        };
+        RedeemedInvitationKey: components["schemas"]["CreatedApiKey"] & {
+            /** Format: uuid */
+            workspaceId: string;
+            /** @description Whether this key may list the person's other workspaces (see the description) */
+            identityVerified: boolean;
+        };
+        CreatedApiKey: components["schemas"]["ApiKey"] & {
+            /** @description The secret, shown only in this response */
+            key: string;
         };
         ApiKey: {
             /** Format: uuid */
@@ -7336,7 +7575,7 @@ export interface components {
             prefix: string;
             scopes: string[];
             /** Format: uuid */
-            userId: string;
+            userId: string | null;
             /** Format: uuid */
             createdBy: string | null;
             /** Format: date-time */
@@ -7348,17 +7587,25 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
         };
-        CreatedApiKey: components["schemas"]["ApiKey"] & {
-            /** @description The secret, shown only in this response */
-            key: string;
+        AcceptInvitationInput: {
+            secret: string;
+            /** @description The new key's name */
+            name: string;
+            scopes: ("admin" | "work:read" | "work:write" | "approvals:read" | "approvals:write" | "approvals:decide" | "memory:read" | "memory:write" | "platform:read" | "platform:write")[];
         };
         CreateApiKeyInput: {
             name: string;
             scopes: ("admin" | "work:read" | "work:write" | "approvals:read" | "approvals:write" | "approvals:decide" | "memory:read" | "memory:write" | "platform:read" | "platform:write")[];
-            /** Format: uuid */
-            userId?: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the key stops working (never if null)
+             */
             expiresAt?: string | null;
+            /**
+             * @description A service key acts as no person (admins only; it can never decide an approval)
+             * @default false
+             */
+            service?: boolean;
         };
         ConnectorWithSecret: components["schemas"]["Connector"] & {
             /** @description HMAC-SHA256 signing secret, shown only in this response */
@@ -7536,6 +7783,9 @@ export interface components {
             /** Format: uuid */
             currentAttemptId: string | null;
             approval: components["schemas"]["ApprovalRequirement"];
+            requestedApproval: string | number | boolean | null | {
+                [key: string]: unknown;
+            } | unknown[];
             /** @description Any JSON value */
             result?: unknown;
             lastError: string | null;
@@ -7814,6 +8064,16 @@ export interface components {
             workItemId: string;
             /** Format: uuid */
             workOrderId: string;
+            /**
+             * @description AWAITING_APPROVAL when the gates, run again, ask for an approval this payload does not have
+             * @enum {string}
+             */
+            itemStatus: "QUEUED" | "AWAITING_APPROVAL";
+            /**
+             * Format: uuid
+             * @description The approval request opened, if any
+             */
+            approvalRequestId: string | null;
         };
         RedriveDeadLetterInput: {
             /** @description Replaces the item's payload before it runs again */
@@ -7896,6 +8156,7 @@ export interface components {
             approverUserIds: string[];
             /** Format: uuid */
             requestedBy: string | null;
+            payloadHash: string | null;
             /** Format: date-time */
             deadline: string | null;
             /** @enum {string} */
@@ -7928,6 +8189,8 @@ export interface components {
             actorType: "USER" | "API_KEY" | "SYSTEM";
             /** Format: uuid */
             actorUserId: string | null;
+            /** Format: uuid */
+            apiKeyId: string | null;
             /** @enum {string} */
             decision: "APPROVED" | "REJECTED" | "ESCALATED";
             reason: string | null;

@@ -19,44 +19,38 @@ import { PRIVATE_ADDRESSES_ENV } from "../../functions/shared/outbound";
 import { describeEachDatabase } from "../support/databases";
 import { databaseError } from "../support/errors";
 import { call, type ResponseBody, seedWorkspace, testApp } from "../support/http";
+import { invitePerson } from "../support/people";
 
 type Role = "OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER";
-let counter = 0;
 
-/** A member with a role and an API key acting as them. */
+/** A member with a role and their own API key (invited, the invitation redeemed). */
 async function member(
   app: Router,
   adminKey: string,
   role: Role,
   scopes = ["approvals:read", "approvals:decide", "work:read"],
 ) {
-  counter += 1;
-  const added = await call(app, "POST", "/v1/members", {
-    key: adminKey,
-    body: { email: `${role.toLowerCase()}-${counter}-${Math.random().toString(36).slice(2)}@example.test`, role },
-  });
-  expect(added.status).toBe(201);
-  const key = await call(app, "POST", "/v1/api-keys", {
-    key: adminKey,
-    body: { name: `${role}-${counter}`, scopes, userId: added.body.userId },
-  });
-  expect(key.status).toBe(201);
-  return { userId: added.body.userId as string, key: key.body.key as string };
+  const person = await invitePerson(app, adminKey, { role, scopes });
+  return { userId: person.userId, key: person.key };
 }
 
-/** A workspace with a requester (who is also an APPROVER, to prove four-eyes), approvers and an admin. */
+/**
+ * A workspace with a requester (an ADMIN, so an approver by default and allowed to set an item's
+ * own approval requirement — `approvals:write` — to prove four-eyes), approvers and an admin.
+ */
 async function team(app: Router, database: Database) {
   const ws = await seedWorkspace(database, "approvals");
-  const requester = await member(app, ws.adminKey, "APPROVER", [
+  const requester = await member(app, ws.adminKey, "ADMIN", [
     "work:read",
     "work:write",
     "approvals:read",
+    "approvals:write",
     "approvals:decide",
   ]);
   const a = await member(app, ws.adminKey, "APPROVER");
   const b = await member(app, ws.adminKey, "APPROVER");
   const admin = await member(app, ws.adminKey, "ADMIN");
-  const viewer = await member(app, ws.adminKey, "VIEWER");
+  const viewer = await member(app, ws.adminKey, "VIEWER", ["approvals:read", "work:read"]);
   return { ...ws, requester, a, b, admin, viewer };
 }
 
@@ -213,7 +207,7 @@ describeEachDatabase("approvals", (db) => {
     expectError(await call(app, "GET", `/v1/approval-policies/${crypto.randomUUID()}`, { key: adminKey }), 404);
   });
 
-  it("resolves requirements: the item's own wins, else the first current enabled policy that matches", async () => {
+  it("resolves requirements: the first current enabled policy that matches, which an item's own can only tighten", async () => {
     const { database } = db();
     const app = testApp(database);
     const { adminKey, workspaceId } = await seedWorkspace(database);
@@ -240,6 +234,7 @@ describeEachDatabase("approvals", (db) => {
           { type: "INVOICE", payload: { region: "US" } },
           { type: "OTHER", payload: { region: "US" } },
           { type: "INVOICE", payload: { region: "EU-West" }, approval: { gate: "BEFORE", requiredApprovals: 1 } },
+          { type: "OTHER", payload: { region: "US" }, approval: { gate: "BEFORE", requiredApprovals: 1 } },
         ]),
       );
     const resolved = await resolve();
@@ -251,7 +246,15 @@ describeEachDatabase("approvals", (db) => {
     });
     expect(resolved[1]).toMatchObject({ policyId: second.body.id, policyVersion: 1, gate: "AFTER" });
     expect(resolved[2]).toBeNull();
-    expect(resolved[3]).toEqual({ gate: "BEFORE", requiredApprovals: 1 });
+    // A policy is a floor: the item asked for one approval, the policy's three stand.
+    expect(resolved[3]).toMatchObject({
+      policyId: edited.body.id,
+      policyVersion: 2,
+      requiredApprovals: 3,
+      gate: "BEFORE",
+    });
+    // With no matching policy, the item's own requirement applies as it is.
+    expect(resolved[4]).toEqual({ gate: "BEFORE", requiredApprovals: 1 });
     await call(app, "PATCH", `/v1/approval-policies/${first.body.policyKey}`, {
       key: adminKey,
       body: { enabled: false },

@@ -37,6 +37,7 @@ describe("migrations and schema code", () => {
         "users",
         "workspaces",
         "workspace_members",
+        "invitations",
         "api_keys",
         "work_orders",
         "work_items",

@@ -162,19 +162,20 @@ export async function addPerson(
 ): Promise<{ userId: string; key: string }> {
   people += 1;
   const email = `person-${people}-${Date.now()}-${Math.random().toString(36).slice(2)}@example.test`;
-  const member = await api<{ userId: string }>("POST", "/v1/members", adminKey, {
-    email,
-    name: `Person ${people}`,
-    role,
-  });
-  if (member.status !== 201) throw new Error(`adding a member: ${member.status} ${JSON.stringify(member.body)}`);
-  const key = await api<{ key: string }>("POST", "/v1/api-keys", adminKey, {
+  const invited = await api<{ member: { userId: string }; invitation: { secret: string } }>(
+    "POST",
+    "/v1/members",
+    adminKey,
+    { email, name: `Person ${people}`, role },
+  );
+  if (invited.status !== 201) throw new Error(`inviting a member: ${invited.status} ${JSON.stringify(invited.body)}`);
+  const key = await api<{ key: string }>("POST", "/v1/invitations/accept", undefined, {
+    secret: invited.body.invitation.secret,
     name: `key of ${email}`,
     scopes,
-    userId: member.body.userId,
   });
-  if (key.status !== 201) throw new Error(`creating a member's key: ${key.status} ${JSON.stringify(key.body)}`);
-  return { userId: member.body.userId, key: key.body.key };
+  if (key.status !== 201) throw new Error(`redeeming an invitation: ${key.status} ${JSON.stringify(key.body)}`);
+  return { userId: invited.body.member.userId, key: key.body.key };
 }
 
 /** Another workspace (created by the admin) and its admin key. */

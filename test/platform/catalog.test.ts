@@ -7,7 +7,7 @@ import type { Actor } from "../../functions/shared/actor";
 import { AppError } from "../../functions/shared/errors";
 import { PRIVATE_ADDRESSES_ENV } from "../../functions/shared/outbound";
 import { describeEachDatabase } from "../support/databases";
-import { call, seedWorkspace, testApp } from "../support/http";
+import { call, ownerActor, seedWorkspace, testApp } from "../support/http";
 
 const amountSchema = {
   type: "object",
@@ -20,15 +20,8 @@ const amountSchema = {
   },
 };
 
-function adminActor(seeded: { workspaceId: string; userId: string }): Actor {
-  return {
-    workspaceId: seeded.workspaceId,
-    userId: seeded.userId,
-    apiKeyId: crypto.randomUUID(),
-    scopes: ["admin"],
-    role: "OWNER",
-  };
-}
+const adminActor = (seeded: { workspaceId: string; userId: string }): Actor =>
+  ownerActor({ ...seeded, apiKeyId: crypto.randomUUID() });
 
 describeEachDatabase("platform catalog", (db) => {
   it("creates, lists, updates and deletes connectors, showing the signing secret only when it is issued", async () => {

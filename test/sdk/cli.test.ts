@@ -130,19 +130,26 @@ describe("cairn work-orders, approvals, dead-letters, keys", () => {
     expect(stored.items.map((item) => item.payload)).toEqual([{ amount: 120 }]);
   });
 
-  it("creates a key for another member, who lists, approves and rejects approval requests", async () => {
-    const member = await client.POST("/v1/members", { body: { email: "approver@example.com", role: "APPROVER" } });
-    const created = await cli([
-      "keys",
-      "create",
-      "--name",
-      "approver",
-      "--scopes",
-      "approvals:read,approvals:decide",
-      "--user-id",
-      member.userId,
-      "--json",
-    ]);
+  it("invites a member, who redeems the invitation for a key and lists, approves and rejects approval requests", async () => {
+    const invited = await cli(["members", "invite", "--email", "approver@example.com", "--role", "APPROVER", "--json"]);
+    expect(invited.code, invited.stderr).toBe(0);
+    const { member, invitation } = JSON.parse(invited.stdout);
+    expect(member).toMatchObject({ email: "approver@example.com", role: "APPROVER" });
+    // The invitee has no key yet: the accept command needs only the server's address.
+    const created = await cli(
+      [
+        "invitations",
+        "accept",
+        "--secret",
+        invitation.secret,
+        "--name",
+        "approver",
+        "--scopes",
+        "approvals:read,approvals:decide",
+        "--json",
+      ],
+      { env: { CAIRN_API_KEY: undefined } },
+    );
     expect(created.code, created.stderr).toBe(0);
     const key = JSON.parse(created.stdout);
     expect(key).toMatchObject({
@@ -151,6 +158,12 @@ describe("cairn work-orders, approvals, dead-letters, keys", () => {
       userId: member.userId,
     });
     expect(key.key).toMatch(/^cairn_[0-9a-f]{12}_[A-Za-z0-9_-]{32}$/);
+    const again = await cli(
+      ["invitations", "accept", "--secret", invitation.secret, "--name", "twice", "--scopes", "approvals:read"],
+      { env: { CAIRN_API_KEY: undefined } },
+    );
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain("409 conflict: The invitation was already redeemed");
 
     const approval = { gate: "BEFORE" as const, approverUserIds: [member.userId] };
     const order = await client.POST("/v1/work-orders", {

@@ -1,6 +1,7 @@
 import type { Database } from "../../db/client";
 import { bootstrapWorkspace } from "../../functions/platform/workspaces";
 import { allRouters } from "../../functions/routers";
+import type { Actor } from "../../functions/shared/actor";
 import { createApp, type Router } from "../../functions/shared/app";
 
 export function testApp(database: Database, routers: Router[] = Object.values(allRouters)): Router {
@@ -28,6 +29,16 @@ export async function seedWorkspace(database: Database, name = "test") {
  */
 // biome-ignore lint/suspicious/noExplicitAny: see the comment above
 export type ResponseBody = any;
+
+/** The actor a seeded workspace's owner key resolves to, for calling domain functions directly. */
+export const ownerActor = (seeded: { workspaceId: string; userId: string; apiKeyId?: string }): Actor => ({
+  workspaceId: seeded.workspaceId,
+  userId: seeded.userId,
+  apiKeyId: seeded.apiKeyId ?? seeded.userId,
+  scopes: ["admin"],
+  role: "OWNER",
+  identityVerified: true,
+});
 
 export interface CallOptions {
   key?: string;

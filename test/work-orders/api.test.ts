@@ -5,7 +5,7 @@ import { cancelItems, failItemsToDeadLetter, requeueItems } from "../../function
 import { refreshOrderStatus } from "../../functions/lifecycle/orders";
 import { createPayloadSchema } from "../../functions/platform/payload-schemas";
 import { describeEachDatabase } from "../support/databases";
-import { call, type ResponseBody, seedWorkspace, testApp } from "../support/http";
+import { call, ownerActor, type ResponseBody, seedWorkspace, testApp } from "../support/http";
 
 const item = (type = "summarize", payload: Record<string, unknown> = { text: "hello" }) => ({ type, payload });
 
@@ -275,7 +275,7 @@ describeEachDatabase("work orders API", (db) => {
 
   it("validates payloads against the registered schema: 422 naming the failing paths", async () => {
     const { app, key, database, workspaceId, userId } = await setup();
-    const actor = { workspaceId, userId, apiKeyId: userId, scopes: ["admin" as const], role: "OWNER" };
+    const actor = ownerActor({ workspaceId, userId });
     await database.withTenant(actor, (tx) =>
       createPayloadSchema(tx, actor, {
         itemType: "invoice",

@@ -9,13 +9,13 @@ import { getWorkItem } from "../../functions/work-orders/items";
 import { reapExpiredLeases } from "../../functions/work-orders/leases";
 import { createWorkOrder, getWorkOrder } from "../../functions/work-orders/work-orders";
 import { describeEachDatabase } from "../support/databases";
-import { seedWorkspace } from "../support/http";
+import { ownerActor, seedWorkspace } from "../support/http";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function seedActor(database: Database): Promise<Actor> {
   const ws = await seedWorkspace(database);
-  return { workspaceId: ws.workspaceId, userId: ws.userId, apiKeyId: ws.userId, scopes: ["admin"], role: "OWNER" };
+  return ownerActor(ws);
 }
 
 type FenceLike = { attemptId: string; fencingToken: string };

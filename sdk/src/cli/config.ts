@@ -60,7 +60,7 @@ export async function writeConfig(path: string, config: ConfigFile): Promise<voi
  */
 export async function resolveConnection(
   env: NodeJS.ProcessEnv,
-  flags: { profile?: string; url?: string },
+  flags: { profile?: string; url?: string; withoutKey?: boolean },
 ): Promise<Profile> {
   const path = configPath(env);
   const config = await readConfig(path);
@@ -69,6 +69,7 @@ export async function resolveConnection(
   const profile = named ? config.profiles[named] : config.profiles[config.defaultProfile ?? "default"];
   const url = flags.url ?? (named ? profile?.url : (env.CAIRN_URL ?? profile?.url));
   const apiKey = named ? profile?.apiKey : (env.CAIRN_API_KEY ?? profile?.apiKey);
+  if (flags.withoutKey && url) return { url, apiKey: apiKey ?? "" };
   if (!url || !apiKey) {
     throw new UsageError(
       `No Cairn API configured: set CAIRN_URL and CAIRN_API_KEY, or create a profile with \`cairn profiles set <name> --url <url>\` (${path})`,

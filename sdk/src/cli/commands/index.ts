@@ -3,6 +3,7 @@ import { approvalCommands } from "./approvals.js";
 import { deadLetterCommands } from "./dead-letters.js";
 import { keyCommands } from "./keys.js";
 import { memoryCommands } from "./memories.js";
+import { peopleCommands } from "./people.js";
 import { profileCommands } from "./profiles.js";
 import { workOrderCommands } from "./work-orders.js";
 
@@ -13,5 +14,6 @@ export const commands: Command[] = [
   ...approvalCommands,
   ...deadLetterCommands,
   ...keyCommands,
+  ...peopleCommands,
   ...profileCommands,
 ];

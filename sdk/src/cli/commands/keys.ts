@@ -4,12 +4,12 @@ import { type Command, print, requiredOption, stringOption } from "../command.js
 export const keyCommands: Command[] = [
   {
     path: ["keys", "create"],
-    summary: "Create an API key (admin); its secret is printed once",
+    summary: "Create a key for yourself, or a service key (admin); its secret is printed once",
     options: {
       name: { type: "string", description: "what the key is for (required)" },
       scopes: { type: "string", description: "comma-separated, e.g. work:read,work:write (required)" },
       "expires-at": { type: "string", description: "ISO 8601 expiry (optional)" },
-      "user-id": { type: "string", description: "the member the key acts as (default: you)" },
+      service: { type: "boolean", description: "a service key: acts as no person, never decides approvals" },
     },
     async run(context) {
       const scopes = requiredOption(context, "scopes")
@@ -17,14 +17,14 @@ export const keyCommands: Command[] = [
         .map((scope) => scope.trim())
         .filter(Boolean);
       const expiresAt = stringOption(context, "expires-at");
-      const userId = stringOption(context, "user-id");
+
       const key = await context.client().POST("/v1/api-keys", {
         body: {
           name: requiredOption(context, "name"),
           // Unknown scopes are the server's to refuse (a 400 naming them).
           scopes: scopes as components["schemas"]["CreateApiKeyInput"]["scopes"],
           ...(expiresAt ? { expiresAt } : {}),
-          ...(userId ? { userId } : {}),
+          ...(context.values.service === true ? { service: true } : {}),
         },
       });
       print(
