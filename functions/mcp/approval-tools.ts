@@ -6,8 +6,6 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { Tx } from "../../db/client";
-import type { ApprovalRequirement } from "../../db/schema";
-import { ApprovalRequirementInput, resolveApprovalRequirements } from "../approvals/gates";
 import { ApprovalListQuery, getApproval, listApprovals } from "../approvals/requests";
 import { Conflict } from "../shared/errors";
 import { IdParam } from "../shared/openapi";
@@ -26,21 +24,6 @@ type ApprovalRequest = Awaited<ReturnType<typeof getApproval>>;
 /** The request as the API shows it (decisions in order, with who decided), and whether it is decided. */
 function approvalView(request: ApprovalRequest) {
   return { ...request, final: request.status !== "PENDING" };
-}
-
-/**
- * The requirement for the action's item. When a workspace policy already gates this action
- * BEFORE it runs, the item carries none, so the policy applies as it is (and the request
- * records its version): an item's own requirement replaces a matching policy, and the agent
- * must not be able to weaken its workspace's rules by asking. A policy that only reviews
- * afterwards keeps its approvers, quorum and deadline, moved before the action; with no
- * matching policy the default applies (one approval from an owner, admin or approver).
- */
-function beforeGate(policy: ApprovalRequirement | null) {
-  if (policy?.gate === "BEFORE") return undefined;
-  if (!policy) return parseInput(ApprovalRequirementInput, { gate: "BEFORE" });
-  const { policyId: _id, policyVersion: _version, ...requirement } = policy;
-  return parseInput(ApprovalRequirementInput, { ...requirement, gate: "BEFORE" });
 }
 
 const RequestApprovalInput = z.strictObject({
@@ -62,10 +45,6 @@ const RequestApprovalInput = z.strictObject({
 });
 
 async function requestApproval(tx: Tx, ctx: McpContext, input: z.output<typeof RequestApprovalInput>) {
-  const [policy] = await resolveApprovalRequirements(tx, ctx.actor.workspaceId, [
-    { type: input.action, payload: input.payload },
-  ]);
-  const approval = beforeGate(policy ?? null);
   const created = await createWorkOrder(
     tx,
     ctx.actor,
@@ -74,9 +53,10 @@ async function requestApproval(tx: Tx, ctx: McpContext, input: z.output<typeof R
       description: input.reason,
       priority: input.priority,
       metadata: { requestedVia: "mcp", action: input.action },
-      items: [{ type: input.action, payload: input.payload, ...(approval ? { approval } : {}) }],
+      items: [{ type: input.action, payload: input.payload }],
     },
-    { idempotencyKey: input.idempotencyKey },
+    // Under the workspace's policies, moved before the action (approvals/gates.ts beforeTheAction).
+    { idempotencyKey: input.idempotencyKey, approvalBefore: true },
   );
   const [item] = created.items;
   if (!item) throw new Error("createWorkOrder returned an order without its item");

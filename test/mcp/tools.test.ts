@@ -10,7 +10,7 @@ import type { Router } from "../../functions/shared/app";
 import { describeEachDatabase } from "../support/databases";
 import { seedWorkspace, testApp } from "../support/http";
 import { mcpScenarios, unique } from "./scenarios";
-import { callTool, type ErrorBody, inProcessTarget, type Target } from "./support";
+import { addPerson, callTool, type ErrorBody, inProcessTarget, type Target } from "./support";
 
 interface RequestedApproval {
   approvalRequestId: string;
@@ -106,6 +106,53 @@ describeEachDatabase("MCP server in-process", (db) => {
       expect(order.body.items).toEqual([
         expect.objectContaining({ status: "AWAITING_APPROVAL", approval: expect.objectContaining({ gate: "BEFORE" }) }),
       ]);
+    });
+
+    it("lets an agent whose key has only work:write ask, under the policy, and never decide its own request", async () => {
+      const agent = await addPerson(target.api, adminKey, "MEMBER", ["work:read", "work:write"]);
+      const client = await target.connect(agent.key);
+      const action = unique("send_invoice");
+      const policy = await target.api<{ id: string }>("POST", "/v1/approval-policies", adminKey, {
+        name: "Invoices need an owner",
+        itemType: action,
+        gate: "BEFORE",
+        approverRoles: ["OWNER"],
+      });
+      expect(policy.status).toBe(201);
+      const requested = await callTool<RequestedApproval>(client, "request_approval", {
+        action,
+        reason: "Month end",
+        payload: { amount: 90 },
+      });
+      expect(requested.body).toMatchObject({
+        requiredApprovals: 1,
+        approverRoles: ["OWNER"],
+        policyId: policy.body.id,
+      });
+      // Without a policy: the default gate, still before the action.
+      const unruled = await callTool<RequestedApproval>(client, "request_approval", {
+        action: unique("send_reminder"),
+        reason: "Overdue",
+        payload: { days: 30 },
+      });
+      expect(unruled.body).toMatchObject({ requiredApprovals: 1, approverRoles: ["OWNER", "ADMIN", "APPROVER"] });
+      // The agent's key cannot decide (no approvals:decide), through the API either.
+      const decided = await target.api(
+        "POST",
+        `/v1/approvals/${requested.body.approvalRequestId}/decisions`,
+        agent.key,
+        {
+          decision: "APPROVED",
+          reason: "mine",
+        },
+      );
+      expect(decided.status).toBe(403);
+      const stored = await target.api<{ status: string }>(
+        "GET",
+        `/v1/approvals/${requested.body.approvalRequestId}`,
+        adminKey,
+      );
+      expect(stored.body.status).toBe("PENDING");
     });
 
     it("returns the same request for a repeated idempotency key, and a conflict for a changed request", async () => {
