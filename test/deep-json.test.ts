@@ -267,6 +267,35 @@ describeEachDatabase("deep JSON input", (db) => {
     );
   });
 
+  it("MCP tools refuse it as the API does", async () => {
+    const { app, key } = await setup();
+    for (const depth of DEPTHS) {
+      const args = `{"title":"t","items":[{"type":"T","payload":{"a":${deep(depth)}}}]}`;
+      const response = await app.request("/mcp", {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${key}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+        },
+        body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_work_order","arguments":${args}}}`,
+      });
+      const text = await response.text();
+      // One JSON-RPC message, as JSON or as one server-sent event.
+      const message = JSON.parse(text.startsWith("{") ? text : (/^data: (.*)$/m.exec(text)?.[1] ?? "null"));
+      expect({ depth, status: response.status, isError: message?.result?.isError }).toEqual({
+        depth,
+        status: 200,
+        isError: true,
+      });
+      expect(JSON.parse(message.result.content[0].text).error).toMatchObject({
+        code: "validation_failed",
+        details: [{ path: "items.0.payload", message: expect.stringMatching(/nested deeper/) }],
+      });
+    }
+    expect(await count(app, key, "/v1/work-orders")).toBe(0);
+  });
+
   it("the domain functions refuse it too (MCP, jobs), and a value over the size limit or with NUL", async () => {
     const { database, workspaceId, userId } = await setup();
     const actor: Actor = { workspaceId, userId, apiKeyId: crypto.randomUUID(), scopes: ["admin"], role: "OWNER" };
