@@ -1,8 +1,12 @@
 import type { PolicyCondition } from "../../db/schema";
 import { logger } from "../shared/logger";
+import { compileUserPattern, MAX_PATTERN_LENGTH, type UserPattern, userPatternProblem } from "../shared/user-regex";
 
-/** Longest regex source a policy may hold; patterns are user input and run on every new item. */
-export const MAX_REGEX_LENGTH = 500;
+/**
+ * Longest regex source a policy may hold; patterns are user input and run on every new item,
+ * on the linear-time engine of functions/shared/user-regex.ts.
+ */
+export const MAX_REGEX_LENGTH = MAX_PATTERN_LENGTH;
 /** Longest subject a regex is tested against (a long payload string is truncated, not scanned whole). */
 const MAX_REGEX_SUBJECT = 10_000;
 
@@ -40,14 +44,8 @@ export function conditionProblem(condition: PolicyCondition): string | null {
         : `'${condition.operator}' on ${condition.field} needs a number`;
     case "regex": {
       if (typeof condition.value !== "string") return `'regex' on ${condition.field} needs a pattern string`;
-      if (condition.value.length > MAX_REGEX_LENGTH)
-        return `The pattern on ${condition.field} is longer than ${MAX_REGEX_LENGTH} characters`;
-      try {
-        new RegExp(condition.value, "u");
-        return null;
-      } catch (error) {
-        return `The pattern on ${condition.field} does not compile: ${(error as Error).message}`;
-      }
+      const problem = userPatternProblem(condition.value);
+      return problem === null ? null : `The pattern on ${condition.field} ${problem}`;
     }
     case "contains":
     case "equals":
@@ -58,15 +56,17 @@ export function conditionProblem(condition: PolicyCondition): string | null {
   }
 }
 
-const compiled = new Map<string, RegExp | null>();
-function compile(pattern: string): RegExp | null {
+const compiled = new Map<string, UserPattern | null>();
+function compile(pattern: string): UserPattern | null {
   let regex = compiled.get(pattern);
   if (regex === undefined) {
     try {
-      regex = new RegExp(pattern, "u");
-    } catch {
-      regex = null; // saved before validation existed, or edited in SQL: never matches
-      logger.warn("approval policy regex does not compile", { pattern });
+      regex = compileUserPattern(pattern);
+    } catch (error) {
+      // Saved before validation existed (or before the linear-time engine: lookaround,
+      // backreferences), or edited in SQL: never matches.
+      regex = null;
+      logger.warn("approval policy regex does not compile", { pattern, error });
     }
     if (compiled.size > 1000) compiled.clear();
     compiled.set(pattern, regex);

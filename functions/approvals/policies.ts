@@ -23,14 +23,21 @@ import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
-import { parseInput } from "../shared/validation";
+import { parseInput, StorableJson } from "../shared/validation";
 import { conditionProblem } from "./matching";
 import { type ApprovalPolicy, policyColumns } from "./schemas";
 
 const Role = z.enum(memberRole.enumValues);
 const Seconds = z.number().int().min(1).max(MAX_TIMEOUT_SECONDS);
 
-export const PolicyConditionInput = PolicyCondition.strict().openapi("PolicyConditionInput");
+export const PolicyConditionInput = PolicyCondition.extend({
+  value: StorableJson(z.unknown()).openapi({ example: 1000 }),
+})
+  .strict()
+  .openapi("PolicyConditionInput", {
+    description:
+      "`regex` takes a pattern (at most 500 characters) in JavaScript syntax, matched in linear time by an RE2 engine: no backreferences, lookahead or lookbehind (refused when the policy is saved); `\\s` is ASCII whitespace, `.` excludes only a newline, `\\p{…}` takes short names (`\\p{L}`, `\\p{Greek}`).",
+  });
 
 const policyFields = {
   name: z.string().trim().min(1).max(200),

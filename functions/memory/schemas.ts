@@ -5,8 +5,10 @@
 import { z } from "@hono/zod-openapi";
 import { conversations, feedback, memories, processingJobs, rawEvents } from "../../db/schema";
 import { createSelectSchema, Json, JsonObject, selection } from "../shared/schemas";
+import { StorableJsonObject } from "../shared/validation";
 
-export const Metadata = JsonObject.openapi({ description: "Free-form JSON object" });
+/** Also the input of memories (create, batch, update, search filters): the storable-JSON rule applies. */
+export const Metadata = StorableJsonObject().openapi({ description: "Free-form JSON object" });
 
 export const Memory = createSelectSchema(memories, {
   contentHash: (schema) =>

@@ -8,7 +8,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { PRIVATE_ADDRESSES_ENV, refusedDestination } from "../shared/outbound";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput } from "../shared/validation";
+import { parseInput, StorableJsonObject } from "../shared/validation";
 import { found, ownRow, pick } from "./catalog-records";
 import { connectorColumns } from "./schemas";
 
@@ -25,9 +25,7 @@ const WebhookUrl = z
   .openapi({
     description: `An http(s) URL at a public address (unless the server runs with ${PRIVATE_ADDRESSES_ENV}=allow, as npm start does; names are checked when a delivery connects)`,
   });
-const ConnectorConfig = z
-  .record(z.string(), z.unknown())
-  .openapi({ description: "Connector-specific settings (not secret)" });
+const ConnectorConfig = StorableJsonObject().openapi({ description: "Connector-specific settings (not secret)" });
 
 export const CreateConnectorInput = z
   .strictObject({

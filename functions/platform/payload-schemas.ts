@@ -9,6 +9,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
+import { compileUserPattern } from "../shared/user-regex";
 import { parseInput } from "../shared/validation";
 import { found, ownRow } from "./catalog-records";
 import { JsonSchemaObject, payloadSchemaColumns } from "./schemas";
@@ -24,7 +25,10 @@ export const CreatePayloadSchemaInput = z
     jsonSchema: JsonSchemaObject,
     description: z.string().trim().max(2000).optional(),
   })
-  .openapi("CreatePayloadSchemaInput");
+  .openapi("CreatePayloadSchemaInput", {
+    description:
+      "`pattern` and `patternProperties` are matched in linear time by an RE2 engine: JavaScript syntax of at most 500 characters, no backreferences, lookahead or lookbehind (a 422 when the schema is saved); `\\s` is ASCII whitespace, `.` excludes only a newline, `\\p{…}` takes short names (`\\p{L}`, `\\p{Greek}`).",
+  });
 
 /** `?flag=true|false` in a query string; booleans pass through, so parsing twice is harmless. */
 export const QueryFlag = z.preprocess(
@@ -39,7 +43,16 @@ export const ListPayloadSchemasQuery = PageQuery.extend({
 
 // ---- compiling ----
 
+/**
+ * `pattern` and `patternProperties` run on the linear-time engine (functions/shared/user-regex.ts):
+ * ajv calls this for each pattern when it compiles a schema, so a pattern that engine refuses
+ * (backreferences, lookaround, too long) fails the compile with the reason (a 422 at save time).
+ * `code` only names it in standalone code, which Cairn does not generate.
+ */
+const userRegExp = Object.assign((pattern: string) => compileUserPattern(pattern), { code: "compileUserPattern" });
+
 const ajv = new Ajv2020({
+  code: { regExp: userRegExp },
   allErrors: true,
   // Strict about the schema itself (unknown keywords and formats are mistakes worth a 422),
   // lenient about style choices that are valid JSON Schema.

@@ -14,10 +14,12 @@ import {
   workspaces,
 } from "../../db/schema";
 import { createSelectSchema, JsonObject, selection } from "../shared/schemas";
+import { StorableJsonObject } from "../shared/validation";
 
-export const JsonSchemaObject = z
-  .record(z.string(), z.unknown())
-  .openapi("JsonSchema", { description: "A JSON Schema (draft 2020-12) as an object" });
+/** Also the input of tools and payload schemas: the storable-JSON rule applies. */
+export const JsonSchemaObject = StorableJsonObject().openapi("JsonSchema", {
+  description: "A JSON Schema (draft 2020-12) as an object",
+});
 
 /** A connector: everything but the signing secret, which leaves only in the create and rotate responses. */
 export const Connector = createSelectSchema(connectors, { config: JsonObject })

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 
+/** Recursive: every caller passes parsed input, whose JSON values are at most MAX_JSON_DEPTH deep. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
   if (value && typeof value === "object" && !(value instanceof Date)) {

@@ -20,7 +20,7 @@ import { type ActorRef, actorRef } from "../shared/actor";
 import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { retryDelaySql } from "../shared/retry";
-import { parseInput } from "../shared/validation";
+import { parseInput, StorableJson } from "../shared/validation";
 import type { ClaimedItem } from "./schemas";
 
 export const MAX_LEASE_SECONDS = 3600;
@@ -56,7 +56,7 @@ export const HeartbeatInput = z
   .openapi("HeartbeatInput");
 
 export const CompleteInput = z
-  .strictObject({ ...Fence, result: z.unknown().optional().openapi({ description: "Any JSON value" }) })
+  .strictObject({ ...Fence, result: StorableJson(z.unknown()).optional().openapi({ description: "Any JSON value" }) })
   .openapi("CompleteWorkItemInput");
 
 export const FailInput = z

@@ -16,7 +16,7 @@ import { auditCte } from "../shared/audit";
 import { canonicalHash } from "../shared/canonical-json";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput } from "../shared/validation";
+import { parseInput, StorableJsonObject } from "../shared/validation";
 import { deadLetterColumns } from "./schemas";
 
 const QueryFlag = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
@@ -32,8 +32,7 @@ export const ListDeadLettersQuery = PageQuery.extend({
 
 export const RedriveInput = z
   .strictObject({
-    payload: z
-      .record(z.string(), z.unknown())
+    payload: StorableJsonObject()
       .optional()
       .openapi({ description: "Replaces the item's payload before it runs again" }),
   })

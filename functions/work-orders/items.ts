@@ -8,7 +8,7 @@ import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { NotFound } from "../shared/errors";
-import { parseInput } from "../shared/validation";
+import { parseInput, StorableJsonObject } from "../shared/validation";
 import { attemptColumns, evalColumns, itemColumns } from "./schemas";
 
 export const RecordEvalInput = z
@@ -16,7 +16,7 @@ export const RecordEvalInput = z
     evaluator: z.string().trim().min(1).max(200),
     score: z.number().min(0).max(1),
     passed: z.boolean(),
-    details: z.record(z.string(), z.unknown()).default({}),
+    details: StorableJsonObject().default({}),
   })
   .openapi("RecordEvalInput");
 

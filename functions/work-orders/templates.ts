@@ -13,11 +13,14 @@ import { type Actor, actorRef, hasScope } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Conflict, Forbidden, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput } from "../shared/validation";
+import { parseInput, StorableJsonObject } from "../shared/validation";
 import { presentTemplate, RetryPolicy, templateColumns } from "./schemas";
 
 /** A step as a client writes it: an approval never carries a policy's id (only policy resolution sets those). */
-export const TemplateStepInput = TemplateStep.extend({ approval: ApprovalRequirementInput.optional() })
+export const TemplateStepInput = TemplateStep.extend({
+  payloadDefaults: StorableJsonObject().optional(),
+  approval: ApprovalRequirementInput.optional(),
+})
   .strict()
   .openapi("TemplateStepInput");
 

@@ -21,7 +21,7 @@ import { audit, auditCte } from "../shared/audit";
 import { canonicalHash } from "../shared/canonical-json";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput } from "../shared/validation";
+import { parseInput, StorableJsonObject } from "../shared/validation";
 import { itemColumns, orderColumns, presentOrder, RetryPolicy } from "./schemas";
 import { findTemplate } from "./templates";
 
@@ -32,7 +32,7 @@ const DEFAULT_RETRY = { baseMs: 1000, capMs: 300_000 };
 export const CreateWorkItemInput = z
   .strictObject({
     type: z.string().trim().min(1).max(200),
-    payload: z.record(z.string(), z.unknown()).default({}),
+    payload: StorableJsonObject().default({}),
     maxAttempts: z.number().int().min(1).max(100).optional(),
     approval: ApprovalRequirementInput.nullable().optional(),
   })
@@ -46,10 +46,10 @@ export const CreateWorkOrderInput = z
     title: z.string().trim().min(1).max(500),
     description: z.string().max(10_000).optional(),
     priority: Priority.default("MEDIUM"),
-    metadata: z.record(z.string(), z.unknown()).default({}),
+    metadata: StorableJsonObject().default({}),
     templateId: z.string().uuid().optional(),
     /** With a template: merged over every step's payload defaults. */
-    payload: z.record(z.string(), z.unknown()).optional(),
+    payload: StorableJsonObject().optional(),
     retry: RetryPolicy.optional(),
     items: z.array(CreateWorkItemInput).max(MAX_ITEMS_PER_ORDER).default([]),
   })

@@ -7750,6 +7750,7 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        /** @description `pattern` and `patternProperties` are matched in linear time by an RE2 engine: JavaScript syntax of at most 500 characters, no backreferences, lookahead or lookbehind (a 422 when the schema is saved); `\s` is ASCII whitespace, `.` excludes only a newline, `\p{…}` takes short names (`\p{L}`, `\p{Greek}`). */
         CreatePayloadSchemaInput: {
             itemType: string;
             jsonSchema: components["schemas"]["JsonSchema"];
@@ -8283,6 +8284,7 @@ export interface components {
             /** @default true */
             enabled?: boolean;
         };
+        /** @description `regex` takes a pattern (at most 500 characters) in JavaScript syntax, matched in linear time by an RE2 engine: no backreferences, lookahead or lookbehind (refused when the policy is saved); `\s` is ASCII whitespace, `.` excludes only a newline, `\p{…}` takes short names (`\p{L}`, `\p{Greek}`). */
         PolicyConditionInput: {
             /** @example payload.amount */
             field: string;
