@@ -64,7 +64,7 @@ function compile(pattern: string): UserPattern | null {
       regex = compileUserPattern(pattern);
     } catch (error) {
       // Saved before validation existed (or before the linear-time engine: lookaround,
-      // backreferences), or edited in SQL: never matches.
+      // backreferences), or edited in SQL: conditionHolds fails closed on it.
       regex = null;
       logger.warn("approval policy regex does not compile", { pattern, error });
     }
@@ -100,7 +100,8 @@ function asNumber(value: unknown): number | null {
 /**
  * Whether one condition holds. A missing field satisfies only `not_equals`; comparisons
  * need numbers (numeric strings count); `contains` is a substring test on strings and a
- * membership test on arrays; `regex` tests strings and numbers.
+ * membership test on arrays; `regex` tests strings and numbers, and a stored pattern that no
+ * longer compiles holds for every string or number (fails closed).
  */
 export function conditionHolds(condition: PolicyCondition, item: MatchableItem): boolean {
   const actual = fieldValue(item, condition.field);
@@ -124,7 +125,8 @@ export function conditionHolds(condition: PolicyCondition, item: MatchableItem):
       if (typeof condition.value !== "string") return false;
       if (typeof actual !== "string" && typeof actual !== "number") return false;
       const regex = compile(condition.value);
-      return regex?.test(String(actual).slice(0, MAX_REGEX_SUBJECT)) ?? false;
+      // A pattern that cannot run holds: its policy asks for approval rather than letting items through.
+      return regex === null || regex.test(String(actual).slice(0, MAX_REGEX_SUBJECT));
     }
     default:
       return false;

@@ -104,6 +104,32 @@ describeEachDatabase("trust: governance that cannot be walked around", (db) => {
     expect(await claimAll(app, ws.adminKey)).toEqual([]);
   });
 
+  it("1b. a policy whose stored pattern can no longer run fails closed: its items wait for approval", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const ws = await seedWorkspace(database, "trust");
+    const policy = await call(app, "POST", "/v1/approval-policies", {
+      key: ws.adminKey,
+      body: {
+        name: "Sanctioned countries",
+        itemType: "WIRE",
+        conditions: [{ field: "payload.country", operator: "regex", value: "^(KP|IR)$" }],
+      },
+    });
+    expect(policy.status).toBe(201);
+    // Saved before the linear-time engine, with a lookahead it refuses now (only SQL can write this).
+    await database.withTenant({ workspaceId: ws.workspaceId }, (tx) =>
+      tx.execute(
+        sql`update approval_policies set conditions = ${JSON.stringify([
+          { field: "payload.country", operator: "regex", value: "^(?=K)KP$" },
+        ])}::jsonb where id = ${policy.body.id}`,
+      ),
+    );
+    const order = await createOrder(app, ws.adminKey, [{ type: "WIRE", payload: { country: "FR" } }]);
+    expect(order.status).toBe(201);
+    expect(order.body.items[0]).toMatchObject({ status: "AWAITING_APPROVAL", approval: { policyId: policy.body.id } });
+  });
+
   it("2. a redrive re-runs the gates: an edited payload is gated like a new item's; an old approval never covers it", async () => {
     const { database } = db();
     const app = testApp(database);
