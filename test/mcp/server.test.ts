@@ -1,26 +1,19 @@
 /**
  * End to end, as agents reach it: `npm start` in its own process (tsx functions/local.ts over
  * an in-memory PGlite), then the same scenarios as in-process, with the SDK's client over
- * Streamable HTTP and through the stdio bridge in its own process.
+ * Streamable HTTP and through `cairn mcp` (the stdio bridge) in its own process.
  */
 import { randomBytes } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { getDefaultEnvironment, StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mcpScenarios } from "./scenarios";
-import { httpTarget, type SpawnedServer, startServer, stdioTarget, type Target } from "./support";
+import { bridgeTransport, httpTarget, type SpawnedServer, startServer, stdioTarget, type Target } from "./support";
 
 const KEY = `cairn_${randomBytes(6).toString("hex")}_${randomBytes(24).toString("base64url")}`;
 
 /** A bridge process with its stderr collected, connected (or not) by the SDK's client. */
 function bridge(env: Record<string, string>) {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: ["--import", "tsx", "functions/mcp/stdio-bridge.ts"],
-    cwd: process.cwd(),
-    env: { ...getDefaultEnvironment(), ...env },
-    stderr: "pipe",
-  });
+  const transport = bridgeTransport(env);
   let stderr = "";
   transport.stderr?.on("data", (chunk) => {
     stderr += chunk;

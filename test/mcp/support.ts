@@ -102,18 +102,25 @@ export function httpTarget(base: string): Target {
   });
 }
 
-/** The stdio bridge (functions/mcp/stdio-bridge.ts) in its own process, pointed at `base`. */
+/**
+ * `cairn mcp` (the CLI's stdio bridge, sdk/src/mcp-bridge.ts) in its own process, as a desktop
+ * client starts it; `env` is all its configuration (never the developer's own profile file).
+ */
+export function bridgeTransport(env: Record<string, string>): StdioClientTransport {
+  return new StdioClientTransport({
+    command: process.execPath,
+    args: ["node_modules/.bin/cairn", "mcp"],
+    cwd: process.cwd(),
+    env: { ...getDefaultEnvironment(), CAIRN_CONFIG: "/nonexistent/cairn-config.json", ...env },
+    stderr: "pipe",
+  });
+}
+
+/** `cairn mcp` pointed at `base`. */
 export function stdioTarget(base: string): Target {
   return clientSet("stdio-bridge", apiOver(fetch, base), async (key) => {
     const client = newClient();
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: ["--import", "tsx", "functions/mcp/stdio-bridge.ts"],
-      cwd: process.cwd(),
-      env: { ...getDefaultEnvironment(), CAIRN_URL: base, CAIRN_API_KEY: key },
-      stderr: "pipe",
-    });
-    await client.connect(transport);
+    await client.connect(bridgeTransport({ CAIRN_URL: base, CAIRN_API_KEY: key }));
     return client;
   });
 }

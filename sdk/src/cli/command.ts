@@ -1,4 +1,4 @@
-/** What a `cairn` subcommand is: new commands (`cairn mcp`, say) are one more entry in commands/index.ts. */
+/** What a `cairn` subcommand is: a new command is one more entry in commands/index.ts. */
 import type { CairnClient } from "../client.js";
 
 export type OptionSpec = { type: "string" | "boolean"; short?: string; description: string };

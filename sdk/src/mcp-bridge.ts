@@ -3,16 +3,14 @@
  * stdout; every message is forwarded, as is, to a Cairn server's `/mcp` over Streamable HTTP,
  * and everything the server answers (results, errors, progress notifications) comes back.
  * The server decides everything (tools, scopes, errors): the bridge holds no Cairn code, only
- * the MCP SDK and Node, so the CLI package can ship it as `npx cairn mcp`.
+ * the MCP SDK and Node. `cairn mcp` runs it (cli/commands/mcp.ts):
  *
- *   CAIRN_URL=https://api.example.com CAIRN_API_KEY=cairn_… npm run mcp:stdio
+ *   CAIRN_URL=https://api.example.com CAIRN_API_KEY=cairn_… npx cairn mcp
  *
  * The key travels only in the Authorization header. stdout carries the protocol, so anything
  * the bridge has to say goes to stderr.
  */
-import { realpathSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import {
@@ -38,8 +36,6 @@ export interface StdioBridge {
   close(): Promise<void>;
 }
 
-const KEY_SHAPE = /^\S+$/;
-
 /** The `/mcp` endpoint of a Cairn URL; refuses URLs that carry credentials. */
 export function mcpEndpoint(url: string): URL {
   let endpoint: URL;
@@ -58,15 +54,6 @@ export function mcpEndpoint(url: string): URL {
     endpoint.pathname = `${endpoint.pathname.replace(/\/+$/, "")}/mcp`;
   }
   return endpoint;
-}
-
-/** The bridge's settings from the environment (CAIRN_URL, CAIRN_API_KEY). */
-export function bridgeOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): StdioBridgeOptions {
-  const url = env.CAIRN_URL?.trim();
-  const apiKey = env.CAIRN_API_KEY?.trim();
-  if (!url) throw new Error("Set CAIRN_URL to the Cairn server, e.g. http://localhost:3000");
-  if (!apiKey || !KEY_SHAPE.test(apiKey)) throw new Error("Set CAIRN_API_KEY to a Cairn API key (cairn_…)");
-  return { url, apiKey };
 }
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -131,37 +118,4 @@ export async function startStdioBridge(options: StdioBridgeOptions): Promise<Std
       await Promise.allSettled([local.close(), remote.close()]);
     },
   };
-}
-
-/** The runnable entry: settings from the environment, until stdin ends or a signal arrives. */
-export async function main(): Promise<void> {
-  let options: StdioBridgeOptions;
-  try {
-    options = bridgeOptionsFromEnv();
-  } catch (error) {
-    process.stderr.write(`cairn mcp: ${messageOf(error)}\n`);
-    process.exit(2);
-  }
-  const bridge = await startStdioBridge(options);
-  const stop = () => {
-    void bridge.close().finally(() => process.exit(0));
-  };
-  // The client closing our stdin is how stdio MCP sessions end.
-  process.stdin.once("end", stop);
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-}
-
-const invokedDirectly = (() => {
-  try {
-    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-})();
-if (invokedDirectly) {
-  main().catch((error) => {
-    process.stderr.write(`cairn mcp: ${messageOf(error)}\n`);
-    process.exit(1);
-  });
 }
