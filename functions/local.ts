@@ -60,6 +60,9 @@ async function main() {
   if (isLoopbackHost(address.host)) allowPrivateAddressesByDefault();
   // Before any work: a taken port is one sentence, with nothing started that needs stopping.
   await ensureCanListen(address);
+  // The production Neon driver against a local Postgres, through `npm run db:proxy`.
+  if (process.env.CAIRN_NEON_PROXY)
+    (await import("../db/neon-local")).configureNeonProxyFromEnv(process.env.CAIRN_NEON_PROXY);
   const database = await connect(process.env.DATABASE_URL, { log: logger });
   const { applied } = await migrate(database);
   logger.info("database ready", { driver: database.kind, migrationsApplied: applied });
