@@ -53,6 +53,8 @@ for (const driver of drivers) {
       if (spawned) await stopProcess(spawned);
       await admin.end().catch(() => {});
       await adminQuery(server, `drop database if exists ${name} with (force)`);
+      // The login roles npm start made for this database (db/login-roles.ts).
+      for (const kind of ["runtime", "jobs"]) await adminQuery(server, `drop role if exists ${name}_${kind}`);
     });
 
     it("answers 2xx/409/503, loses no item, completes none twice, and stays healthy", {

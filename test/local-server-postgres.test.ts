@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { signBody } from "../functions/shared/signatures";
+import type { ResponseBody } from "./support/http";
 import { adminQuery, databaseUrl } from "./support/postgres-admin";
 import { freePort, spawnScript, stopProcess, waitForOutput } from "./support/processes";
 
@@ -19,17 +20,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("npm start on PostgreSQL [postgr
   const name = `cairn_start_${randomBytes(5).toString("hex")}`;
   afterAll(async () => {
     await adminQuery(server, `drop database if exists ${name} with (force)`);
-    const client = new pg.Client({ connectionString: server });
-    await client.connect();
-    try {
-      const { rows } = await client.query<{ rolname: string }>(
-        "select rolname from pg_roles where starts_with(rolname, $1)",
-        [`${name}_`],
-      );
-      for (const { rolname } of rows) await client.query(`drop role if exists ${rolname}`);
-    } finally {
-      await client.end();
-    }
+    // The login roles npm start made for this database (db/login-roles.ts).
+    for (const kind of ["runtime", "jobs"]) await adminQuery(server, `drop role if exists ${name}_${kind}`);
   });
 
   it("migrates, bootstraps and serves as login roles of cairn_app and cairn_maintenance, not as the owner", async () => {
@@ -52,7 +44,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("npm start on PostgreSQL [postgr
           headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", ...headers },
           body: typeof body === "string" ? body : body === undefined ? undefined : JSON.stringify(body),
         });
-        return { status: response.status, body: await response.json() };
+        const json: ResponseBody = await response.json();
+        return { status: response.status, body: json };
       };
 
       expect((await fetch(`${base}/health`)).status).toBe(200);
