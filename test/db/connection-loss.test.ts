@@ -25,7 +25,7 @@ holdRoutes.get("/v1/test/in-query", async (c) => {
 holdRoutes.get("/v1/test/between-statements", async (c) => {
   await inTenant(c, async (tx) => {
     await tx.execute(sql`select 1`);
-    await sleep(3_000);
+    await sleep(5_000);
     await tx.execute(sql`select 1`);
   });
   return c.json({ ok: true });
@@ -75,7 +75,7 @@ for (const driver of drivers) {
           [name],
         );
         if (held && held.sleeping === 4 && held.idle === 4) break;
-        if (i > 100) throw new Error(`the requests did not all hold a connection: ${JSON.stringify(held)}`);
+        if (i > 200) throw new Error(`the requests did not all hold a connection: ${JSON.stringify(held)}`);
         await sleep(20);
       }
       const [killed] = await admin<{ n: number }>(
