@@ -22,6 +22,8 @@ export default $config({
         // SST's own components are built against.
         aws: { version: "7.20.0" },
         neon: { version: "0.13.0" },
+        // The database logins' passwords (infra/database.ts); the version SST's own components use.
+        random: { version: "4.16.6" },
       },
     };
   },

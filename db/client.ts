@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import type { ExtractTablesWithRelations, SQL, Table } from "drizzle-orm";
 import { getTableColumns, sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
@@ -87,25 +88,40 @@ export async function connect(url = process.env.DATABASE_URL, options: ConnectOp
   const kind = options.driver ?? driverFor(url);
   const log = options.log ?? silent;
   if (kind === "pglite") return connectPglite(url, log, options.pgliteTemplate);
-  /**
-   * An idle pooled connection that dies (a Neon compute scaling to zero, a server restart) is
-   * dropped by the pool, which then emits "error"; unheard, that event would crash the process.
-   * The next query simply opens a new connection.
-   */
-  const onIdleClientError = (error: Error) =>
-    log.warn("an idle database connection was closed", { error: error.message });
   if (kind === "neon") {
     const { Pool } = await import("@neondatabase/serverless");
     const { drizzle } = await import("drizzle-orm/neon-serverless");
     const pool = new Pool({ connectionString: url, max: options.max ?? 10 });
-    pool.on("error", onIdleClientError);
+    listenForLostConnections(pool, log);
     return wrap("neon", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end(), log);
   }
   const { default: pg } = await import("pg");
   const { drizzle } = await import("drizzle-orm/node-postgres");
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
-  pool.on("error", onIdleClientError);
+  listenForLostConnections(pool, log);
   return wrap("pg", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end(), log);
+}
+
+/**
+ * A connection that dies (a server restart or failover, a Neon compute scaling to zero, an
+ * operator's pg_terminate_backend) emits "error" on its client; unheard, that event crashes the
+ * process. While the client is idle in the pool, the pool listens and emits its own "error";
+ * while a transaction holds it, nobody does — so every client the pool creates gets a listener.
+ * The queries it was running fail (the request answers 503, `fromDatabaseError`), the pool drops
+ * the client when it is released, and the next query opens a new connection.
+ */
+function listenForLostConnections(pool: EventEmitter, log: DatabaseLog): void {
+  const lost = (error: Error) =>
+    log.warn("a database connection was lost", { error: error.message, code: (error as { code?: unknown }).code });
+  pool.on("error", lost);
+  pool.on("connect", (client: EventEmitter) => {
+    // A dying connection may report twice (the server's message, then the closed socket): log once.
+    let reported = false;
+    client.on("error", (error: Error) => {
+      if (!reported) lost(error);
+      reported = true;
+    });
+  });
 }
 
 async function connectPglite(url: string | undefined, log: DatabaseLog, template?: Blob): Promise<Database> {

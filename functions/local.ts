@@ -6,6 +6,7 @@
 import { serve } from "@hono/node-server";
 import { sql } from "drizzle-orm";
 import { connect, type Database, rows } from "../db/client";
+import { connectAsLoginRoles } from "../db/login-roles";
 import { migrate } from "../db/migrate";
 import { describeFailure, UserError } from "../db/user-error";
 import { startLocalScheduler } from "./jobs/local-scheduler";
@@ -47,6 +48,37 @@ async function ensureFirstWorkspace(database: Database): Promise<void> {
   }
 }
 
+/**
+ * Migrates and bootstraps as DATABASE_URL's user (the owner), then, on a server database, serves
+ * requests and runs jobs as login roles of cairn_app and cairn_maintenance alone
+ * (db/login-roles.ts): the owner's connection is closed before the first request. PGlite has one
+ * role, and every transaction sets cairn_app or cairn_maintenance itself.
+ */
+async function openDatabases(url: string | undefined): Promise<{ app: Database; jobs: Database }> {
+  const owner = await connect(url, { log: logger });
+  try {
+    const { applied } = await migrate(owner);
+    // The first workspace is made by the owner's connection, as cairn_app inside its transaction.
+    await ensureFirstWorkspace(owner);
+    if (owner.kind === "pglite") {
+      logger.info("database ready", { driver: owner.kind, migrationsApplied: applied });
+      return { app: owner, jobs: owner };
+    }
+    if (!url) throw new UserError(`CAIRN_DB_DRIVER=${owner.kind} needs DATABASE_URL (the owner, who migrates)`);
+    const { app, jobs, logins } = await connectAsLoginRoles(url, owner, { log: logger });
+    await owner.close();
+    logger.info("database ready", {
+      driver: owner.kind,
+      migrationsApplied: applied,
+      roles: { requests: logins.app.role, jobs: logins.jobs.role },
+    });
+    return { app, jobs };
+  } catch (error) {
+    await owner.close().catch(() => {});
+    throw error;
+  }
+}
+
 /** The URL to show before the server listens: the address it is about to bind. */
 const plannedUrl = () => {
   const { host, port } = listenAddress();
@@ -60,11 +92,11 @@ async function main() {
   if (isLoopbackHost(address.host)) allowPrivateAddressesByDefault();
   // Before any work: a taken port is one sentence, with nothing started that needs stopping.
   await ensureCanListen(address);
-  const database = await connect(process.env.DATABASE_URL, { log: logger });
-  const { applied } = await migrate(database);
-  logger.info("database ready", { driver: database.kind, migrationsApplied: applied });
-  await ensureFirstWorkspace(database);
-  const scheduler = startLocalScheduler(database);
+  // The production Neon driver against a local Postgres, through `npm run db:proxy`.
+  if (process.env.CAIRN_NEON_PROXY)
+    (await import("../db/neon-local")).configureNeonProxyFromEnv(process.env.CAIRN_NEON_PROXY);
+  const { app: database, jobs } = await openDatabases(process.env.DATABASE_URL);
+  const scheduler = startLocalScheduler(jobs);
 
   const app = createApp({
     database: async () => database,
@@ -80,6 +112,7 @@ async function main() {
     server.close();
     await scheduler.stop();
     await database.close();
+    if (jobs !== database) await jobs.close();
     process.exit(code);
   };
   // The port taken after all, between the check and now: the same sentence, and a clean stop.

@@ -9,6 +9,13 @@
  * `NEON_PROJECT_ID` (printed as `neonProjectId` by a production deploy); without it, a stage
  * creates a project of its own and branches from that, so a first `sst deploy --stage dev`
  * works on a fresh Neon account.
+ *
+ * Least privilege: the project's role (`cairn`, the owner, a member of Neon's neon_superuser,
+ * which bypasses row-level security) is linked to the migrator alone. The API functions log in
+ * as `cairn_runtime` and the job functions as `cairn_jobs`: NOINHERIT roles that are members of
+ * cairn_app / cairn_maintenance only, created by the migrator with SQL (a role made through
+ * Neon's API or this provider would be a member of neon_superuser) with passwords generated
+ * here (db/login-roles.ts).
  */
 import { migrationsDir, migratorFunction } from "./bundling";
 import { type CairnFunctionArgs, defineFunction } from "./function-defaults";
@@ -72,21 +79,57 @@ const connection = stageConnection();
 export const databaseBranchId = connection.branchId;
 
 /**
- * The database, as linked to functions: `Resource.DatabaseUrl.value` is the pooled
- * connection string (many short-lived Lambdas, one PgBouncer); `.direct` skips the pooler,
- * for the migrator only (DDL and session state belong on a real session).
+ * The logins of the API and job functions, named after the database as `npm start` names its
+ * own (`loginRoleNames` in db/login-roles.ts). Each stage generates its passwords once (they
+ * stay the same from deploy to deploy); a stage branch inherits production's roles and its
+ * migrator gives them the stage's passwords.
+ */
+const login = (role: string, name: string) => ({
+  role,
+  password: new random.RandomPassword(name, { length: 40, special: false }).result,
+});
+const logins = {
+  app: login(`${databaseName}_runtime`, "DatabaseRuntimePassword"),
+  jobs: login(`${databaseName}_jobs`, "DatabaseJobsPassword"),
+};
+
+/** `uri` (the owner's) with another role's user and password. */
+const asLogin = (uri: $util.Input<string>, { role, password }: (typeof logins)["app"]) =>
+  $util.all([uri, password]).apply(([value, secret]) => {
+    const url = new URL(value);
+    url.username = role;
+    url.password = secret;
+    return url.toString();
+  });
+
+/**
+ * What the API functions connect with: `Resource.DatabaseUrl.value`, the pooled connection
+ * string (many short-lived Lambdas, one PgBouncer) of `cairn_runtime`.
  */
 export const databaseUrl = new sst.Linkable("DatabaseUrl", {
+  properties: { value: $util.secret(asLogin(connection.pooled, logins.app)) },
+});
+
+/** What the job functions connect with: the pooled connection string of `cairn_jobs`. */
+export const jobsDatabaseUrl = new sst.Linkable("JobsDatabaseUrl", {
+  properties: { value: $util.secret(asLogin(connection.pooled, logins.jobs)) },
+});
+
+/**
+ * The migrator's link, and nobody else's: the owner's direct connection (DDL and session state
+ * belong on a real session, not the pooler) and the logins it creates or updates.
+ */
+export const migratorDatabase = new sst.Linkable("MigratorDatabase", {
   properties: {
-    value: $util.secret(connection.pooled),
-    direct: $util.secret(connection.direct),
+    url: $util.secret(connection.direct),
+    logins: $util.secret($util.output(logins)),
   },
 });
 
 /**
  * The migrator: applies `db/migrations` (schema, pgvector, HNSW indexes, RLS roles and
- * policies) and exits. Deployed like any function so it runs next to the database with the
- * same driver as the app.
+ * policies), ensures the login roles above, and exits. Deployed like any function so it runs
+ * next to the database with the same driver as the app.
  */
 export const migrator = defineFunction("Migrator", {
   handler: migratorFunction,
@@ -97,7 +140,7 @@ export const migrator = defineFunction("Migrator", {
   // A real Lambda even under `sst dev`: the deploy invokes it before any local runtime is up.
   dev: false,
   copyFiles: [{ from: migrationsDir, to: migrationsDir }],
-  link: [databaseUrl],
+  link: [migratorDatabase],
   environment: {
     // Where copyFiles put them; relative to the working directory, which is the function
     // root both in Lambda (/var/task) and under `sst dev` (the repository).
@@ -122,21 +165,27 @@ export const migration = new aws.lambda.Invocation(
 );
 
 /**
- * A function that talks to the database: linked to the connection string (read at run time
+ * A function that talks to the database: linked to its connection string (read at run time
  * with `Resource`, so it is not visible as a plain environment variable in the function's
- * configuration), and deployed only after the migration.
+ * configuration) — `DatabaseUrl` for the API, `JobsDatabaseUrl` for jobs — and deployed only
+ * after the migration, which creates the role it logs in as.
  */
 export function defineDatabaseFunction(
   name: string,
   args: CairnFunctionArgs,
   opts: $util.ComponentResourceOptions = {},
+  database: typeof databaseUrl = databaseUrl,
 ) {
   return defineFunction(
     name,
     {
       ...args,
-      link: [databaseUrl, ...(args.link ?? [])],
+      link: [database, ...(args.link ?? [])],
     },
     { ...opts, dependsOn: [migration] },
   );
 }
+
+/** A job function: as `defineDatabaseFunction`, logged in as `cairn_jobs`. */
+export const defineJobFunction = (name: string, args: CairnFunctionArgs) =>
+  defineDatabaseFunction(name, args, {}, jobsDatabaseUrl);

@@ -6,7 +6,7 @@
  * schedules are how often work is looked for, not a promise of exactly-once execution.
  */
 import { jobFunctions } from "./bundling";
-import { defineDatabaseFunction } from "./database";
+import { defineJobFunction } from "./database";
 import { embeddingEnvironment } from "./embedding";
 import { seconds } from "./function-defaults";
 import { embeddingApiKey } from "./secrets";
@@ -16,7 +16,7 @@ import { embeddingApiKey } from "./secrets";
 const visibilityFor = (functionTimeoutSeconds: number) => seconds(6 * functionTimeoutSeconds);
 
 /** Moves memories between hot, warm and cold tiers; one set-based pass a day, off-peak (UTC). */
-export const tiering = defineDatabaseFunction("Tiering", {
+export const tiering = defineJobFunction("Tiering", {
   handler: jobFunctions.tiering,
   description: "Moves memories between hot, warm and cold tiers",
   timeout: "5 minutes",
@@ -28,7 +28,7 @@ export const tieringSchedule = new sst.aws.CronV2("TieringSchedule", {
 });
 
 /** Expires stale leases and escalates overdue approvals. */
-export const sweeper = defineDatabaseFunction("Sweeper", {
+export const sweeper = defineJobFunction("Sweeper", {
   handler: jobFunctions.sweeper,
   description: "Expires stale work-item leases and overdue approvals",
   // Finishes well inside its one-minute period, so runs rarely overlap.
@@ -55,7 +55,7 @@ export const deadLetterQueue = new sst.aws.Queue("IngestDeadLetterQueue", {
  * retry (rows in Postgres); as the dead-letter queue's subscriber it records failed ingest
  * messages, reporting per-message failures (`batchItemFailures`).
  */
-export const deadLetters = defineDatabaseFunction("DeadLetters", {
+export const deadLetters = defineJobFunction("DeadLetters", {
   handler: jobFunctions["dead-letters"],
   description: "Redrives dead letters; consumes the ingest dead-letter queue",
   timeout: seconds(deadLettersTimeoutSeconds),
@@ -86,7 +86,7 @@ export const ingestQueue = new sst.aws.Queue("IngestQueue", {
  * Event processing: a queue subscriber for low latency, and a schedule that picks up
  * anything a lost nudge left behind (the events themselves are rows in Postgres).
  */
-export const events = defineDatabaseFunction("Events", {
+export const events = defineJobFunction("Events", {
   handler: jobFunctions.events,
   description: "Processes ingested events into memory",
   timeout: seconds(eventsTimeoutSeconds),

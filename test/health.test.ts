@@ -30,4 +30,24 @@ describe("database errors a client can cause", () => {
     }
     expect(fromDatabaseError(new Error("boom"))).toBeUndefined();
   });
+
+  it("a lost or refused connection is a retryable 503 database_unavailable, with a Retry-After", async () => {
+    const { fromDatabaseError } = await import("../functions/shared/errors");
+    const lost = [
+      { message: "failed query", cause: { code: "57P01" } }, // terminated by an administrator
+      { message: "failed query", cause: { code: "57P03" } }, // the server is starting up
+      { message: "failed query", cause: { code: "08006" } }, // connection failure
+      { message: "failed query", cause: new Error("Connection terminated unexpectedly") },
+      { message: "failed query", cause: new Error("Client has encountered a connection error and is not queryable") },
+      Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" }),
+    ];
+    for (const error of lost) {
+      const mapped = fromDatabaseError(error);
+      expect(mapped?.code).toBe("database_unavailable");
+      expect(mapped?.status).toBe(503);
+      expect(mapped?.retryAfterSeconds).toBe(1);
+    }
+    // A query cancelled by statement_timeout (57014) is not a lost connection.
+    expect(fromDatabaseError({ message: "failed query", cause: { code: "57014" } })).toBeUndefined();
+  });
 });

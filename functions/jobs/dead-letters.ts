@@ -11,7 +11,7 @@ import type { ScheduledEvent, SQSBatchItemFailure, SQSBatchResponse, SQSEvent } 
 import type { Database } from "../../db/client";
 import { webhookDeliveryHandler } from "../approvals/webhook-delivery";
 import { eventProcessingHandler } from "../memory/events/processing";
-import { lambdaDatabase } from "../shared/lambda-database";
+import { jobsLambdaDatabase } from "../shared/lambda-database";
 import { storeQueueDeadLetters } from "../work-orders/dead-letter-queue";
 import {
   DEFAULT_REDRIVE_CONFIG,
@@ -72,4 +72,4 @@ export function makeDeadLettersHandler(getDatabase: DatabaseSource, overrides: R
   return handler;
 }
 
-export const handler = makeDeadLettersHandler(lambdaDatabase);
+export const handler = makeDeadLettersHandler(jobsLambdaDatabase);

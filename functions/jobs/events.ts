@@ -12,7 +12,7 @@
 import type { ScheduledEvent, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import type { Database } from "../../db/client";
 import { type ProcessEventsOptions, type ProcessEventsResult, processEvents } from "../memory/events/processing";
-import { lambdaDatabase } from "../shared/lambda-database";
+import { jobsLambdaDatabase } from "../shared/lambda-database";
 import { logger } from "../shared/logger";
 import {
   type DatabaseSource,
@@ -90,4 +90,4 @@ export function makeEventsHandler(
   return handler;
 }
 
-export const handler = makeEventsHandler(lambdaDatabase);
+export const handler = makeEventsHandler(jobsLambdaDatabase);

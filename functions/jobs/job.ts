@@ -4,7 +4,7 @@
  *
  * A job's core is a plain function over a `Database`; its Lambda handler is a thin wrapper
  * made by `makeXHandler(getDatabase)`, so tests hand the handler their own database and the
- * deployed entry passes `lambdaDatabase`.
+ * deployed entry passes `jobsLambdaDatabase`.
  */
 import type { Context, SQSEvent } from "aws-lambda";
 import type { Database } from "../../db/client";
@@ -20,7 +20,7 @@ export function isJobName(name: string): name is JobName {
 /** What started a run: an AWS schedule, an SQS batch, the local scheduler, or `npm run job`. */
 export type JobTrigger = "schedule" | "queue" | "local" | "cli";
 
-/** How a Lambda gets its database (`lambdaDatabase` when deployed, the test database in tests). */
+/** How a Lambda gets its database (`jobsLambdaDatabase` when deployed, the test database in tests). */
 export type DatabaseSource = () => Promise<Database>;
 
 /** The parts of a Lambda context a job looks at (tests may pass less than a full `Context`). */

@@ -13,7 +13,7 @@ import type { Database } from "../../db/client";
 import { sweepApprovalDeadlines } from "../approvals/deadlines";
 import { deliverPendingNotifications } from "../approvals/webhook-delivery";
 import { describeError } from "../shared/errors";
-import { lambdaDatabase } from "../shared/lambda-database";
+import { jobsLambdaDatabase } from "../shared/lambda-database";
 import { reapExpiredLeases } from "../work-orders/leases";
 import { type DatabaseSource, type JobContext, runJob } from "./job";
 
@@ -50,4 +50,4 @@ export function makeSweeperHandler(getDatabase: DatabaseSource, overrides: { now
     runJob("sweeper", "schedule", async () => runSweeper(await getDatabase(), overrides));
 }
 
-export const handler = makeSweeperHandler(lambdaDatabase);
+export const handler = makeSweeperHandler(jobsLambdaDatabase);

@@ -13,7 +13,7 @@ import {
   type TieringOptions,
   type TieringThresholds,
 } from "../memory/tiering";
-import { lambdaDatabase } from "../shared/lambda-database";
+import { jobsLambdaDatabase } from "../shared/lambda-database";
 import { type DatabaseSource, envNumber, type JobContext, runJob, timeBudgetMs } from "./job";
 
 /** Thresholds and batch size from the environment (CAIRN_TIER_*), checked. */
@@ -44,4 +44,4 @@ export function makeTieringHandler(getDatabase: DatabaseSource, overrides: Tieri
     );
 }
 
-export const handler = makeTieringHandler(lambdaDatabase);
+export const handler = makeTieringHandler(jobsLambdaDatabase);

@@ -7,7 +7,7 @@ import { requestId } from "hono/request-id";
 import type { Database, Tx } from "../../db/client";
 import { authenticate } from "./auth";
 import type { AppEnv } from "./env";
-import { AppError, BadRequest, fromDatabaseError, PayloadTooLarge, toErrorBody } from "./errors";
+import { AppError, BadRequest, fromDatabaseError, PayloadTooLarge, rootMessage, toErrorBody } from "./errors";
 import { logger } from "./logger";
 import { renderDocsPage } from "./openapi";
 import { validationIssues } from "./validation";
@@ -136,7 +136,18 @@ export function createApp(options: AppOptions): Router {
         : error instanceof HTTPException
           ? fromHttpException(error)
           : fromDatabaseError(error);
-    if (known) return c.json(toErrorBody(known), known.status);
+    if (known) {
+      if (known.code === "database_unavailable") {
+        // The driver's own message: Drizzle's wrapper would add the statement's parameters.
+        logger.warn("database unavailable", {
+          requestId: c.var.requestId,
+          path: c.req.path,
+          error: rootMessage(error),
+        });
+      }
+      if (known.retryAfterSeconds !== undefined) c.header("Retry-After", String(known.retryAfterSeconds));
+      return c.json(toErrorBody(known), known.status);
+    }
     logger.error("unhandled error", { requestId: c.var.requestId, path: c.req.path, error });
     return c.json(
       { error: { code: "internal", message: "Internal server error", details: { requestId: c.var.requestId } } },

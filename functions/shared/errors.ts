@@ -19,6 +19,8 @@ export const ERROR_STATUS = {
   internal: 500,
   upstream_failed: 502,
   upstream_unavailable: 503,
+  /** The database connection was lost or refused (a restart, a failover): retry after Retry-After. */
+  database_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -26,6 +28,8 @@ export type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
 
 export class AppError extends Error {
   readonly status: ErrorStatus;
+  /** Sent as `Retry-After` (seconds) when the client should simply try again. */
+  readonly retryAfterSeconds?: number;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -78,6 +82,19 @@ export class UpstreamFailed extends AppError {
   }
 }
 
+/**
+ * The request's database connection was lost or could not be opened. Whatever the transaction
+ * did was rolled back, unless the connection died while its COMMIT was in flight; either way
+ * repeating the request is safe for Cairn's fenced and idempotent calls (a completion that did
+ * commit answers 409 the second time).
+ */
+export class DatabaseUnavailable extends AppError {
+  override readonly retryAfterSeconds = 1;
+  constructor() {
+    super("database_unavailable", "The database connection was lost; retry the request");
+  }
+}
+
 /** The response body of an error. */
 export function toErrorBody(error: AppError) {
   return {
@@ -98,11 +115,53 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The error and its causes (Drizzle wraps the driver's error, which may wrap a socket's). */
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e: unknown = error; e && chain.length < 4; e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
+}
+
+/** SQLSTATE class 08 (connection exception) and 57P01–57P03 (admin shutdown, crash shutdown, cannot connect now). */
+const CONNECTION_STATES = /^(08[0-9A-Z]{3}|57P0[123])$/;
+/** Socket errors of a connection that broke or could not be made; the server may be back in a moment. */
+const SOCKET_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
 /**
- * Database errors a client can cause, as client errors. Anything else stays a 500.
+ * What node-postgres (and Neon's copy of it) say when the connection under a query is gone:
+ * closed by the server or the network mid-query, a client that already lost its connection,
+ * or a connection attempt that timed out.
+ */
+const LOST_CONNECTION =
+  /^(Connection terminated( unexpectedly| due to connection timeout)?|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect)$/;
+
+/**
+ * Whether `error` means the database connection was lost or refused: one of those SQLSTATEs
+ * (the server is shutting down, crashed, or not accepting connections yet), a socket error,
+ * or a driver's own message for a dead connection.
+ */
+export function isConnectionLoss(error: unknown): boolean {
+  return causes(error).some((e) => {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    const lostCode = typeof code === "string" && (CONNECTION_STATES.test(code) || SOCKET_ERRORS.has(code));
+    return lostCode || (typeof message === "string" && LOST_CONNECTION.test(message));
+  });
+}
+
+/**
+ * Database errors a client can cause, as client errors, and a lost connection as a retryable
+ * 503. Anything else stays a 500.
  * (Constraint names are not leaked; the detail says what kind of rule was broken.)
  */
 export function fromDatabaseError(error: unknown): AppError | undefined {
+  if (isConnectionLoss(error)) return new DatabaseUnavailable();
   switch (sqlState(error)) {
     case "23505":
       return new Conflict("A record with the same unique key already exists");
@@ -134,6 +193,11 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
     default:
       return undefined;
   }
+}
+
+/** The message of the innermost cause (the driver's, not a wrapper's that may quote parameters). */
+export function rootMessage(error: unknown): string {
+  return describeError(causes(error).at(-1));
 }
 
 /** A failure as a one-line message (for summaries and stored errors; the stack goes to the log). */

@@ -220,9 +220,11 @@ export function verifySignature(secret: string, delivery: SignedDelivery, now: D
  * `POST /v1/connectors/{id}/events`: a batch delivered by a connector, authenticated by the
  * HMAC of its raw body instead of an API key.
  *
- * The workspace is not known until the connector is found, so that one lookup runs as the
- * maintenance role (it reads only the connector's workspace, status and signing secret); the
- * events are then stored as that workspace's tenant, with RLS. An unknown connector and a bad
+ * The workspace is not known until the connector is found, so that one lookup runs as
+ * cairn_app with `app.connector_id` set, which shows that connector alone (RLS policy
+ * `connector_lookup`, migration 0006; the API's login role cannot become the maintenance role);
+ * it reads only the connector's workspace, status and signing secret. The events are then
+ * stored as that workspace's tenant, with RLS. An unknown connector and a bad
  * signature are the same 401, so the endpoint does not reveal which connector ids exist; an
  * inactive connector is 403, but only to a caller whose signature is valid. Nothing is stored
  * unless the signature is valid and the connector active.
@@ -233,7 +235,7 @@ export async function receiveConnectorEvents(
   delivery: SignedDelivery,
   now = new Date(),
 ): Promise<IngestEventsResult & { workspaceId: string }> {
-  const connector = await database.withMaintenance(async (tx) => {
+  const connector = await database.withSettings({ "app.connector_id": connectorId }, async (tx) => {
     const found = await rows<{ workspace_id: string; status: string; signing_secret: string }>(
       tx,
       sql`select workspace_id, status, signing_secret from connectors where id = ${connectorId}::uuid`,
