@@ -3211,7 +3211,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: components["schemas"]["WorkOrder"][];
+                            items: components["schemas"]["WorkOrderSummary"][];
                             nextCursor: string | null;
                         };
                     };
@@ -7920,7 +7920,14 @@ export interface components {
             /** @enum {string} */
             onReject?: "FAIL" | "REWORK";
         } | null;
+        WorkOrderSummary: components["schemas"]["WorkOrder"] & {
+            /** @description Items per status */
+            itemCounts: {
+                [key: string]: number;
+            };
+        };
         WorkOrderWithItems: components["schemas"]["WorkOrder"] & {
+            /** @description Items per status */
             itemCounts: {
                 [key: string]: number;
             };
