@@ -27,6 +27,7 @@ export const SCREENSHOTS = join(import.meta.dirname, "screenshots");
 
 // playwright-core has no assertions of its own: these poll the page until the expectation holds.
 const WAIT = { timeout: 15_000, interval: 100 };
+// biome-ignore lint/performance/useDomNodeTextContent: the text as rendered (what a person reads), not the DOM's
 const textOf = (locator: Locator) => expect.poll(() => locator.innerText({ timeout: 1000 }).catch(() => ""), WAIT);
 const countOf = (locator: Locator) => expect.poll(() => locator.count(), WAIT);
 const visible = (locator: Locator) => locator.waitFor({ state: "visible", timeout: WAIT.timeout });
