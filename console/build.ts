@@ -6,13 +6,19 @@
  */
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { CONSOLE_CSP } from "./csp";
 
 const consoleDir = dirname(fileURLToPath(import.meta.url));
 /** Where `npm run build` writes the static site. */
 export const consoleOutdir = join(consoleDir, "..", "dist", "console");
+/**
+ * Where the console lives on its origin: /console/ under `npm start` and behind the deployed
+ * router (infra/console.ts). The page names its files from there, so /console without the
+ * trailing slash works too.
+ */
+export const CONSOLE_BASE = "/console/";
 
 export interface ConsoleFile {
   /** Relative to the console's root, with forward slashes: `index.html`, `assets/main-3F2A….js`. */
@@ -82,8 +88,8 @@ export async function buildConsole(options: { outdir?: string; minify?: boolean 
   const template = await readFile(join(consoleDir, "index.html"), "utf8");
   const html = template
     .replace("{{csp}}", CONSOLE_CSP.replace(/; frame-ancestors 'none'/, "")) // not allowed in a <meta>
-    .replace("{{script}}", script.path)
-    .replace("{{style}}", style.path);
+    .replace("{{script}}", `${CONSOLE_BASE}${script.path}`)
+    .replace("{{style}}", `${CONSOLE_BASE}${style.path}`);
   const files: ConsoleFile[] = [
     { path: "index.html", contentType: contentType(".html"), body: new TextEncoder().encode(html), lazy: false },
     ...assets,
@@ -103,3 +109,14 @@ async function writeConsole(files: ConsoleFile[], outdir: string): Promise<void>
 
 /** Total bytes of the built files, for `npm run build`'s report. */
 export const consoleBytes = (files: ConsoleFile[]) => files.reduce((sum, file) => sum + file.body.byteLength, 0);
+
+// `npm run build:console`: the static site alone (what infra/console.ts deploys).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  buildConsole({ outdir: consoleOutdir }).then(
+    (files) => console.log(`console -> ${relative(process.cwd(), consoleOutdir)}: ${files.length} files`),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    },
+  );
+}

@@ -6,6 +6,7 @@
 import type { ConsoleFile } from "./build";
 import { CONSOLE_CSP } from "./csp";
 
+/** The console's path on the local server (its files name CONSOLE_BASE in console/build.ts). */
 export const CONSOLE_PATH = "/console";
 
 export interface ConsoleHandlerOptions {

@@ -31,6 +31,18 @@ const WAIT = { timeout: 15_000, interval: 100 };
 const textOf = (locator: Locator) => expect.poll(() => locator.innerText({ timeout: 1000 }).catch(() => ""), WAIT);
 const countOf = (locator: Locator) => expect.poll(() => locator.count(), WAIT);
 const visible = (locator: Locator) => locator.waitFor({ state: "visible", timeout: WAIT.timeout });
+/** Expressions evaluated in the page (strings: this file is type-checked without the DOM's types). */
+const IN_PAGE = {
+  focusedId: "document.activeElement && document.activeElement.id",
+  pageWidth: "document.documentElement.scrollWidth",
+  everythingStored: `JSON.stringify({
+    local: Object.entries(localStorage),
+    session: Object.entries(sessionStorage),
+    cookie: document.cookie,
+    html: document.documentElement.outerHTML,
+  })`,
+};
+
 /** A section of the console, by its link in the main navigation. */
 const openSection = (page: Page, name: string | RegExp) =>
   page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name }).click();
@@ -74,7 +86,7 @@ describe.skipIf(!haveChromium)("the console in a browser, against npm start", ()
     await page.goto(`${cairn.url}/console/`);
     await visible(page.getByRole("heading", { name: "Sign in to the Cairn console" }));
     await page.keyboard.press("Tab");
-    await expect.poll(() => page.evaluate(() => document.activeElement?.id), WAIT).toBe("api-key");
+    await expect.poll(() => page.evaluate<string | undefined>(IN_PAGE.focusedId), WAIT).toBe("api-key");
     await page.keyboard.type(key);
     await page.keyboard.press("Enter");
     await visible(page.getByTestId("whoami"));
@@ -286,7 +298,7 @@ describe.skipIf(!haveChromium)("the console in a browser, against npm start", ()
     await signIn(page, KEY);
     await openSection(page, "Work");
     await visible(page.getByRole("table", { name: "Work orders" }));
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await page.evaluate<number>(IN_PAGE.pageWidth)).toBeLessThanOrEqual(375);
     await screenshot(page, "work-orders-phone");
     await page.reload();
     await visible(page.getByRole("heading", { name: "Sign in to the Cairn console" }));
@@ -298,15 +310,7 @@ describe.skipIf(!haveChromium)("the console in a browser, against npm start", ()
     for (const context of contexts) {
       expect(await context.cookies()).toEqual([]);
       for (const page of context.pages()) {
-        const stored = await page.evaluate(() =>
-          JSON.stringify({
-            local: Object.entries(localStorage),
-            session: Object.entries(sessionStorage),
-            cookie: document.cookie,
-            html: document.documentElement.outerHTML,
-            history: history.length,
-          }),
-        );
+        const stored = await page.evaluate<string>(IN_PAGE.everythingStored);
         for (const key of keys) expect(stored).not.toContain(key);
       }
     }

@@ -170,6 +170,8 @@ async function loadApproval(session: Session, id: string): Promise<ApprovalView>
 
 export function ApprovalPage({ session, id }: { session: Session; id: string }) {
   const loaded = useResource(() => loadApproval(session, id), [session, id], 10_000);
+  // Kept here, not in the form: a decision that closes the request removes the form.
+  const [outcome, setOutcome] = useState<string | null>(null);
   if (!loaded.data) return loaded.error ? <ErrorNotice error={loaded.error} /> : <Loading what="the request" />;
   const { request, payload, policyName } = loaded.data;
   const me = session.me.user.id;
@@ -237,8 +239,17 @@ export function ApprovalPage({ session, id }: { session: Session; id: string }) 
         </>
       )}
       {request.status === "PENDING" && can(session, "approvals:decide") ? (
-        <DecideForm session={session} request={request} mine={request.requestedBy === me} onDecided={loaded.reload} />
+        <DecideForm
+          session={session}
+          request={request}
+          mine={request.requestedBy === me}
+          onDecided={(message) => {
+            setOutcome(message);
+            loaded.reload();
+          }}
+        />
       ) : null}
+      {outcome ? <Notice kind="success">{outcome}</Notice> : null}
       <DecisionLog request={request} me={me} />
       <p class="actions">
         <a href={href("activity", { entityType: "approval_request", entityId: request.id })}>
@@ -249,11 +260,15 @@ export function ApprovalPage({ session, id }: { session: Session; id: string }) 
   );
 }
 
-function DecideForm(props: { session: Session; request: Request; mine: boolean; onDecided: () => void }) {
+function DecideForm(props: {
+  session: Session;
+  request: Request;
+  mine: boolean;
+  onDecided: (outcome: string) => void;
+}) {
   const [reason, setReason] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
 
   const decide = async (decision: "APPROVED" | "REJECTED") => {
     if (decision === "REJECTED" && !reason.trim()) {
@@ -262,22 +277,20 @@ function DecideForm(props: { session: Session; request: Request; mine: boolean; 
     }
     setBusy(true);
     setError(null);
-    setDone(null);
     try {
       const after = await props.session.client.POST("/v1/approvals/{id}/decisions", {
         params: { path: { id: props.request.id } },
         body: { decision, ...(reason.trim() ? { reason: reason.trim() } : {}) },
       });
       const left = after.requiredApprovals - after.approvalsCount;
-      setDone(
+      setReason("");
+      props.onDecided(
         decision === "REJECTED"
           ? "You rejected it. The request is closed."
           : after.status === "APPROVED"
             ? `You approved it. The request is approved${props.request.gate === "BEFORE" ? ": the item is queued to run" : ""}.`
             : `You approved it. It needs ${left} more approval${left === 1 ? "" : "s"}.`,
       );
-      setReason("");
-      props.onDecided();
     } catch (failure) {
       setError(failure);
     } finally {
@@ -311,7 +324,6 @@ function DecideForm(props: { session: Session; request: Request; mine: boolean; 
           Reject
         </button>
       </div>
-      {done ? <Notice kind="success">{done}</Notice> : null}
       <ErrorNotice error={error} />
     </section>
   );

@@ -148,9 +148,15 @@ async function loadLetter(session: Session, id: string): Promise<LetterView> {
 
 export function DeadLetterPage({ session, id }: { session: Session; id: string }) {
   const loaded = useResource(() => loadLetter(session, id), [session, id], 10_000);
+  // Kept here, not in the forms: an action that closes the letter removes them.
+  const [outcome, setOutcome] = useState<string | null>(null);
   if (!loaded.data) return loaded.error ? <ErrorNotice error={loaded.error} /> : <Loading what="the dead letter" />;
   const { letter, item, schema } = loaded.data;
   const actionable = letter.status === "OPEN" && can(session, "work:write");
+  const done = (message: string) => {
+    setOutcome(message);
+    loaded.reload();
+  };
   return (
     <article aria-labelledby="letter-title">
       <p>
@@ -228,11 +234,12 @@ export function DeadLetterPage({ session, id }: { session: Session; id: string }
       )}
       <h2>Payload</h2>
       <JsonView value={letter.payload} label="Payload when it failed" />
+      {outcome ? <Notice kind="success">{outcome}</Notice> : null}
       {actionable ? (
         <>
-          <Redrive session={session} letter={letter} item={item} schema={schema} onDone={loaded.reload} />
-          <Discard session={session} letter={letter} onDone={loaded.reload} />
-          <AutoRetry session={session} letter={letter} onDone={loaded.reload} />
+          <Redrive session={session} letter={letter} item={item} schema={schema} onDone={done} />
+          <Discard session={session} letter={letter} onDone={done} />
+          <AutoRetry session={session} letter={letter} onDone={done} />
         </>
       ) : null}
       <p class="actions">
@@ -249,13 +256,12 @@ function Redrive(props: {
   letter: DeadLetter;
   item: Schemas["WorkItemDetail"] | null;
   schema: LetterView["schema"];
-  onDone: () => void;
+  onDone: (outcome: string) => void;
 }) {
   const [editing, setEditing] = useState(false);
   const [text, setText] = useState(() => JSON.stringify(props.item?.payload ?? props.letter.payload, null, 2));
   const [check, setCheck] = useState<Check>({ state: "idle" });
   const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const schema = typeof props.schema === "object" ? props.schema : null;
 
@@ -298,10 +304,9 @@ function Redrive(props: {
         params: { path: { id: props.letter.id } },
         body: editing ? { payload: JSON.parse(text) as Record<string, unknown> } : {},
       });
-      setDone(
+      props.onDone(
         editing ? "Redriven with the edited payload: the item is queued again." : "Redriven: the item is queued again.",
       );
-      props.onDone();
     } catch (failure) {
       setError(failure);
     } finally {
@@ -309,7 +314,6 @@ function Redrive(props: {
     }
   };
 
-  if (done) return <Notice kind="success">{done}</Notice>;
   return (
     <section class="panel" aria-labelledby="redrive-title">
       <h2 id="redrive-title">Redrive</h2>
@@ -378,7 +382,7 @@ function Redrive(props: {
   );
 }
 
-function Discard(props: { session: Session; letter: DeadLetter; onDone: () => void }) {
+function Discard(props: { session: Session; letter: DeadLetter; onDone: (outcome: string) => void }) {
   const [reason, setReason] = useState("");
   const [error, setError] = useState<unknown>(null);
   const discard = async () => {
@@ -392,7 +396,7 @@ function Discard(props: { session: Session; letter: DeadLetter; onDone: () => vo
         params: { path: { id: props.letter.id } },
         body: { reason: reason.trim() },
       });
-      props.onDone();
+      props.onDone("Discarded: the dead letter is kept with your reason, and the item stays failed.");
     } catch (failure) {
       setError(failure);
     }
@@ -421,11 +425,10 @@ function Discard(props: { session: Session; letter: DeadLetter; onDone: () => vo
 /** `datetime-local` value for a Date, in the browser's time zone. */
 const localInput = (at: Date) => new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 
-function AutoRetry(props: { session: Session; letter: DeadLetter; onDone: () => void }) {
+function AutoRetry(props: { session: Session; letter: DeadLetter; onDone: (outcome: string) => void }) {
   const [maxRedrives, setMaxRedrives] = useState(String(props.letter.maxRedrives));
   const [firstAt, setFirstAt] = useState(() => localInput(new Date()));
   const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
   const save = async (autoRetry: boolean) => {
     setError(null);
     try {
@@ -440,8 +443,7 @@ function AutoRetry(props: { session: Session; letter: DeadLetter; onDone: () => 
             }
           : { autoRetry },
       });
-      setDone(autoRetry ? "Marked for automatic retry." : "Automatic retry is off.");
-      props.onDone();
+      props.onDone(autoRetry ? "Marked for automatic retry." : "Automatic retry is off.");
     } catch (failure) {
       setError(failure);
     }
@@ -482,7 +484,6 @@ function AutoRetry(props: { session: Session; letter: DeadLetter; onDone: () => 
           </button>
         ) : null}
       </div>
-      {done ? <Notice kind="success">{done}</Notice> : null}
       <ErrorNotice error={error} />
     </section>
   );

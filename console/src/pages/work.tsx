@@ -95,6 +95,8 @@ export function OrderPage({ session, id }: { session: Session; id: string }) {
     [session, id],
     5_000,
   );
+  // Kept here: cancelling closes the order, which removes the form.
+  const [cancelled, setCancelled] = useState(false);
   if (!order.data) return order.error ? <ErrorNotice error={order.error} /> : <Loading what="the work order" />;
   const data = order.data;
   const open = data.status === "PENDING" || data.status === "PROCESSING";
@@ -146,8 +148,16 @@ export function OrderPage({ session, id }: { session: Session; id: string }) {
           ))}
         </tbody>
       </table>
+      {cancelled ? <Notice kind="success">The order is cancelled, with its unfinished items.</Notice> : null}
       {open && can(session, "work:write") ? (
-        <CancelOrder session={session} id={data.id} onCancelled={order.reload} />
+        <CancelOrder
+          session={session}
+          id={data.id}
+          onCancelled={() => {
+            setCancelled(true);
+            order.reload();
+          }}
+        />
       ) : null}
       <p class="actions">
         <a href={href("activity", { entityType: "work_order", entityId: data.id })}>Activity of this order</a>
@@ -160,7 +170,6 @@ function CancelOrder(props: { session: Session; id: string; onCancelled: () => v
   const [asking, setAsking] = useState(false);
   const [reason, setReason] = useState("");
   const [error, setError] = useState<unknown>(null);
-  const [done, setDone] = useState(false);
   const cancel = async () => {
     setError(null);
     try {
@@ -168,14 +177,12 @@ function CancelOrder(props: { session: Session; id: string; onCancelled: () => v
         params: { path: { id: props.id } },
         body: reason.trim() ? { reason: reason.trim() } : {},
       });
-      setDone(true);
       setAsking(false);
       props.onCancelled();
     } catch (failure) {
       setError(failure);
     }
   };
-  if (done) return <Notice kind="success">The order is cancelled, with its unfinished items.</Notice>;
   return (
     <section class="panel" aria-labelledby="cancel-title">
       <h2 id="cancel-title">Cancel this order</h2>
