@@ -63,6 +63,7 @@ describe.skipIf(!haveChromium)("the console in a browser, against npm start", ()
   /** Every URL any page requested or navigated to. */
   const urls: string[] = [];
   let ownerPage: Page;
+  let secondKey = "";
 
   const expectOk = (response: { status: number; body: ResponseBody }, status = 200) => {
     expect(response.status, JSON.stringify(response.body)).toBe(status);
@@ -305,8 +306,25 @@ describe.skipIf(!haveChromium)("the console in a browser, against npm start", ()
     await textOf(page.getByRole("main")).toContain("reloading the page or opening a new tab asks for it again");
   });
 
+  it("switches workspace by signing in with that workspace's key, and back without it", async () => {
+    const created = expectOk(await api("POST", "/v1/workspaces", KEY, { name: "Second shop" }), 201);
+    secondKey = created.apiKey.key;
+    const page = await newPage();
+    await signIn(page, KEY);
+    await openSection(page, "Account");
+    await textOf(page.getByRole("main")).toContain("An API key belongs to one workspace");
+    await page.getByRole("button", { name: "Sign in to Second shop" }).click();
+    await textOf(page.getByRole("main")).toContain("To switch to Second shop, sign in with a key of that workspace");
+    await page.getByLabel("API key").fill(secondKey);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await textOf(page.getByTestId("whoami")).toContain("Second shop");
+    await openSection(page, "Account");
+    await page.getByRole("button", { name: "Switch to default" }).click();
+    await textOf(page.getByTestId("whoami")).toContain("in default");
+  });
+
   it("keeps every key out of storage, cookies, URLs, the page's markup and the server's log", async () => {
-    const keys = [KEY, approver.key];
+    const keys = [KEY, approver.key, secondKey];
     for (const context of contexts) {
       expect(await context.cookies()).toEqual([]);
       for (const page of context.pages()) {
