@@ -23,7 +23,7 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--no-first-run",
 ];
-export const SCREENSHOTS = join(import.meta.dirname, "screenshots");
+const SCREENSHOTS = join(import.meta.dirname, "screenshots");
 
 // playwright-core has no assertions of its own: these poll the page until the expectation holds.
 const WAIT = { timeout: 15_000, interval: 100 };
