@@ -2,8 +2,9 @@
 
 /**
  * Cairn on AWS, one stage per `--stage`: an HTTP API with one Lambda per bounded context,
- * scheduled and queue-driven jobs, and a Neon Postgres branch per stage (production owns
- * the project and its default branch). See docs/deploy.md.
+ * scheduled and queue-driven jobs, a Neon Postgres branch per stage (production owns the
+ * project and its default branch), and the console: a static site behind one router with the
+ * API. See docs/deploy.md.
  *
  * Each concern lives in `infra/<concern>.ts` and exports what it creates. They are imported
  * inside `run()` because SST's globals (`sst`, `aws`, `neon`, `$app`) exist only there.
@@ -32,8 +33,12 @@ export default $config({
     const database = await import("./infra/database");
     const jobs = await import("./infra/jobs");
     const { api } = await import("./infra/api");
+    const { router, consoleSite } = await import("./infra/console");
     return {
       api: api.url,
+      // The console and, behind the same router, the API again (what the console calls).
+      console: consoleSite.url,
+      router: router.url,
       neonProjectId: database.neonProjectId,
       neonBranchId: database.databaseBranchId,
       ingestQueue: jobs.ingestQueue.url,

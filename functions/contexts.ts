@@ -34,6 +34,8 @@ export const contexts: Record<ContextName, ContextRoutes> = {
       ...resource("/v1/tools"),
       ...resource("/v1/capabilities"),
       ...resource("/v1/schemas"),
+      "ANY /v1/me",
+      "ANY /v1/activity",
     ],
   },
   workOrders: {

@@ -5,6 +5,7 @@
  */
 import { serve } from "@hono/node-server";
 import { sql } from "drizzle-orm";
+import { CONSOLE_PATH, consoleHandler } from "../console/serve";
 import { connect, type Database, rows } from "../db/client";
 import { connectAsLoginRoles } from "../db/login-roles";
 import { migrate } from "../db/migrate";
@@ -43,7 +44,8 @@ async function ensureFirstWorkspace(database: Database): Promise<void> {
     // Shown once, like every key: the database keeps only its hash.
     process.stdout.write(
       `\n  Workspace "${created.workspace.name}" (${created.workspace.id})\n  Admin API key (shown once): ${created.apiKey.key}\n` +
-        `  Try: curl -H "Authorization: Bearer ${created.apiKey.key}" ${plannedUrl()}/v1/workspaces\n\n`,
+        `  Try: curl -H "Authorization: Bearer ${created.apiKey.key}" ${plannedUrl()}/v1/workspaces\n` +
+        `  Console: ${plannedUrl()}${CONSOLE_PATH}/ (sign in with the key above)\n\n`,
     );
   }
 }
@@ -103,8 +105,22 @@ async function main() {
     routers: Object.values(allRouters),
     health: () => ({ embedding: embeddingProvider().describe() }),
   });
+  // The console (console/), built in memory on its first request; Lambdas never bundle it.
+  const consoleAssets = consoleHandler({
+    onBuildError: (error) => logger.error("the console could not be built", { error }),
+  });
+  app.on(
+    ["GET", "HEAD"],
+    [CONSOLE_PATH, `${CONSOLE_PATH}/*`],
+    async (c) => (await consoleAssets(c.req.raw)) ?? c.notFound(),
+  );
   const server = serve({ fetch: app.fetch, port: address.port, hostname: address.host }, (info) => {
-    logger.info("cairn listening", { address: hostPort(info), url: baseUrl(info), docs: `${baseUrl(info)}/docs` });
+    logger.info("cairn listening", {
+      address: hostPort(info),
+      url: baseUrl(info),
+      docs: `${baseUrl(info)}/docs`,
+      console: `${baseUrl(info)}${CONSOLE_PATH}/`,
+    });
   });
 
   const shutdown = async (signal: string, code = 0) => {

@@ -74,6 +74,8 @@ export const forbiddenBundleInputs: { reason: string; pattern: RegExp }[] = [
   { reason: "PGlite is for local use only", pattern: /(^|\/)node_modules\/@electric-sql\/pglite/ },
   { reason: "drizzle-kit is a development tool", pattern: /(^|\/)node_modules\/drizzle-kit\// },
   { reason: "vitest is a test runner", pattern: /(^|\/)node_modules\/(@vitest\/|vitest\/)/ },
+  // The console is a static site (dist/console), served next to the API, never from a function.
+  { reason: "the console belongs to the static site", pattern: /^console\/|(^|\/)node_modules\/preact\// },
   // Our own tests and benchmarks (paths are relative to the repository root).
   { reason: "test code", pattern: /^(test|bench)\/|^(?!node_modules\/).*\.(test|spec)\.[cm]?[jt]sx?$/ },
 ];

@@ -2,10 +2,11 @@
  * `npm run build`: bundles every Lambda (the four contexts, the jobs, the migrator) the way
  * the deploy does — same entries, same externals (infra/bundling.ts) — into
  * `dist/functions/<name>/index.mjs`, proves what each bundle does not contain, and prints
- * their sizes. The benchmark reuses `buildFunctions()`.
+ * their sizes; then builds the console's static site into `dist/console` (what
+ * infra/console.ts deploys). The benchmark reuses `buildFunctions()`.
  *
- * A bundle fails the build when esbuild's metafile shows PGlite, drizzle-kit, vitest or our
- * test code among its inputs, when it imports a local-only module (PGlite) other than
+ * A bundle fails the build when esbuild's metafile shows PGlite, drizzle-kit, vitest, the
+ * console or our test code among its inputs, when it imports a local-only module (PGlite) other than
  * lazily, or when it pulls in another context's HTTP app.
  */
 
@@ -14,6 +15,7 @@ import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type BuildOptions as BuildOptions_, build, type Metafile } from "esbuild";
+import { buildConsole, consoleBytes, consoleOutdir } from "../console/build";
 import {
   contextFunctions,
   esmRequireBanner,
@@ -179,8 +181,18 @@ export function printSizes(sizes: BundleSize[]): void {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  buildFunctions({ log: true }).catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  });
+  buildFunctions({ log: true })
+    .then(async () => {
+      const files = await buildConsole({ outdir: consoleOutdir });
+      const kib = (bytes: number) => (bytes / 1024).toFixed(1);
+      const entry = files.filter((file) => !file.lazy);
+      console.log(
+        `\nconsole (static site) -> ${relative(root, consoleOutdir)}: ${files.length} files, ${kib(consoleBytes(files))} KiB ` +
+          `(${kib(consoleBytes(entry))} KiB at first load; the payload-schema validator loads on demand)`,
+      );
+    })
+    .catch((error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    });
 }

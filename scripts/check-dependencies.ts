@@ -3,7 +3,8 @@
  * - any import cycle among the project's modules, and
  * - any import that crosses layers the wrong way: db/ depends on nothing in functions/; each
  *   bounded context depends only on the units listed for it below (one way: work-orders may use
- *   approvals, approvals never reaches into work-orders); the SDK depends on nothing of the server.
+ *   approvals, approvals never reaches into work-orders); the SDK depends on nothing of the server;
+ *   the console (a browser app) depends on the SDK only, and nothing of the server depends on it.
  * Type-only imports count too: a type import is still a dependency a reader must follow.
  *
  * Usage: `tsx scripts/check-dependencies.ts` (add `--verbose` to print the graph's size).
@@ -31,6 +32,7 @@ const UNITS: Array<[unit: string, prefix: string]> = [
   ["migrator", "functions/migrator/"],
   ["composition", "functions/"],
   ["sdk", "sdk/"],
+  ["console", "console/"],
 ];
 
 /** What each unit may import (besides itself). Composition roots (jobs entries, local server) take anything. */
@@ -48,6 +50,7 @@ const ALLOWED: Record<string, string[] | "any"> = {
   jobs: "any",
   composition: "any",
   sdk: [],
+  console: ["sdk"],
 };
 
 /** A context's Lambda entry (`handler.ts`) composes it with what its app needs, like the local server. */
@@ -57,7 +60,16 @@ function unitOf(file: string): string | undefined {
 }
 
 const tree = await parseDependencyTree(
-  ["functions/**/*.ts", "db/**/*.ts", "scripts/**/*.ts", "sdk/src/**/*.ts", "bench/**/*.ts", "infra/**/*.ts"],
+  [
+    "functions/**/*.ts",
+    "db/**/*.ts",
+    "scripts/**/*.ts",
+    "sdk/src/**/*.ts",
+    "bench/**/*.ts",
+    "infra/**/*.ts",
+    "console/**/*.ts",
+    "console/**/*.tsx",
+  ],
   { context: root, tsconfig: path.join(root, "tsconfig.json"), transform: false, skipDynamicImports: false },
 );
 

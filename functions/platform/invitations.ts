@@ -174,11 +174,19 @@ export async function acceptInvitation(
           ),
         );
     }
-    await audit(tx, actorRef({ workspaceId: invitation.workspace_id, userId: invitation.user_id }), {
-      action: "invitation.redeemed",
-      entity: { type: "user", id: invitation.user_id },
-      after: { invitationId: invitation.id, apiKeyId: key.id, scopes: key.scopes, identityVerified: verified },
-    });
+    await audit(tx, actorRef({ workspaceId: invitation.workspace_id, userId: invitation.user_id }), [
+      {
+        action: "invitation.redeemed",
+        entity: { type: "user", id: invitation.user_id },
+        after: { invitationId: invitation.id, apiKeyId: key.id, scopes: key.scopes, identityVerified: verified },
+      },
+      // Like every key, in the keys' history too.
+      {
+        action: "api_key.created",
+        entity: { type: "api_key", id: key.id },
+        after: { name: key.name, scopes: key.scopes, service: false, invitationId: invitation.id },
+      },
+    ]);
     return { ...key, workspaceId: invitation.workspace_id, identityVerified: verified };
   });
 }

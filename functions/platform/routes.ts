@@ -1,8 +1,10 @@
 import { createRouter } from "../shared/app";
+import { activityRoutes } from "./activity-routes";
 import { apiKeyRoutes } from "./api-key-routes";
 import { capabilityRoutes } from "./capability-routes";
 import { connectorRoutes } from "./connector-routes";
 import { invitationRoutes } from "./invitation-routes";
+import { meRoutes } from "./me-routes";
 import { memberRoutes } from "./member-routes";
 import { schemaRoutes } from "./schema-routes";
 import { toolRoutes } from "./tool-routes";
@@ -17,4 +19,6 @@ export const platformRoutes = createRouter()
   .route("/", connectorRoutes)
   .route("/", toolRoutes)
   .route("/", capabilityRoutes)
-  .route("/", schemaRoutes);
+  .route("/", schemaRoutes)
+  .route("/", meRoutes)
+  .route("/", activityRoutes);

@@ -4,7 +4,7 @@ import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
 import { pageSchema } from "../shared/pagination";
-import { CreatedWorkOrder, WorkOrder, WorkOrderWithItems } from "./schemas";
+import { CreatedWorkOrder, WorkOrderSummary, WorkOrderWithItems } from "./schemas";
 import {
   CancelWorkOrderInput,
   CreateWorkOrderInput,
@@ -58,7 +58,7 @@ export const orderRoutes = createRouter()
       summary: "List work orders, newest first (filters: status, priority, template, created range)",
       middleware: [read] as const,
       request: { query: ListWorkOrdersQuery },
-      responses: { 200: json(pageSchema(WorkOrder), "A page of work orders"), ...errorResponses },
+      responses: { 200: json(pageSchema(WorkOrderSummary), "A page of work orders"), ...errorResponses },
     }),
     async (c) => c.json(await inTenant(c, (tx) => listWorkOrders(tx, c.var.actor, c.req.valid("query"))), 200),
   )

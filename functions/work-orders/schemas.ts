@@ -52,8 +52,13 @@ export const WorkItem = createSelectSchema(workItems, {
 export const itemColumns = selection(workItems, WorkItem);
 export type WorkItem = z.output<typeof WorkItem>;
 
+const ItemCounts = z.record(z.string(), z.number().int()).openapi({ description: "Items per status" });
+
+/** An order in a listing: with how many of its items are in each status. */
+export const WorkOrderSummary = WorkOrder.extend({ itemCounts: ItemCounts }).openapi("WorkOrderSummary");
+
 export const WorkOrderWithItems = WorkOrder.extend({
-  itemCounts: z.record(z.string(), z.number().int()),
+  itemCounts: ItemCounts,
   items: z.array(WorkItem),
 }).openapi("WorkOrderWithItems");
 

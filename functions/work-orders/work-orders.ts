@@ -22,6 +22,7 @@ import { canonicalHash } from "../shared/canonical-json";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput, StorableJsonObject } from "../shared/validation";
+import { itemCountsByOrder } from "./item-counts";
 import { itemColumns, orderColumns, presentOrder, RetryPolicy } from "./schemas";
 import { findTemplate } from "./templates";
 
@@ -262,7 +263,15 @@ export async function listWorkOrders(tx: Tx, actor: Actor, raw: z.input<typeof L
     .orderBy(desc(workOrders.createdAt), desc(workOrders.id))
     .limit(query.limit + 1);
   const result = page(list, query.limit);
-  return { items: result.items.map(presentOrder), nextCursor: result.nextCursor };
+  const counts = await itemCountsByOrder(
+    tx,
+    actor.workspaceId,
+    result.items.map((order) => order.id),
+  );
+  return {
+    items: result.items.map((order) => ({ ...presentOrder(order), itemCounts: counts.get(order.id) ?? {} })),
+    nextCursor: result.nextCursor,
+  };
 }
 
 /** An order with its items (in creation order) and a count of items per status. */

@@ -3,8 +3,10 @@
  * and should not write twice — the API key as a Bearer header, retries on 429/503 (and on
  * network errors where repeating is safe) with full-jitter backoff that honours Retry-After,
  * an Idempotency-Key on creates, and failures thrown as `CairnError`.
+ *
+ * Web-standard APIs only (fetch, Request, Web Crypto), so it runs in browsers too: the console
+ * (console/) bundles it.
  */
-import { randomUUID } from "node:crypto";
 import createFetchClient, { type Client, type FetchResponse, type MaybeOptionalInit } from "openapi-fetch";
 import type { HttpMethod, MediaType, PathsWithMethod, RequiredKeysOf } from "openapi-typescript-helpers";
 import { CairnError } from "./errors.js";
@@ -102,7 +104,7 @@ export function createClient(options: ClientOptions): CairnClient {
       const operation = `${request.method} ${schemaPath}`;
       // Lower case, as the server's document spells the header; HTTP header names are case-insensitive.
       if (IDEMPOTENT_CREATES.has(operation) && !request.headers.has("idempotency-key")) {
-        request.headers.set("idempotency-key", randomUUID());
+        request.headers.set("idempotency-key", globalThis.crypto.randomUUID());
       }
       request.headers.set(OPERATION_HEADER, operation);
       return request;

@@ -3170,6 +3170,227 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who this API key is: the key (never its secret), its user, their role and the key's workspace */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The caller */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Me"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who did what to which entity, newest first (filters: entity, actor, action, time range)
+         * @description A row is readable with the scope that reads its entity: work:read (work orders, items, dead letters, templates), approvals:read (approval requests and policies), memory:read (memories, events, conversations), platform:read (connectors, tools, capabilities, schemas, members, the workspace); API keys and any other entity type need admin. Rows the key cannot read are left out; filtering on an entity type it cannot read, or having none of those scopes, is a 403.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size, 1..200 */
+                    limit?: number;
+                    /** @description `nextCursor` of the previous page */
+                    cursor?: string;
+                    /** @description work_order, work_item, dead_letter, approval_request, memory, api_key… */
+                    entityType?: string;
+                    entityId?: string;
+                    actorType?: "USER" | "API_KEY" | "SYSTEM";
+                    /** @description A user's id, or a job's name */
+                    actorId?: string;
+                    /** @description Exact (`approval.approved`) or a prefix ending in `.*` (`approval.*`) */
+                    action?: string;
+                    /** @description At or after (ISO 8601) */
+                    since?: string;
+                    /** @description Before (ISO 8601) */
+                    until?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of activity */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["ActivityEntry"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/work-orders": {
         parameters: {
             query?: never;
@@ -3206,7 +3427,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            items: components["schemas"]["WorkOrder"][];
+                            items: components["schemas"]["WorkOrderSummary"][];
                             nextCursor: string | null;
                         };
                     };
@@ -7756,6 +7977,68 @@ export interface components {
             jsonSchema: components["schemas"]["JsonSchema"];
             description?: string;
         };
+        Me: {
+            apiKey: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+                prefix: string;
+                scopes: string[];
+                /** Format: date-time */
+                expiresAt: string | null;
+                /** Format: date-time */
+                lastUsedAt: string | null;
+                /** Format: date-time */
+                createdAt: string;
+                /** @description What the key may do now: its scopes within what the person's current role allows */
+                effectiveScopes: string[];
+            };
+            /** @description The person the key acts as; null for a service key */
+            user: {
+                /** Format: uuid */
+                id: string;
+                email: string;
+                name: string | null;
+            } | null;
+            /**
+             * @description The user's role in the workspace (null: no longer a member)
+             * @enum {string|null}
+             */
+            role: "OWNER" | "ADMIN" | "MEMBER" | "APPROVER" | "VIEWER" | null;
+            workspace: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+        };
+        ActivityEntry: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            actorType: "USER" | "API_KEY" | "SYSTEM";
+            /** @description The user's id for USER rows; the job or system otherwise */
+            actorId: string | null;
+            /** @example approval.approved */
+            action: string;
+            /** @example approval_request */
+            entityType: string;
+            /** Format: uuid */
+            entityId: string;
+            /** @description Any JSON value */
+            before?: unknown;
+            /** @description Any JSON value */
+            after?: unknown;
+            /**
+             * Format: date-time
+             * @description When the change committed's transaction ran
+             */
+            at: string;
+            /** @description The person a USER row names (null for jobs and the system) */
+            actorUser: {
+                email: string;
+                name: string | null;
+            } | null;
+        };
         CreatedWorkOrder: components["schemas"]["WorkOrder"] & {
             items: components["schemas"]["WorkItem"][];
             approvalRequestIds: string[];
@@ -7891,7 +8174,14 @@ export interface components {
             /** @enum {string} */
             onReject?: "FAIL" | "REWORK";
         } | null;
+        WorkOrderSummary: components["schemas"]["WorkOrder"] & {
+            /** @description Items per status */
+            itemCounts: {
+                [key: string]: number;
+            };
+        };
         WorkOrderWithItems: components["schemas"]["WorkOrder"] & {
+            /** @description Items per status */
             itemCounts: {
                 [key: string]: number;
             };
