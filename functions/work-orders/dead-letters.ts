@@ -16,7 +16,7 @@ import { auditCte } from "../shared/audit";
 import { canonicalHash } from "../shared/canonical-json";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput, StorableJsonObject } from "../shared/validation";
+import { DateTimeInput, parseInput, StorableJsonObject } from "../shared/validation";
 import { deadLetterColumns } from "./schemas";
 
 const QueryFlag = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
@@ -26,8 +26,8 @@ export const ListDeadLettersQuery = PageQuery.extend({
   source: z.enum(deadLetterSource.enumValues).optional(),
   workItemId: z.string().uuid().optional(),
   autoRetry: QueryFlag.optional(),
-  createdAfter: z.coerce.date().optional().openapi({ type: "string", format: "date-time" }),
-  createdBefore: z.coerce.date().optional().openapi({ type: "string", format: "date-time" }),
+  createdAfter: DateTimeInput().optional(),
+  createdBefore: DateTimeInput().optional(),
 });
 
 export const RedriveInput = z
@@ -48,10 +48,7 @@ export const RetryPolicyInput = z
       .max(100)
       .optional()
       .openapi({ description: "Cap on automatic redrives (default kept)" }),
-    nextRetryAt: z.coerce
-      .date()
-      .optional()
-      .openapi({ type: "string", format: "date-time", description: "First automatic retry (default now)" }),
+    nextRetryAt: DateTimeInput("First automatic retry (default now)").optional(),
   })
   .openapi("DeadLetterRetryPolicy");
 

@@ -21,7 +21,7 @@ import { audit, auditCte } from "../shared/audit";
 import { canonicalHash } from "../shared/canonical-json";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput, StorableJsonObject } from "../shared/validation";
+import { DateTimeInput, parseInput, StorableJsonObject } from "../shared/validation";
 import { itemCountsByOrder } from "./item-counts";
 import { itemColumns, orderColumns, presentOrder, RetryPolicy } from "./schemas";
 import { findTemplate } from "./templates";
@@ -59,21 +59,12 @@ export type CreateWorkOrderInput = z.infer<typeof CreateWorkOrderInput>;
 
 export const IdempotencyKey = z.string().trim().min(1).max(255);
 
-const DateQuery = z.coerce.date();
 export const ListWorkOrdersQuery = PageQuery.extend({
   status: z.enum(workOrderStatus.enumValues).optional(),
   priority: Priority.optional(),
   templateId: z.string().uuid().optional(),
-  createdAfter: DateQuery.optional().openapi({
-    description: "Created at or after (ISO 8601)",
-    type: "string",
-    format: "date-time",
-  }),
-  createdBefore: DateQuery.optional().openapi({
-    description: "Created before (ISO 8601)",
-    type: "string",
-    format: "date-time",
-  }),
+  createdAfter: DateTimeInput("Created at or after (ISO 8601)").optional(),
+  createdBefore: DateTimeInput("Created before (ISO 8601)").optional(),
 });
 
 export const CancelWorkOrderInput = z
