@@ -199,6 +199,14 @@ function wrap(kind: DriverKind, db: Db, end: () => Promise<void>, log: DatabaseL
 export const jsonParam = (value: unknown): SQL => sql`${JSON.stringify(value)}::jsonb`;
 
 /**
+ * A timestamptz as text in the one format the API gives every timestamp — ISO 8601 in UTC with
+ * milliseconds and `Z`, what JSON makes of a Date — for timestamps SQL puts into a jsonb value
+ * (`to_jsonb(timestamptz)` would write `…:19.97+00:00`).
+ */
+export const isoTimestamp = (value: SQL): SQL<string> =>
+  sql<string>`to_char(${value} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
  * An enum or uuid array column of a raw row: some drivers parse it, others return the
  * Postgres text form `{A,B}` (elements of these columns never contain commas or quotes).
  */

@@ -503,6 +503,40 @@ describeEachDatabase("work orders API", (db) => {
     ]);
   });
 
+  it("writes dead letters' errors[].at as ISO 8601 in UTC with Z, like every other timestamp", async () => {
+    const { app, key } = await setup();
+    const order = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "twice", retry: { baseMs: 1, capMs: 1 }, items: [{ ...item("twice"), maxAttempts: 2 }] },
+    });
+    expect(order.status).toBe(201);
+    let deadLetterId: string | null = null;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      let claimed: Awaited<ReturnType<typeof claimAll>> = [];
+      // The retry waits 1 ms (plus the clock of the claim statement): claim until it is due.
+      for (let tries = 0; claimed.length === 0 && tries < 50; tries++) claimed = await claimAll(app, key);
+      expect(claimed).toHaveLength(1);
+      const failed = await call(app, "POST", `/v1/work-items/${claimed[0]!.id}/fail`, {
+        key,
+        body: { attemptId: claimed[0]!.attemptId, fencingToken: claimed[0]!.fencingToken, error: `try ${attempt}` },
+      });
+      expect(failed.status).toBe(200);
+      deadLetterId = failed.body.deadLetterId ?? null;
+    }
+    expect(deadLetterId).not.toBeNull();
+    const letter = await call(app, "GET", `/v1/dead-letters/${deadLetterId}`, { key });
+    // The earlier attempt's error (read back from the attempt) and the last one (written with the letter).
+    expect(letter.body.errors.map((e: ResponseBody) => [e.attempt, e.error])).toEqual([
+      [1, "try 1"],
+      [2, "try 2"],
+    ]);
+    for (const at of [...letter.body.errors.map((e: ResponseBody) => e.at), letter.body.createdAt]) {
+      expect(at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(new Date(at).toISOString()).toBe(at);
+    }
+    expect(letter.body.errors[0].at <= letter.body.errors[1].at).toBe(true);
+  });
+
   it("hides another workspace's orders, items, templates and dead letters (404 by id, absent from listings)", async () => {
     const { app, key } = await setup();
     const other = await seedWorkspace(db().database);
