@@ -512,6 +512,54 @@ describeEachDatabase("approvals", (db) => {
     expect((await itemStatus(app, t.requester.key, order.id)).items[2]!.status).toBe("CANCELLED");
   });
 
+  it("one clock: a request's decidedAt is its closing decision's createdAt, for people and for deadlines", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const t = await team(app, database);
+    const order = await createOrder(app, t.requester.key, [
+      { type: "OK", payload: {}, approval: { gate: "BEFORE", approverRoles: ["APPROVER"] } },
+      { type: "NO", payload: {}, approval: { gate: "BEFORE", approverRoles: ["APPROVER"] } },
+      { type: "LATE", payload: {}, approval: { gate: "BEFORE", timeoutSeconds: 60, timeoutAction: "REJECT" } },
+      {
+        type: "ESC",
+        payload: {},
+        approval: {
+          gate: "BEFORE",
+          approverRoles: ["APPROVER"],
+          escalateToRoles: ["ADMIN"],
+          escalationTimeoutSeconds: 600,
+        },
+      },
+    ]);
+    const [ok, no, late, esc] = order.approvalRequestIds as [string, string, string, string];
+    const approved = await decide(app, t.a.key, ok, "APPROVED");
+    const rejected = await decide(app, t.a.key, no, "REJECTED", "not this one");
+    await sweepApprovalDeadlines(database, new Date(Date.now() + 120_000));
+    const timedOut = await call(app, "GET", `/v1/approvals/${late}`, { key: t.a.key });
+    for (const [view, status] of [
+      [approved, "APPROVED"],
+      [rejected, "REJECTED"],
+      [timedOut, "REJECTED"],
+    ] as const) {
+      expect(view.body.status).toBe(status);
+      expect(view.body.decidedAt).toBe(view.body.decisions.at(-1).createdAt);
+    }
+    // To the microsecond, in the database: both come from its clock, in the same transaction.
+    const closed = await rows<{ id: string; same: boolean }>(
+      database.db,
+      sql`select r.id, r.decided_at = (select max(e.created_at) from approval_events e where e.request_id = r.id) as same
+          from approval_requests r where r.id in (${ok}::uuid, ${no}::uuid, ${late}::uuid)`,
+    );
+    expect(closed.map((row) => row.same)).toEqual([true, true, true]);
+
+    // An escalation's new deadline counts from the escalating decision.
+    const escalated = await decide(app, t.a.key, esc, "ESCALATED", "above my limit");
+    expect(escalated.body.status).toBe("PENDING");
+    expect(new Date(escalated.body.deadline).getTime()).toBe(
+      new Date(escalated.body.decisions[0].createdAt).getTime() + 600_000,
+    );
+  });
+
   it("a manual escalation hands the request to the escalation roles", async () => {
     const { database } = db();
     const app = testApp(database);
