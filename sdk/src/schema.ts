@@ -5069,6 +5069,8 @@ export interface paths {
                 /** @description Created */
                 201: {
                     headers: {
+                        /** @description The path of what was created (a new version's own id) */
+                        Location: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5263,6 +5265,8 @@ export interface paths {
                 /** @description The new version */
                 201: {
                     headers: {
+                        /** @description The path of what was created (a new version's own id) */
+                        Location: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5769,9 +5773,11 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Created */
+                /** @description Created (version 1) */
                 201: {
                     headers: {
+                        /** @description The path of what was created (a new version's own id) */
+                        Location: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5849,20 +5855,21 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/approval-policies/{key}": {
+    "/v1/approval-policies/{id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** The current version of a policy */
+        /** A policy: the version with this id, or the current version when given the policyKey */
         get: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
-                    key: string;
+                    /** @description A version's `id` (that version), or the policy's `policyKey` (its current version) */
+                    id: string;
                 };
                 cookie?: never;
             };
@@ -5947,13 +5954,14 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Edit a policy: creates the next version (requests keep the version they were made under) */
+        /** Edit a policy: creates the next version (requests keep the version they were made under); only the current version can be edited */
         patch: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
-                    key: string;
+                    /** @description A version's `id` (that version), or the policy's `policyKey` (its current version) */
+                    id: string;
                 };
                 cookie?: never;
             };
@@ -5963,9 +5971,11 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description New version */
-                200: {
+                /** @description The new version */
+                201: {
                     headers: {
+                        /** @description The path of what was created (a new version's own id) */
+                        Location: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -6039,7 +6049,7 @@ export interface paths {
         };
         trace?: never;
     };
-    "/v1/approval-policies/{key}/versions": {
+    "/v1/approval-policies/{id}/versions": {
         parameters: {
             query?: never;
             header?: never;
@@ -6052,7 +6062,8 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    key: string;
+                    /** @description A version's `id` (that version), or the policy's `policyKey` (its current version) */
+                    id: string;
                 };
                 cookie?: never;
             };

@@ -157,6 +157,7 @@ describeEachDatabase("approvals", (db) => {
 
     const created = await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: INVOICE_POLICY });
     expect(created.status).toBe(201);
+    expect(created.headers.get("location")).toBe(`/v1/approval-policies/${created.body.id}`);
     expect(created.body).toMatchObject({
       version: 1,
       isCurrent: true,
@@ -176,9 +177,25 @@ describeEachDatabase("approvals", (db) => {
       key: adminKey,
       body: { requiredApprovals: 3 },
     });
-    expect(edited.status).toBe(200);
+    // A new version is created: 201 with its own path, as for a workflow template's edit.
+    expect(edited.status).toBe(201);
+    expect(edited.headers.get("location")).toBe(`/v1/approval-policies/${edited.body.id}`);
     expect(edited.body).toMatchObject({ policyKey: key, version: 2, requiredApprovals: 3, name: "Large invoices" });
     expect(edited.body.id).not.toBe(created.body.id);
+    // Addressed by what the responses return: a version's id reads that version, the policyKey the current one.
+    const byId = async (id: string) => (await call(app, "GET", `/v1/approval-policies/${id}`, { key: adminKey })).body;
+    expect(await byId(created.body.id)).toMatchObject({ id: created.body.id, version: 1, isCurrent: false });
+    expect(await byId(edited.body.id)).toMatchObject({ id: edited.body.id, version: 2, isCurrent: true });
+    expect(await byId(key)).toMatchObject({ id: edited.body.id, version: 2 });
+    // Only the current version is edited (an old version's id is a 409, as for templates), by its id or the key.
+    const stale = await call(app, "PATCH", `/v1/approval-policies/${created.body.id}`, {
+      key: adminKey,
+      body: { requiredApprovals: 1 },
+    });
+    expectError(stale, 409);
+    expect(stale.body.error.message).toMatch(/current version/);
+    const byVersionId = await call(app, "GET", `/v1/approval-policies/${created.body.id}/versions`, { key: adminKey });
+    expect(byVersionId.body.items.map((v: ResponseBody) => v.version)).toEqual([2, 1]);
     const versions = await call(app, "GET", `/v1/approval-policies/${key}/versions`, { key: adminKey });
     expect(versions.body.items.map((v: ResponseBody) => [v.version, v.isCurrent, v.requiredApprovals])).toEqual([
       [2, true, 3],

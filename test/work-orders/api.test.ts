@@ -199,6 +199,7 @@ describeEachDatabase("work orders API", (db) => {
       },
     });
     expect(template.status).toBe(201);
+    expect(template.headers.get("location")).toBe(`/v1/workflow-templates/${template.body.id}`);
     expect(template.body).toMatchObject({ version: 1, isActive: true, retry: { baseMs: 50, capMs: 500 } });
     expect(
       (await call(app, "POST", "/v1/workflow-templates", { key, body: { name: "triage", steps: [{ type: "x" }] } }))
@@ -227,7 +228,9 @@ describeEachDatabase("work orders API", (db) => {
       key,
       body: { steps: [{ type: "classify" }] },
     });
+    // A new version is created: 201 with its own path, as for an approval policy's edit.
     expect(edited.status).toBe(201);
+    expect(edited.headers.get("location")).toBe(`/v1/workflow-templates/${edited.body.id}`);
     expect(edited.body).toMatchObject({
       name: "triage",
       version: 2,
