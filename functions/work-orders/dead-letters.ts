@@ -274,19 +274,16 @@ export async function discardDeadLetter(tx: Tx, actor: Actor, id: string, raw: z
  * Marks an open dead letter for automatic retry (or stops it). The dead-letter reprocessing
  * job redrives those whose next retry time has come, up to `maxRedrives` times.
  */
-export async function setDeadLetterRetry(
-  tx: Tx,
-  actor: Actor,
-  id: string,
-  raw: z.input<typeof RetryPolicyInput>,
-  now = new Date(),
-) {
+export async function setDeadLetterRetry(tx: Tx, actor: Actor, id: string, raw: z.input<typeof RetryPolicyInput>) {
   const input = parseInput(RetryPolicyInput, raw);
   const current = await getDeadLetter(tx, actor, id);
   if (current.status !== "OPEN")
     throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });
   const who = actorRef(actor);
-  const nextRetryAt = input.autoRetry ? (input.nextRetryAt ?? now) : null;
+  // Default: now, on the database's clock (the one the reprocessing job compares with), in milliseconds like updated_at.
+  const nextRetryAt = input.autoRetry
+    ? sql`coalesce(${input.nextRetryAt ?? null}::timestamptz, now()::timestamptz(3))`
+    : sql`null`;
   const maxRedrives = input.maxRedrives ?? current.maxRedrives;
   const [updated] = await rows<{ id: string }>(
     tx,
