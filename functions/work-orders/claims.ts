@@ -59,6 +59,17 @@ export const CompleteInput = z
   .strictObject({ ...Fence, result: StorableJson(z.unknown()).optional().openapi({ description: "Any JSON value" }) })
   .openapi("CompleteWorkItemInput");
 
+export const MAX_BATCH_COMPLETION = 100;
+
+export const CompleteBatchInput = z
+  .strictObject({
+    items: z
+      .array(z.strictObject({ id: z.string().uuid(), ...CompleteInput.shape }))
+      .min(1)
+      .max(MAX_BATCH_COMPLETION),
+  })
+  .openapi("CompleteWorkItemsInput");
+
 export const FailInput = z
   .strictObject({
     ...Fence,
@@ -303,6 +314,37 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
     completedAt: done.completedAt ? new Date(done.completedAt) : null,
     approvalRequestIds,
   };
+}
+
+/** One completion of a batch: done, refused by its fence (409's message), or not found. */
+export type BatchCompletion =
+  | { id: string; outcome: "completed"; item: Awaited<ReturnType<typeof completeWorkItem>> }
+  | { id: string; outcome: "conflict" | "not_found"; error: { code: string; message: string; details?: unknown } };
+
+/**
+ * Completes many attempts in one transaction, each fenced on its own: a stale fence among good
+ * ones is reported for that item (conflict, or not found) and the others complete. Each
+ * completion writes its activity rows in the same transaction, as a single completion does.
+ */
+export async function completeWorkItems(
+  tx: Tx,
+  actor: Actor,
+  raw: z.input<typeof CompleteBatchInput>,
+): Promise<BatchCompletion[]> {
+  const input = parseInput(CompleteBatchInput, raw);
+  const results: BatchCompletion[] = [];
+  for (const { id, ...fence } of input.items) {
+    try {
+      results.push({ id, outcome: "completed", item: await completeWorkItem(tx, actor, id, fence) });
+    } catch (error) {
+      // A refused fence is a JavaScript error after a statement that changed nothing: the
+      // transaction is intact and the next item goes on.
+      if (!(error instanceof Conflict || error instanceof NotFound)) throw error;
+      const outcome = error instanceof Conflict ? "conflict" : "not_found";
+      results.push({ id, outcome, error: { code: error.code, message: error.message, details: error.details } });
+    }
+  }
+  return results;
 }
 
 interface Done {

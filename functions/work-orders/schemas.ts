@@ -104,6 +104,22 @@ export const CompletedItem = z
   })
   .openapi("CompletedWorkItem");
 
+export const BatchCompletionResult = z
+  .object({
+    results: z.array(
+      z.object({
+        id: z.string().uuid(),
+        outcome: z.enum(["completed", "conflict", "not_found"]),
+        item: CompletedItem.optional().openapi({ description: "The completion, when `outcome` is `completed`" }),
+        error: z
+          .object({ code: z.string(), message: z.string(), details: z.unknown().optional() })
+          .optional()
+          .openapi({ description: "Why the fence refused it (409's or 404's error), otherwise absent" }),
+      }),
+    ),
+  })
+  .openapi("CompleteWorkItemsResult");
+
 export const FailedItem = z
   .object({
     id: z.string().uuid(),
