@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
+import { toErrorBody } from "../shared/errors";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
 import {
   ClaimInput,
@@ -105,8 +106,15 @@ export const itemRoutes = createRouter()
       request: jsonBody(CompleteBatchInput),
       responses: { 200: json(BatchCompletionResult, "A result per item"), ...errorResponses },
     }),
-    async (c) =>
-      c.json({ results: await inTenant(c, (tx) => completeWorkItems(tx, c.var.actor, c.req.valid("json"))) }, 200),
+    async (c) => {
+      const outcomes = await inTenant(c, (tx) => completeWorkItems(tx, c.var.actor, c.req.valid("json")));
+      const results = outcomes.map((o) =>
+        o.outcome === "completed"
+          ? { id: o.id, outcome: o.outcome, item: o.item }
+          : { id: o.id, outcome: o.outcome, error: toErrorBody(o.refusal).error },
+      );
+      return c.json({ results }, 200);
+    },
   )
   .openapi(
     createRoute({
