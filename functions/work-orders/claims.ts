@@ -83,6 +83,28 @@ export const FailInput = z
   .openapi("FailWorkItemInput");
 
 /**
+ * The claim order: priority, then creation time, then the creation sequence (items created by
+ * one statement share their creation time). Exactly the order of work_items_claim_idx (priority
+ * DESC NULLS LAST), so the claim is an index scan that stops after `limit` rows instead of a sort
+ * of the whole queue. Over `work_items i`.
+ */
+export const CLAIM_ORDER = sql`i.priority desc nulls last, i.created_at, i.created_seq`;
+
+/**
+ * The items a claim takes, locked: a workspace's claimable items in `CLAIM_ORDER`, skipping
+ * those another claim holds. `filter` narrows them (a condition on `i`, starting with `and`);
+ * this is where queue controls compose into the claim.
+ */
+export function claimCandidates(workspaceId: string, filter: SQL, limit: number): SQL {
+  return sql`select i.id from work_items i
+             where i.workspace_id = ${workspaceId}::uuid and i.status = 'QUEUED' and i.available_at <= now()
+             ${filter}
+             order by ${CLAIM_ORDER}
+             limit ${limit}
+             for update skip locked`;
+}
+
+/**
  * Claims up to `limit` claimable items, highest priority first, then oldest, in ONE
  * statement: lock candidates (SKIP LOCKED), start an attempt with a fresh fencing token for
  * each, move their orders from PENDING to PROCESSING and write the activity rows.
@@ -97,16 +119,7 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
     : sql``;
   const claimed = await rows<Record<string, unknown>>(
     tx,
-    sql`with candidates as (
-          select i.id from work_items i
-          where i.workspace_id = ${actor.workspaceId}::uuid and i.status = 'QUEUED' and i.available_at <= now()
-          ${typeFilter}
-          -- Exactly the order of work_items_claim_idx (priority DESC NULLS LAST), so the claim is an
-          -- index scan that stops after \`limit\` rows instead of a sort of the whole queue.
-          order by i.priority desc nulls last, i.created_at, i.id
-          limit ${input.limit}
-          for update skip locked
-        ),
+    sql`with candidates as (${claimCandidates(actor.workspaceId, typeFilter, input.limit)}),
         claimed as (
           update work_items i
           set status = 'PROCESSING',
@@ -147,7 +160,7 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
                      jsonb_build_object('status', 'PROCESSING')
               from orders o`,
         )}
-        select c.* from claimed c order by c.priority desc nulls last, c.created_at, c.id`,
+        select i.* from claimed i order by ${CLAIM_ORDER}`,
   );
   return claimed.map((row) => {
     const { workspaceId: _workspace, fencingToken, ...item } = mapRow(workItems, row);

@@ -47,7 +47,7 @@ export const WorkItem = createSelectSchema(workItems, {
   approval: ApprovalRequirement.nullable(),
   result: Json,
 })
-  .omit({ workspaceId: true, fencingToken: true })
+  .omit({ workspaceId: true, fencingToken: true, createdSeq: true })
   .openapi("WorkItem");
 export const itemColumns = selection(workItems, WorkItem);
 export type WorkItem = z.output<typeof WorkItem>;

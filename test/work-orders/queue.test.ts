@@ -198,6 +198,23 @@ describeEachDatabase("work queue", (db) => {
     expect((await d.order(order.order.id)).status).toBe("COMPLETED");
   });
 
+  it("items of one priority created together are claimed one by one in creation order", async () => {
+    const { database } = db();
+    const actor = await seedActor(database);
+    const d = domain(database, actor);
+    const order = await d.create({
+      title: "order",
+      items: [0, 1, 2, 3, 4].map((n) => ({ type: "seq", payload: { n } })),
+    });
+    const claimed: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [item] = await d.claim(`w${i}`, 1);
+      claimed.push(Number(item?.payload.n));
+    }
+    expect(claimed).toEqual([0, 1, 2, 3, 4]);
+    expect(order.items.map((item) => item.payload.n)).toEqual([0, 1, 2, 3, 4]);
+  });
+
   it("a wrong fencing token on a still-running attempt says it does not match the current attempt", async () => {
     const { database } = db();
     const actor = await seedActor(database);
