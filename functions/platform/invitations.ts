@@ -103,7 +103,7 @@ export async function acceptInvitation(
 ) {
   const input = parseInput(AcceptInvitationInput, raw);
   const now = options.now ?? new Date();
-  const proof = options.proofKey ? await resolveApiKey(database, options.proofKey, now) : undefined;
+  const proof = options.proofKey ? await resolveApiKey(database, options.proofKey) : undefined;
   return database.withSettings({ "app.invitation_hash": hashSecret(input.secret) }, async (tx) => {
     // Read through the `invitation_lookup` policy (the workspace is not known yet), then claimed
     // as the workspace's tenant by one conditional UPDATE, so two redemptions cannot both pass.

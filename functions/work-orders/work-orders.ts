@@ -76,7 +76,7 @@ export const requestHash = canonicalHash;
 
 export interface CreatedWorkOrder {
   order: ReturnType<typeof presentOrder>;
-  items: Array<Omit<typeof workItems.$inferSelect, "fencingToken" | "workspaceId">>;
+  items: Array<Omit<typeof workItems.$inferSelect, "fencingToken" | "workspaceId" | "createdSeq">>;
   /** False when an earlier request with the same Idempotency-Key created it. */
   created: boolean;
   /** Approval requests opened for before-gates; deliver their notifications after commit. */

@@ -4226,6 +4226,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/work-items:complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete many running attempts in one call, each fenced on its own, with a result per item
+         * @description One transaction. A stale fence (or an unknown id) among good ones does not stop the others: its result says `conflict` (with the reason a single completion's 409 gives) or `not_found`. Results are in input order.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CompleteWorkItemsInput"];
+                };
+            };
+            responses: {
+                /** @description A result per item */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CompleteWorkItemsResult"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/work-items/{id}/fail": {
         parameters: {
             query?: never;
@@ -8290,6 +8396,33 @@ export interface components {
             fencingToken: string;
             /** @description Any JSON value */
             result?: unknown;
+        };
+        CompleteWorkItemsResult: {
+            results: {
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                outcome: "completed" | "conflict" | "not_found";
+                item?: components["schemas"]["CompletedWorkItem"] & unknown;
+                /** @description Why the fence refused it (409's or 404's error), otherwise absent */
+                error?: {
+                    code: string;
+                    message: string;
+                    details?: unknown;
+                };
+            }[];
+        };
+        CompleteWorkItemsInput: {
+            items: {
+                /** Format: uuid */
+                id: string;
+                /** Format: uuid */
+                attemptId: string;
+                /** @description The token returned by the claim (a 64-bit integer as a string) */
+                fencingToken: string;
+                /** @description Any JSON value */
+                result?: unknown;
+            }[];
         };
         FailedWorkItem: {
             /** Format: uuid */

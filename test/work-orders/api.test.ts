@@ -24,6 +24,54 @@ describeEachDatabase("work orders API", (db) => {
     );
   }
 
+  it("completes many items in one call: each fence checked on its own, a result per item", async () => {
+    const { app, key } = await setup();
+    const created = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "batch", items: [item(), item(), item()] },
+    });
+    expect(created.status).toBe(201);
+    const claim = await call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w", limit: 3 } });
+    expect(claim.body.items).toHaveLength(3);
+    const [a, b, c] = claim.body.items;
+    const missing = "00000000-0000-4000-8000-000000000000";
+    const batch = await call(app, "POST", "/v1/work-items:complete", {
+      key,
+      body: {
+        items: [
+          { id: a.id, attemptId: a.attemptId, fencingToken: a.fencingToken, result: { n: 1 } },
+          // A stale fence among good ones: the token of another attempt.
+          { id: b.id, attemptId: b.attemptId, fencingToken: c.fencingToken, result: { n: 2 } },
+          { id: missing, attemptId: c.attemptId, fencingToken: c.fencingToken },
+          { id: c.id, attemptId: c.attemptId, fencingToken: c.fencingToken, result: { n: 3 } },
+        ],
+      },
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body.results.map((r: ResponseBody) => [r.id, r.outcome])).toEqual([
+      [a.id, "completed"],
+      [b.id, "conflict"],
+      [missing, "not_found"],
+      [c.id, "completed"],
+    ]);
+    expect(batch.body.results[0].item.status).toBe("COMPLETED");
+    expect(batch.body.results[1].error.code).toBe("conflict");
+    const stale = await call(app, "GET", `/v1/work-items/${b.id}`, { key });
+    expect(stale.body.status).toBe("PROCESSING");
+    expect((await call(app, "GET", `/v1/work-items/${c.id}`, { key })).body.result).toEqual({ n: 3 });
+    expect((await activityFor(a.id)).map((r) => r.action)).toContain("work_item.completed");
+    expect((await activityFor(b.id)).map((r) => r.action)).not.toContain("work_item.completed");
+    // Completing the last one finishes the order.
+    const last = await call(app, "POST", "/v1/work-items:complete", {
+      key,
+      body: { items: [{ id: b.id, attemptId: b.attemptId, fencingToken: b.fencingToken }] },
+    });
+    expect(last.body.results[0].outcome).toBe("completed");
+    expect((await call(app, "GET", `/v1/work-orders/${created.body.id}`, { key })).body.status).toBe("COMPLETED");
+    const empty = await call(app, "POST", "/v1/work-items:complete", { key, body: { items: [] } });
+    expect(empty.status).toBe(400);
+  });
+
   it("creates an order with items, claims, completes and finishes the order", async () => {
     const { app, key } = await setup();
     const created = await call(app, "POST", "/v1/work-orders", {
