@@ -39,6 +39,7 @@ import {
   vectorLiteral,
   vectorProblem,
 } from "./memories";
+import { DateTimeInput, memoryModelConditions, SubjectFields } from "./memory-model";
 import { embeddingProvider } from "./provider";
 import { Memory, Metadata, memoryColumns } from "./schemas";
 
@@ -78,6 +79,10 @@ export const MemorySearchFilters = z
       .optional()
       .openapi({ type: "string", format: "date-time", description: "Exclusive" }),
     minImportance: z.number().min(0).max(1).optional(),
+    ...SubjectFields,
+    asOf: DateTimeInput.optional().openapi({
+      description: "Search the facts valid at this time (validFrom ≤ asOf < validTo); by default, those valid now",
+    }),
   })
   .openapi("MemorySearchFilters");
 
@@ -341,6 +346,7 @@ function filterConditions(workspaceId: string, filters: z.output<typeof MemorySe
   if (filters.createdAfter) conditions.push(sql`created_at >= ${filters.createdAfter.toISOString()}::timestamptz`);
   if (filters.createdBefore) conditions.push(sql`created_at < ${filters.createdBefore.toISOString()}::timestamptz`);
   if (filters.minImportance !== undefined) conditions.push(sql`importance >= ${filters.minImportance}::real`);
+  conditions.push(...memoryModelConditions(filters, filters.asOf ? { kind: "at", at: filters.asOf } : { kind: "now" }));
   return conditions;
 }
 

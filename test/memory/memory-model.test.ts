@@ -1,0 +1,217 @@
+/**
+ * The memory model (functions/memory/memory-model.ts, merge.ts): validity and supersession,
+ * merge on dedup, subjects and projects, expiry and forgetting — through the API, on both databases.
+ */
+import { sql } from "drizzle-orm";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { rows } from "../../db/client";
+import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
+import { setEmbeddingProvider } from "../../functions/memory/provider";
+import { describeEachDatabase } from "../support/databases";
+import { call, seedWorkspace, testApp } from "../support/http";
+
+const provider = new LexicalHashEmbeddingProvider({ dimensions: 768 });
+beforeAll(() => setEmbeddingProvider(provider));
+afterAll(() => setEmbeddingProvider(undefined));
+
+const search = (body: Record<string, unknown>) => ({ topK: 10, mode: "hybrid", ...body });
+
+describeEachDatabase("memory model", (db) => {
+  it("supersession closes the old fact: search finds the new one now and the old one asOf before", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { adminKey: key } = await seedWorkspace(database);
+    const old = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "The staging password rotates on Tuesdays", validFrom: "2026-01-01T00:00:00Z" },
+    });
+    expect(old.status).toBe(201);
+    expect(old.body).toMatchObject({ validFrom: "2026-01-01T00:00:00.000Z", validTo: null, supersedesId: null });
+
+    const replaced = await call(app, "POST", `/v1/memories/${old.body.id}/supersede`, {
+      key,
+      body: { content: "The staging password rotates on Fridays" },
+    });
+    expect(replaced.status).toBe(201);
+    expect(replaced.body).toMatchObject({ supersedesId: old.body.id, validTo: null, deduplicated: false });
+
+    const closed = await call(app, "GET", `/v1/memories/${old.body.id}`, { key });
+    expect(closed.body.validTo).toBe(replaced.body.validFrom);
+
+    const now = await call(app, "POST", "/v1/memories/search", {
+      key,
+      body: search({ query: "staging password rotates" }),
+    });
+    expect(now.body.results.map((r: { id: string }) => r.id)).toEqual([replaced.body.id]);
+
+    const before = await call(app, "POST", "/v1/memories/search", {
+      key,
+      body: search({ query: "staging password rotates", filters: { asOf: "2026-01-02T00:00:00Z" } }),
+    });
+    expect(before.body.results.map((r: { id: string }) => r.id)).toEqual([old.body.id]);
+
+    // The chain reads the same from either end, oldest first.
+    const third = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "The staging password rotates daily", supersedes: replaced.body.id },
+    });
+    expect(third.status).toBe(201);
+    for (const id of [old.body.id, third.body.id]) {
+      const versions = await call(app, "GET", `/v1/memories/${id}/versions`, { key });
+      expect(versions.status).toBe(200);
+      expect(versions.body.items.map((m: { id: string }) => m.id)).toEqual([
+        old.body.id,
+        replaced.body.id,
+        third.body.id,
+      ]);
+    }
+    // The activity log says what happened.
+    const activity = await call(app, "GET", `/v1/activity?entityType=memory&entityId=${old.body.id}`, { key });
+    expect(activity.status).toBe(200);
+    expect(activity.body.items.map((a: { action: string }) => a.action)).toContain("memory.superseded");
+  });
+
+  it("refuses a supersession that cannot hold, and changes nothing", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { adminKey: key } = await seedWorkspace(database);
+    const other = await seedWorkspace(database);
+    const old = await call(app, "POST", "/v1/memories", { key, body: { content: "The API lives on port 3000" } });
+    const next = await call(app, "POST", `/v1/memories/${old.body.id}/supersede`, {
+      key,
+      body: { content: "The API lives on port 8080" },
+    });
+    expect(next.status).toBe(201);
+    // Superseding a closed version again: 409 (supersede the latest instead).
+    const again = await call(app, "POST", `/v1/memories/${old.body.id}/supersede`, {
+      key,
+      body: { content: "The API lives on port 9090" },
+    });
+    expect(again.status).toBe(409);
+    // The same content as the memory it supersedes: 409.
+    const same = await call(app, "POST", `/v1/memories/${next.body.id}/supersede`, {
+      key,
+      body: { content: "The API lives on port 8080" },
+    });
+    expect(same.status).toBe(409);
+    // validFrom before the superseded fact's: 422.
+    const early = await call(app, "POST", `/v1/memories/${next.body.id}/supersede`, {
+      key,
+      body: { content: "The API lives on port 1", validFrom: "2000-01-01T00:00:00Z" },
+    });
+    expect(early.status).toBe(422);
+    // Another workspace's memory, or none: 404; a malformed body: 400.
+    const foreign = await call(app, "POST", `/v1/memories/${next.body.id}/supersede`, {
+      key: other.adminKey,
+      body: { content: "The API lives on port 2" },
+    });
+    expect(foreign.status).toBe(404);
+    const bad = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "x", validFrom: "yesterday" },
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain("ISO 8601");
+    const after = await call(app, "GET", `/v1/memories/${next.body.id}`, { key });
+    expect(after.body.validTo).toBeNull();
+    const listed = await call(app, "GET", "/v1/memories", { key });
+    expect(listed.body.items).toHaveLength(2);
+    // A reader key cannot supersede.
+    const reader = await call(app, "POST", "/v1/api-keys", {
+      key,
+      body: { name: "reader", scopes: ["memory:read"] },
+    });
+    const denied = await call(app, "POST", `/v1/memories/${next.body.id}/supersede`, {
+      key: reader.body.key,
+      body: { content: "The API lives on port 3" },
+    });
+    expect(denied.status).toBe(403);
+    expect((await call(app, "GET", `/v1/memories/${next.body.id}/versions`, { key: reader.body.key })).status).toBe(
+      200,
+    );
+  });
+
+  it("merges new values into a deduplicated memory and says what it merged", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { adminKey: key, workspaceId } = await seedWorkspace(database);
+    const first = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "Deploys freeze on Fridays", metadata: { team: "infra", env: "prod" }, importance: 0.6 },
+    });
+    expect(first.status).toBe(201);
+    expect(first.body.merged).toBeUndefined();
+
+    const again = await call(app, "POST", "/v1/memories", {
+      key,
+      body: {
+        content: "  Deploys freeze on   Fridays ",
+        metadata: { env: "staging", owner: "ops" },
+        importance: 0.4,
+        sourceType: "slack",
+      },
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({
+      id: first.body.id,
+      deduplicated: true,
+      metadata: { team: "infra", env: "staging", owner: "ops" },
+      importance: 0.6, // the maximum
+      sourceType: "slack",
+      merged: {
+        metadata: { before: { team: "infra", env: "prod" }, after: { team: "infra", env: "staging", owner: "ops" } },
+        sourceType: { before: null, after: "slack" },
+      },
+    });
+    expect(again.body.merged.importance).toBeUndefined();
+
+    // Nothing new: merged is empty, nothing written.
+    const same = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "Deploys freeze on Fridays", importance: 0.2 },
+    });
+    expect(same.body).toMatchObject({ deduplicated: true, merged: {} });
+
+    // A batch folds its duplicates in order; the response of each says what the request changed.
+    const batch = await call(app, "POST", "/v1/memories:batch", {
+      key,
+      body: {
+        items: [
+          { content: "Deploys freeze on Fridays", importance: 0.9 },
+          { content: "Deploys freeze on Fridays", metadata: { owner: "sre" } },
+        ],
+      },
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body.items[1]).toMatchObject({ importance: 0.9, metadata: { owner: "sre" } });
+    expect(batch.body.items[0].merged).toMatchObject({ importance: { before: 0.6, after: 0.9 } });
+
+    // Expiry: a re-post without expiry makes an expiring memory permanent; with one, the later wins.
+    const expiring = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "The canary runs until March", expiresAt: "2099-03-01T00:00:00Z" },
+    });
+    const later = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "The canary runs until March", expiresAt: "2099-04-01T00:00:00Z" },
+    });
+    expect(later.body.merged).toEqual({
+      expiresAt: { before: "2099-03-01T00:00:00.000Z", after: "2099-04-01T00:00:00.000Z" },
+    });
+    const earlier = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "The canary runs until March", expiresAt: "2099-02-01T00:00:00Z" },
+    });
+    expect(earlier.body.merged).toEqual({});
+    const permanent = await call(app, "POST", "/v1/memories", { key, body: { content: "The canary runs until March" } });
+    expect(permanent.body).toMatchObject({ id: expiring.body.id, expiresAt: null });
+
+    const [logged] = await database.withTenant({ workspaceId }, (tx) =>
+      rows<{ n: number }>(
+        tx,
+        sql`select count(*)::int as n from activity_log where workspace_id = ${workspaceId} and action = 'memory.merged'`,
+      ),
+    );
+    expect(logged!.n).toBe(4); // the re-post, the batch, the later expiry, the permanent one
+  });
+});
