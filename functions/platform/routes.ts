@@ -5,6 +5,7 @@ import { capabilityRoutes } from "./capability-routes";
 import { connectorRoutes } from "./connector-routes";
 import { invitationRoutes } from "./invitation-routes";
 import { meRoutes } from "./me-routes";
+import { projectRoutes } from "./project-routes";
 import { memberRoutes } from "./member-routes";
 import { schemaRoutes } from "./schema-routes";
 import { toolRoutes } from "./tool-routes";
@@ -20,5 +21,6 @@ export const platformRoutes = createRouter()
   .route("/", toolRoutes)
   .route("/", capabilityRoutes)
   .route("/", schemaRoutes)
+  .route("/", projectRoutes)
   .route("/", meRoutes)
   .route("/", activityRoutes);

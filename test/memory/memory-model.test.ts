@@ -214,4 +214,91 @@ describeEachDatabase("memory model", (db) => {
     );
     expect(logged!.n).toBe(4); // the re-post, the batch, the later expiry, the permanent one
   });
+
+  it("subjects and projects: memories and work orders belong to them, search and listings filter by them", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { adminKey: key } = await seedWorkspace(database);
+    const other = await seedWorkspace(database);
+
+    const project = await call(app, "POST", "/v1/projects", { key, body: { name: "checkout", description: "v2" } });
+    expect(project.status).toBe(201);
+    expect((await call(app, "POST", "/v1/projects", { key, body: { name: "checkout" } })).status).toBe(409);
+    expect((await call(app, "POST", "/v1/projects", { key, body: { name: "" } })).status).toBe(400);
+    const listed = await call(app, "GET", "/v1/projects", { key });
+    expect(listed.body.items.map((p: { id: string }) => p.id)).toEqual([project.body.id]);
+    expect((await call(app, "GET", `/v1/projects/${project.body.id}`, { key })).body.name).toBe("checkout");
+    // Another workspace sees no project, and cannot attach to it.
+    expect((await call(app, "GET", `/v1/projects/${project.body.id}`, { key: other.adminKey })).status).toBe(404);
+    expect((await call(app, "GET", "/v1/projects", { key: other.adminKey })).body.items).toEqual([]);
+    const foreign = await call(app, "POST", "/v1/memories", {
+      key: other.adminKey,
+      body: { content: "sneaky", projectId: project.body.id },
+    });
+    expect(foreign.status).toBe(422);
+    const foreignOrder = await call(app, "POST", "/v1/work-orders", {
+      key: other.adminKey,
+      body: { title: "sneaky", projectId: project.body.id, items: [{ type: "t" }] },
+    });
+    expect(foreignOrder.status).toBe(422);
+    // A memory-only key can store memories in a project but cannot create projects.
+    const writer = await call(app, "POST", "/v1/api-keys", {
+      key,
+      body: { name: "writer", scopes: ["memory:read", "memory:write"] },
+    });
+    expect((await call(app, "POST", "/v1/projects", { key: writer.body.key, body: { name: "x" } })).status).toBe(403);
+
+    const stored = await call(app, "POST", "/v1/memories:batch", {
+      key: writer.body.key,
+      body: {
+        items: [
+          { content: "Prefers dark mode", userId: "alice" },
+          { content: "Prefers dark mode", userId: "bob" }, // another subject: another memory
+          { content: "Prefers dark mode" },
+          { content: "Checkout uses Stripe", projectId: project.body.id, agentId: "planner" },
+          { content: "Was asked about refunds", sessionId: "s-1", userId: "alice" },
+        ],
+      },
+    });
+    expect(stored.status).toBe(201);
+    expect(stored.body.created).toBe(5);
+    const [alice, bob, nobody, checkout, session] = stored.body.items;
+    expect(new Set([alice.id, bob.id, nobody.id]).size).toBe(3);
+    // Re-posting for alice dedups to alice's, not bob's.
+    const again = await call(app, "POST", "/v1/memories", { key, body: { content: "Prefers dark mode", userId: "alice" } });
+    expect(again.body).toMatchObject({ id: alice.id, deduplicated: true });
+
+    const ids = (body: { results?: { id: string }[]; items?: { id: string }[] }) =>
+      (body.results ?? body.items ?? []).map((m) => m.id).sort();
+    const found = async (filters: Record<string, unknown>) =>
+      ids((await call(app, "POST", "/v1/memories/search", { key, body: search({ query: "dark mode refunds Stripe", filters }) })).body);
+    expect(await found({ userId: "alice" })).toEqual([alice.id, session.id].sort());
+    expect(await found({ userId: "bob" })).toEqual([bob.id]);
+    expect(await found({ sessionId: "s-1" })).toEqual([session.id]);
+    expect(await found({ agentId: "planner" })).toEqual([checkout.id]);
+    expect(await found({ projectId: project.body.id })).toEqual([checkout.id]);
+    expect(await found({ userId: "alice", sessionId: "s-1" })).toEqual([session.id]);
+    expect(await found({ userId: "nobody" })).toEqual([]);
+    const list = async (query: string) => ids((await call(app, "GET", `/v1/memories?${query}`, { key })).body);
+    expect(await list("userId=alice")).toEqual([alice.id, session.id].sort());
+    expect(await list(`projectId=${project.body.id}`)).toEqual([checkout.id]);
+    expect(await list("agentId=planner&userId=alice")).toEqual([]);
+    // Another workspace with the same client ids finds nothing of these.
+    const theirs = await call(app, "POST", "/v1/memories/search", {
+      key: other.adminKey,
+      body: search({ query: "dark mode", filters: { userId: "alice" } }),
+    });
+    expect(theirs.body.results).toEqual([]);
+
+    // Work orders belong to projects and list by them.
+    const order = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "ship checkout", projectId: project.body.id, items: [{ type: "build" }] },
+    });
+    expect(order.status).toBe(201);
+    expect(order.body.projectId).toBe(project.body.id);
+    await call(app, "POST", "/v1/work-orders", { key, body: { title: "unrelated", items: [{ type: "build" }] } });
+    const orders = await call(app, "GET", `/v1/work-orders?projectId=${project.body.id}`, { key });
+    expect(orders.body.items.map((o: { id: string }) => o.id)).toEqual([order.body.id]);
+  });
 });
