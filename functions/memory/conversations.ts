@@ -8,6 +8,7 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { one, type Tx } from "../../db/client";
 import { conversationMemories, conversations, feedback, memories } from "../../db/schema";
+import { notExpired } from "./memory-model";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
@@ -76,7 +77,7 @@ export async function recordConversation(
     const found = await tx
       .select({ id: memories.id })
       .from(memories)
-      .where(and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.id, memoryIds)));
+      .where(and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.id, memoryIds), notExpired));
     const known = new Set(found.map((row) => row.id));
     const missing = memoryIds.filter((id) => !known.has(id));
     if (missing.length > 0) throw new Invalid("Some memories do not exist in this workspace", { missing });
@@ -158,7 +159,13 @@ export async function getConversation(tx: Tx, actor: ConversationActor, id: stri
     })
     .from(conversationMemories)
     .innerJoin(memories, eq(memories.id, conversationMemories.memoryId))
-    .where(and(eq(conversationMemories.workspaceId, actor.workspaceId), eq(conversationMemories.conversationId, id)))
+    .where(
+      and(
+        eq(conversationMemories.workspaceId, actor.workspaceId),
+        eq(conversationMemories.conversationId, id),
+        notExpired,
+      ),
+    )
     .orderBy(sql`${conversationMemories.relevanceScore} desc nulls last`, asc(conversationMemories.memoryId));
   const ratings = await tx
     .select(feedbackColumns)

@@ -6,6 +6,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { rows } from "../../db/client";
 import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
+import { purgeExpiredMemories } from "../../functions/memory/expiry";
 import { setEmbeddingProvider } from "../../functions/memory/provider";
 import { describeEachDatabase } from "../support/databases";
 import { call, seedWorkspace, testApp } from "../support/http";
@@ -300,5 +301,130 @@ describeEachDatabase("memory model", (db) => {
     await call(app, "POST", "/v1/work-orders", { key, body: { title: "unrelated", items: [{ type: "build" }] } });
     const orders = await call(app, "GET", `/v1/work-orders?projectId=${project.body.id}`, { key });
     expect(orders.body.items.map((o: { id: string }) => o.id)).toEqual([order.body.id]);
+  });
+
+  it("an expired memory is never returned, even before the purge; the purge deletes in batches with activity rows", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const first = await seedWorkspace(database);
+    const second = await seedWorkspace(database);
+    const store = async (key: string, items: Record<string, unknown>[]) =>
+      (await call(app, "POST", "/v1/memories:batch", { key, body: { items } })).body.items as { id: string }[];
+    const [gone1, gone2, gone3, kept] = await store(first.adminKey, [
+      { content: "Temporary door code 1234", expiresAt: "2099-01-01T00:00:00Z" },
+      { content: "Temporary door code 5678", ttlSeconds: 3600 },
+      { content: "Temporary door code 9999", ttlSeconds: 60 },
+      { content: "The door code policy", ttlSeconds: 3600 },
+    ]);
+    const [gone4, gone5] = await store(second.adminKey, [
+      { content: "Temporary door code 1111", ttlSeconds: 60 },
+      { content: "Temporary door code 2222", ttlSeconds: 60 },
+    ]);
+    const expiredIds = [gone1!.id, gone2!.id, gone3!.id, gone4!.id, gone5!.id];
+    // Their time has come (the owner's connection: a client cannot store a past expiry for us).
+    await database.db.execute(
+      sql`update memories set expires_at = now() - interval '1 second' where id in ${expiredIds}`,
+    );
+
+    const key = first.adminKey;
+    expect((await call(app, "GET", `/v1/memories/${gone1!.id}`, { key })).status).toBe(404);
+    expect((await call(app, "PATCH", `/v1/memories/${gone1!.id}`, { key, body: { importance: 1 } })).status).toBe(404);
+    expect((await call(app, "GET", `/v1/memories/${gone1!.id}/versions`, { key })).status).toBe(404);
+    const listed = await call(app, "GET", "/v1/memories", { key });
+    expect(listed.body.items.map((m: { id: string }) => m.id)).toEqual([kept!.id]);
+    const searched = await call(app, "POST", "/v1/memories/search", { key, body: search({ query: "door code" }) });
+    expect(searched.body.results.map((m: { id: string }) => m.id)).toEqual([kept!.id]);
+    const exact = await call(app, "POST", "/v1/memories/search", {
+      key,
+      body: { query: "Temporary door code 1234", mode: "text" },
+    });
+    expect(exact.body.results).toEqual([]);
+
+    // The purge: batches of 2 over 5 expired memories in two workspaces; the kept one stays.
+    const result = await purgeExpiredMemories(database, { batchSize: 2 });
+    expect(result).toEqual({
+      purged: { [first.workspaceId]: 3, [second.workspaceId]: 2 },
+      total: 5,
+      batches: 3,
+      complete: true,
+    });
+    const [left] = await rows<{ expired: number; kept: number; logged: number }>(
+      database.db,
+      sql`select (select count(*)::int from memories where id in ${expiredIds}) as expired,
+                 (select count(*)::int from memories where id = ${kept!.id}) as kept,
+                 (select count(*)::int from activity_log where action = 'memory.expired' and entity_id in ${expiredIds}
+                    and actor_type = 'SYSTEM') as logged`,
+    );
+    expect(left).toEqual({ expired: 0, kept: 1, logged: 5 });
+    expect((await purgeExpiredMemories(database)).total).toBe(0);
+  });
+
+  it("forgetting a subject deletes all its memories, counted and logged, and nothing else", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const mine = await seedWorkspace(database);
+    const theirs = await seedWorkspace(database);
+    const key = mine.adminKey;
+    const stored = await call(app, "POST", "/v1/memories:batch", {
+      key,
+      body: {
+        items: [
+          { content: "Alice likes tea", userId: "alice" },
+          { content: "Alice works nights", userId: "alice", sessionId: "s-9" },
+          { content: "Alice's old address", userId: "alice", ttlSeconds: 60 },
+          { content: "Bob likes coffee", userId: "bob" },
+          { content: "The office opens at 8" },
+          { content: "Planner agent's note", agentId: "planner", userId: "bob" },
+        ],
+      },
+    });
+    const [tea, , , coffee, office, note] = stored.body.items;
+    const newer = await call(app, "POST", `/v1/memories/${tea.id}/supersede`, {
+      key,
+      body: { content: "Alice likes green tea", userId: "alice" },
+    });
+    expect(newer.status).toBe(201);
+    const conversation = await call(app, "POST", "/v1/conversations", {
+      key,
+      body: { query: "what does alice drink?", memories: [{ memoryId: newer.body.id }, { memoryId: coffee.id }] },
+    });
+    expect(conversation.status).toBe(201);
+    const theirAlice = await call(app, "POST", "/v1/memories", {
+      key: theirs.adminKey,
+      body: { content: "Alice likes tea", userId: "alice" },
+    });
+
+    // A reader key cannot forget; a subject must be named.
+    const reader = await call(app, "POST", "/v1/api-keys", { key, body: { name: "r", scopes: ["memory:read"] } });
+    expect((await call(app, "POST", "/v1/memories:forget", { key: reader.body.key, body: { userId: "alice" } })).status).toBe(403);
+    expect((await call(app, "POST", "/v1/memories:forget", { key, body: {} })).status).toBe(400);
+    expect((await call(app, "POST", "/v1/memories:forget", { key, body: { projectId: office.id } })).status).toBe(400);
+
+    const forgotten = await call(app, "POST", "/v1/memories:forget", { key, body: { userId: "alice" } });
+    expect(forgotten.status).toBe(200);
+    expect(forgotten.body).toEqual({ deleted: 4 }); // tea, its new version, nights, the expiring address
+    const left = await call(app, "GET", "/v1/memories?limit=100", { key });
+    expect(left.body.items.map((m: { id: string }) => m.id).sort()).toEqual([coffee.id, office.id, note.id].sort());
+    const other = await call(app, "GET", `/v1/memories/${theirAlice.body.id}`, { key: theirs.adminKey });
+    expect(other.status).toBe(200);
+    // The conversation keeps its other link.
+    const detail = await call(app, "GET", `/v1/conversations/${conversation.body.id}`, { key });
+    expect(detail.body.memories.map((m: { memoryId: string }) => m.memoryId)).toEqual([coffee.id]);
+    const activity = await database.withTenant({ workspaceId: mine.workspaceId }, (tx) =>
+      rows<{ n: number }>(
+        tx,
+        sql`select count(*)::int as n from activity_log where workspace_id = ${mine.workspaceId} and action = 'memory.forgotten'`,
+      ),
+    );
+    expect(activity[0]!.n).toBe(4);
+
+    // Narrowed by several fields: all must match.
+    const narrowed = await call(app, "POST", "/v1/memories:forget", { key, body: { userId: "bob", agentId: "planner" } });
+    expect(narrowed.body).toEqual({ deleted: 1 });
+    expect((await call(app, "GET", `/v1/memories/${coffee.id}`, { key })).status).toBe(200);
+    // Another workspace forgetting "alice" touches only its own.
+    const theirForget = await call(app, "POST", "/v1/memories:forget", { key: theirs.adminKey, body: { userId: "bob" } });
+    expect(theirForget.body).toEqual({ deleted: 0 });
+    expect((await call(app, "GET", `/v1/memories/${coffee.id}`, { key })).status).toBe(200);
   });
 });
