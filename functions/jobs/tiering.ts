@@ -7,6 +7,7 @@
  */
 import type { ScheduledEvent } from "aws-lambda";
 import type { Database } from "../../db/client";
+import { purgeExpiredMemories } from "../memory/expiry";
 import {
   checkThresholds,
   DEFAULT_TIERING_BATCH_SIZE,
@@ -15,7 +16,6 @@ import {
   type TieringOptions,
   type TieringThresholds,
 } from "../memory/tiering";
-import { purgeExpiredMemories } from "../memory/expiry";
 import { jobsLambdaDatabase } from "../shared/lambda-database";
 import { type DatabaseSource, envNumber, type JobContext, runJob, timeBudgetMs } from "./job";
 

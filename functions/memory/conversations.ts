@@ -8,12 +8,12 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { one, type Tx } from "../../db/client";
 import { conversationMemories, conversations, feedback, memories } from "../../db/schema";
-import { notExpired } from "./memory-model";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput, StorableJson, StorableString } from "../shared/validation";
+import { notExpired } from "./memory-model";
 import { conversationColumns, feedbackColumns } from "./schemas";
 
 type ConversationActor = { workspaceId: string; userId?: string | null };

@@ -6,9 +6,9 @@
 
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import { one, rows, type Tx } from "../../db/client";
-import { memories } from "../../db/schema";
+import { memories, workItemMemories, workItems } from "../../db/schema";
 import { memoryTier, memoryType } from "../../db/schema/enums";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
@@ -16,7 +16,6 @@ import { BadRequest, Conflict, Invalid, NotFound, UpstreamFailed } from "../shar
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { type EmbeddingProvider, EmbeddingProviderError, SUPPORTED_DIMENSIONS } from "./embeddings";
-import { embeddingProvider } from "./provider";
 import {
   closeSuperseded,
   DateTimeInput,
@@ -27,6 +26,7 @@ import {
   versionChain,
 } from "./memory-model";
 import { mergeDuplicates } from "./merge";
+import { embeddingProvider } from "./provider";
 import { Memory, Metadata, memoryColumns, type StoredMemory } from "./schemas";
 
 export const MemoryType = z.enum(memoryType.enumValues).openapi("MemoryType");
@@ -105,7 +105,11 @@ function memoryRules(value: Partial<MemoryFieldsOutput>, ctx: z.RefinementCtx) {
     ctx.addIssue({ code: "custom", path: ["validTo"], message: "validTo must be after validFrom" });
   }
   if (value.supersedes && value.validTo) {
-    ctx.addIssue({ code: "custom", path: ["validTo"], message: "A superseding memory is the current fact: no validTo" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["validTo"],
+      message: "A superseding memory is the current fact: no validTo",
+    });
   }
 }
 
@@ -206,7 +210,10 @@ export async function embedTexts(provider: EmbeddingProvider, texts: string[]): 
 }
 
 /** The dedup key of an input or a stored memory: content hash, subject and project. */
-function dedupKey(hash: string, subject: { userId?: string | null; agentId?: string | null; sessionId?: string | null; projectId?: string | null }) {
+function dedupKey(
+  hash: string,
+  subject: { userId?: string | null; agentId?: string | null; sessionId?: string | null; projectId?: string | null },
+) {
   return JSON.stringify([
     hash,
     subject.userId ?? null,
@@ -587,7 +594,43 @@ export async function supersedeMemory(
   id: string,
   raw: z.input<typeof SupersedeMemoryInput>,
 ): Promise<StoredMemory> {
-
   parseInput(SupersedeMemoryInput, raw);
   return one(await insertMemories(tx, actor, [{ ...raw, supersedes: id }]));
+}
+
+export const MemoryDetail = Memory.extend({
+  usedBy: z
+    .array(
+      z.object({
+        workItemId: z.string().uuid(),
+        workOrderId: z.string().uuid(),
+        type: z.string(),
+        status: z.string(),
+        usedAt: z.date().openapi({ description: "When the item's completion recorded the use" }),
+      }),
+    )
+    .openapi({ description: "Work items that used this memory (the ledger), oldest first" }),
+}).openapi("MemoryDetail");
+
+/** A memory with the work items that used it (`sourceItemId` names the one it was written from). */
+export async function getMemoryDetail(
+  tx: Tx,
+  actor: MemoryActor,
+  id: string,
+  options: { includeEmbedding?: boolean } = {},
+): Promise<z.output<typeof MemoryDetail>> {
+  const memory = await getMemory(tx, actor, id, options);
+  const usedBy = await tx
+    .select({
+      workItemId: workItems.id,
+      workOrderId: workItems.workOrderId,
+      type: workItems.type,
+      status: workItems.status,
+      usedAt: workItemMemories.createdAt,
+    })
+    .from(workItemMemories)
+    .innerJoin(workItems, eq(workItems.id, workItemMemories.workItemId))
+    .where(and(eq(workItemMemories.workspaceId, actor.workspaceId), eq(workItemMemories.memoryId, id)))
+    .orderBy(asc(workItemMemories.createdAt), asc(workItems.id));
+  return { ...memory, usedBy };
 }

@@ -7,11 +7,12 @@ import { pageSchema } from "../shared/pagination";
 import {
   deleteMemory,
   GetMemoryQuery,
-  getMemory,
+  getMemoryDetail,
   insertMemories,
   ListMemoriesQuery,
   listMemories,
   MemoryBatchInput,
+  MemoryDetail,
   MemoryInput,
   MemoryVersions,
   memoryVersions,
@@ -166,15 +167,15 @@ export const memoryItemRoutes = createRouter()
       method: "get",
       path: "/v1/memories/{id}",
       tags,
-      summary: "A memory (`?include=embedding` adds the vector)",
+      summary: "A memory with the work items that used it (`?include=embedding` adds the vector)",
       middleware: [read] as const,
       request: { params: IdParam, query: GetMemoryQuery },
-      responses: { 200: json(Memory, "The memory"), ...errorResponses },
+      responses: { 200: json(MemoryDetail, "The memory"), ...errorResponses },
     }),
     async (c) => {
       const includeEmbedding = c.req.valid("query").include === "embedding";
       return c.json(
-        await inTenant(c, (tx) => getMemory(tx, c.var.actor, c.req.valid("param").id, { includeEmbedding })),
+        await inTenant(c, (tx) => getMemoryDetail(tx, c.var.actor, c.req.valid("param").id, { includeEmbedding })),
         200,
       );
     },

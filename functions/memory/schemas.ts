@@ -29,15 +29,16 @@ export const MERGED_FIELDS = ["metadata", "importance", "sourceType", "expiresAt
 
 const Change = z.object({ before: z.unknown(), after: z.unknown() });
 export const MergedChanges = z
-  .object(Object.fromEntries(MERGED_FIELDS.map((field) => [field, Change.optional()])) as Record<
-    MergedField,
-    z.ZodOptional<typeof Change>
-  >)
+  .object(
+    Object.fromEntries(MERGED_FIELDS.map((field) => [field, Change.optional()])) as Record<
+      MergedField,
+      z.ZodOptional<typeof Change>
+    >,
+  )
   .openapi("MemoryMergedChanges", {
     description:
       "Only on a deduplicated store: each field the request changed on the stored memory, before and after ({} when none)",
   });
-
 
 /** The stored memory with whether this request created it or found it already there. */
 export const StoredMemory = Memory.extend({

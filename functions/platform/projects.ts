@@ -58,6 +58,9 @@ export async function listProjects(tx: Tx, actor: Actor, raw: z.input<typeof Lis
 }
 
 export async function getProject(tx: Tx, actor: Actor, id: string) {
-  const [project] = await tx.select(projectColumns).from(projects).where(ownRow(projects, actor, id));
+  const [project] = await tx
+    .select(projectColumns)
+    .from(projects)
+    .where(ownRow(projects, actor, id));
   return found(project, "Project", id);
 }

@@ -21,6 +21,7 @@ import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { retryDelaySql } from "../shared/retry";
 import { parseInput, StorableJson } from "../shared/validation";
+import { recordMemoriesUsed, UsedMemoryIds } from "./ledger";
 import type { ClaimedItem } from "./schemas";
 
 export const MAX_LEASE_SECONDS = 3600;
@@ -56,7 +57,11 @@ export const HeartbeatInput = z
   .openapi("HeartbeatInput");
 
 export const CompleteInput = z
-  .strictObject({ ...Fence, result: StorableJson(z.unknown()).optional().openapi({ description: "Any JSON value" }) })
+  .strictObject({
+    ...Fence,
+    result: StorableJson(z.unknown()).optional().openapi({ description: "Any JSON value" }),
+    usedMemoryIds: UsedMemoryIds,
+  })
   .openapi("CompleteWorkItemInput");
 
 export const FailInput = z
@@ -287,6 +292,7 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
   );
   const done = parseJson(row?.done ?? null);
   if (!done) rejectStale(parseJson(row?.existing ?? null), itemId, input);
+  await recordMemoriesUsed(tx, actor, done.id, input.usedMemoryIds);
   let approvalRequestIds: string[] = [];
   if (done.status === "COMPLETED") {
     if (done.ordersLocked > 0) await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });

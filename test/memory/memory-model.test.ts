@@ -204,7 +204,10 @@ describeEachDatabase("memory model", (db) => {
       body: { content: "The canary runs until March", expiresAt: "2099-02-01T00:00:00Z" },
     });
     expect(earlier.body.merged).toEqual({});
-    const permanent = await call(app, "POST", "/v1/memories", { key, body: { content: "The canary runs until March" } });
+    const permanent = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "The canary runs until March" },
+    });
     expect(permanent.body).toMatchObject({ id: expiring.body.id, expiresAt: null });
 
     const [logged] = await database.withTenant({ workspaceId }, (tx) =>
@@ -266,13 +269,23 @@ describeEachDatabase("memory model", (db) => {
     const [alice, bob, nobody, checkout, session] = stored.body.items;
     expect(new Set([alice.id, bob.id, nobody.id]).size).toBe(3);
     // Re-posting for alice dedups to alice's, not bob's.
-    const again = await call(app, "POST", "/v1/memories", { key, body: { content: "Prefers dark mode", userId: "alice" } });
+    const again = await call(app, "POST", "/v1/memories", {
+      key,
+      body: { content: "Prefers dark mode", userId: "alice" },
+    });
     expect(again.body).toMatchObject({ id: alice.id, deduplicated: true });
 
     const ids = (body: { results?: { id: string }[]; items?: { id: string }[] }) =>
       (body.results ?? body.items ?? []).map((m) => m.id).sort();
     const found = async (filters: Record<string, unknown>) =>
-      ids((await call(app, "POST", "/v1/memories/search", { key, body: search({ query: "dark mode refunds Stripe", filters }) })).body);
+      ids(
+        (
+          await call(app, "POST", "/v1/memories/search", {
+            key,
+            body: search({ query: "dark mode refunds Stripe", filters }),
+          })
+        ).body,
+      );
     expect(await found({ userId: "alice" })).toEqual([alice.id, session.id].sort());
     expect(await found({ userId: "bob" })).toEqual([bob.id]);
     expect(await found({ sessionId: "s-1" })).toEqual([session.id]);
@@ -396,7 +409,9 @@ describeEachDatabase("memory model", (db) => {
 
     // A reader key cannot forget; a subject must be named.
     const reader = await call(app, "POST", "/v1/api-keys", { key, body: { name: "r", scopes: ["memory:read"] } });
-    expect((await call(app, "POST", "/v1/memories:forget", { key: reader.body.key, body: { userId: "alice" } })).status).toBe(403);
+    expect(
+      (await call(app, "POST", "/v1/memories:forget", { key: reader.body.key, body: { userId: "alice" } })).status,
+    ).toBe(403);
     expect((await call(app, "POST", "/v1/memories:forget", { key, body: {} })).status).toBe(400);
     expect((await call(app, "POST", "/v1/memories:forget", { key, body: { projectId: office.id } })).status).toBe(400);
 
@@ -419,12 +434,99 @@ describeEachDatabase("memory model", (db) => {
     expect(activity[0]!.n).toBe(4);
 
     // Narrowed by several fields: all must match.
-    const narrowed = await call(app, "POST", "/v1/memories:forget", { key, body: { userId: "bob", agentId: "planner" } });
+    const narrowed = await call(app, "POST", "/v1/memories:forget", {
+      key,
+      body: { userId: "bob", agentId: "planner" },
+    });
     expect(narrowed.body).toEqual({ deleted: 1 });
     expect((await call(app, "GET", `/v1/memories/${coffee.id}`, { key })).status).toBe(200);
     // Another workspace forgetting "alice" touches only its own.
-    const theirForget = await call(app, "POST", "/v1/memories:forget", { key: theirs.adminKey, body: { userId: "bob" } });
+    const theirForget = await call(app, "POST", "/v1/memories:forget", {
+      key: theirs.adminKey,
+      body: { userId: "bob" },
+    });
     expect(theirForget.body).toEqual({ deleted: 0 });
     expect((await call(app, "GET", `/v1/memories/${coffee.id}`, { key })).status).toBe(200);
+  });
+
+  it("the ledger: an item records the memories it used and the ones written from it, read from both sides", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const { adminKey: key } = await seedWorkspace(database);
+    const other = await seedWorkspace(database);
+    const used = await call(app, "POST", "/v1/memories:batch", {
+      key,
+      body: { items: [{ content: "Customers want CSV export" }, { content: "Exports run nightly" }] },
+    });
+    const [csv, nightly] = used.body.items;
+    const foreign = await call(app, "POST", "/v1/memories", { key: other.adminKey, body: { content: "Theirs" } });
+    const worker = await call(app, "POST", "/v1/api-keys", {
+      key,
+      body: { name: "worker", scopes: ["work:read", "work:write", "memory:read", "memory:write"] },
+    });
+    const wk = worker.body.key;
+    const order = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "export", items: [{ type: "research" }, { type: "research" }] },
+    });
+    expect(order.status).toBe(201);
+    const claim = await call(app, "POST", "/v1/work-items/claim", { key: wk, body: { workerId: "w", limit: 2 } });
+    const [item, second] = claim.body.items;
+    const fence = { attemptId: item.attemptId, fencingToken: item.fencingToken };
+
+    // Another workspace's memory cannot be linked: 422, and the item is not completed.
+    const sneaky = await call(app, "POST", `/v1/work-items/${item.id}/complete`, {
+      key: wk,
+      body: { ...fence, result: { ok: true }, usedMemoryIds: [csv.id, foreign.body.id] },
+    });
+    expect(sneaky.status).toBe(422);
+    expect(JSON.stringify(sneaky.body)).toContain(foreign.body.id);
+    expect((await call(app, "GET", `/v1/work-items/${item.id}`, { key: wk })).body).toMatchObject({
+      status: "PROCESSING",
+      memories: { used: [], written: [] },
+    });
+    const badIds = await call(app, "POST", `/v1/work-items/${item.id}/complete`, {
+      key: wk,
+      body: { ...fence, usedMemoryIds: ["not-a-uuid"] },
+    });
+    expect(badIds.status).toBe(400);
+
+    const done = await call(app, "POST", `/v1/work-items/${item.id}/complete`, {
+      key: wk,
+      body: { ...fence, result: { summary: "CSV export, nightly" }, usedMemoryIds: [csv.id, nightly.id, csv.id] },
+    });
+    expect(done.status).toBe(200);
+    // A memory written from the item's result, with its source item.
+    const written = await call(app, "POST", "/v1/memories", {
+      key: wk,
+      body: { content: "CSV export ships nightly", sourceItemId: item.id },
+    });
+    expect(written.status).toBe(201);
+    expect(written.body.sourceItemId).toBe(item.id);
+    // Another workspace cannot name our item as a source.
+    const theirs = await call(app, "POST", "/v1/memories", {
+      key: other.adminKey,
+      body: { content: "not yours", sourceItemId: item.id },
+    });
+    expect(theirs.status).toBe(422);
+
+    const detail = await call(app, "GET", `/v1/work-items/${item.id}`, { key: wk });
+    expect(detail.status).toBe(200);
+    expect(detail.body.memories.used.map((m: { id: string }) => m.id).sort()).toEqual([csv.id, nightly.id].sort());
+    expect(detail.body.memories.written.map((m: { id: string }) => m.id)).toEqual([written.body.id]);
+    const memory = await call(app, "GET", `/v1/memories/${csv.id}`, { key: wk });
+    expect(memory.body.usedBy).toEqual([
+      expect.objectContaining({ workItemId: item.id, workOrderId: order.body.id, status: "COMPLETED" }),
+    ]);
+    // The second item used csv too; the memory lists both, oldest first.
+    await call(app, "POST", `/v1/work-items/${second.id}/complete`, {
+      key: wk,
+      body: { attemptId: second.attemptId, fencingToken: second.fencingToken, usedMemoryIds: [csv.id] },
+    });
+    const both = await call(app, "GET", `/v1/memories/${csv.id}`, { key: wk });
+    expect(both.body.usedBy.map((u: { workItemId: string }) => u.workItemId)).toEqual([item.id, second.id]);
+    // The other workspace reads none of it.
+    expect((await call(app, "GET", `/v1/memories/${csv.id}`, { key: other.adminKey })).status).toBe(404);
+    expect((await call(app, "GET", `/v1/work-items/${item.id}`, { key: other.adminKey })).status).toBe(404);
   });
 });

@@ -104,7 +104,11 @@ describeEachDatabase("memory search recall at scale", (db) => {
   }, 1_200_000);
 
   /** The true nearest neighbours: every matching row compared, no index (the index is on embedding::vector(768)). */
-  async function exactNeighbours(query: number[], metadata?: Record<string, unknown>, userId?: string): Promise<string[]> {
+  async function exactNeighbours(
+    query: number[],
+    metadata?: Record<string, unknown>,
+    userId?: string,
+  ): Promise<string[]> {
     const found = await rows<{ id: string }>(
       db().database.db,
       sql`select id from memories
@@ -176,7 +180,9 @@ describeEachDatabase("memory search recall at scale", (db) => {
     console.info(`[${db().target}] recall@10, 1% userId filter, automatic strategy: ${auto.recall.toFixed(3)}`);
     expect(auto.recall).toBeGreaterThanOrEqual(0.95);
     const iterative = await recall(undefined, { strategy: "index" }, {}, SUBJECT);
-    console.info(`[${db().target}] recall@10, 1% userId filter, index with iterative scan: ${iterative.recall.toFixed(3)}`);
+    console.info(
+      `[${db().target}] recall@10, 1% userId filter, index with iterative scan: ${iterative.recall.toFixed(3)}`,
+    );
     expect(iterative.meanReturned).toBe(K);
     expect(iterative.recall).toBeGreaterThanOrEqual(INDEX_RECALL_FLOOR);
   });
