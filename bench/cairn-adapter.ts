@@ -53,6 +53,8 @@ export interface Corpus {
   smallRows: number;
   /** The metadata filter keeping ~1% of the main workspace, and how many rows it keeps. */
   rareFilter: { source: string };
+  /** The same rows as `rareFilter`, as a subject filter (their `user_id`). */
+  rareSubject: { userId: string };
   rareRows: number;
   dimensions: number;
   /** Row i: vector at [i·dim, (i+1)·dim), Cairn id ids[i], workspace 0 main / 1 small, metadata source index. */
@@ -324,10 +326,12 @@ export class CairnBench {
     const empty = (): Batch => ({ rows: [], ids: [], ws: [], content: [], hash: [], meta: [], vec: [] });
     let batch = empty();
     const inFlight: Promise<void>[] = [];
-    const insertSql = `insert into memories (id, workspace_id, content, content_hash, metadata, embedding, embedding_dims)
-      select id, ws, content, hash, meta, vec, 768 from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::vector[])
+    // user_id "u<source>": the subject filter `{"userId":"u7"}` keeps the same ~1% as `{"source":"s7"}`.
+    const insertSql = `insert into memories (id, workspace_id, content, content_hash, metadata, user_id, embedding, embedding_dims)
+      select id, ws, content, hash, meta, 'u' || substr(meta->>'source', 2), vec, 768
+      from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::vector[])
         as x(id, ws, content, hash, meta, vec)
-      on conflict (workspace_id, content_hash) do nothing
+      on conflict (workspace_id, content_hash, user_id, agent_id, session_id, project_id) where valid_to is null do nothing
       returning id`;
     const flush = async () => {
       const b = batch;
@@ -412,6 +416,7 @@ export class CairnBench {
       rows: storedRows,
       smallRows,
       rareFilter: { source: `s${RARE_SOURCE_INDEX}` },
+      rareSubject: { userId: `u${RARE_SOURCE_INDEX}` },
       rareRows,
       dimensions: dim,
       data,
