@@ -3,6 +3,7 @@ import { connect, type Database } from "../db/client.js";
 import { migrateDatabase } from "../db/migrate.js";
 import { configureNeonForProxy } from "../db/neon-local.js";
 import { contentHash, insertMemories, type MemoryInput } from "../functions/memory/memories.js";
+import type { Reranker } from "../functions/memory/rerank.js";
 import {
   explainSearch,
   type MemorySearchInput,
@@ -76,6 +77,8 @@ export interface SearchCall {
   /** Overrides of the transaction settings `searchSettings(input)` gives (e.g. `hnsw.ef_search`). */
   settings?: Record<string, string>;
   strategy?: VectorStrategy;
+  /** A reranker for hybrid searches (default: none, whatever the environment says). */
+  reranker?: Reranker;
 }
 
 export class CairnBench {
@@ -255,7 +258,7 @@ export class CairnBench {
     const actor = { workspaceId: call.workspaceId };
     const res = await this.database.withTenant(
       actor,
-      (tx) => searchMemories(tx, actor, call.input, { strategy: call.strategy }),
+      (tx) => searchMemories(tx, actor, call.input, { strategy: call.strategy, reranker: call.reranker ?? null }),
       settings,
     );
     return res.results.map((r) => r.id);

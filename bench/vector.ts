@@ -233,7 +233,8 @@ export const vectorSection: Section = {
           label: `unfiltered, p95 ${fmt(byDefault.p95)} ms, recall ${fmt(byDefault.recall)}`,
         },
         better: "lower",
-        notes: "both searchMemories with default settings; the subject filter uses memories_user_idx and the exact-scan gate",
+        notes:
+          "both searchMemories with default settings; the subject filter uses memories_user_idx and the exact-scan gate",
       });
     }
     return details;
