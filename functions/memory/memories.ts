@@ -20,6 +20,7 @@ import {
   closeSuperseded,
   DateTimeInput,
   lockSuperseded,
+  type MemoryActor,
   memoryModelConditions,
   notExpired,
   SubjectFields,
@@ -27,7 +28,7 @@ import {
 } from "./memory-model";
 import { mergeDuplicates } from "./merge";
 import { embeddingProvider } from "./provider";
-import { Memory, Metadata, memoryColumns, type StoredMemory } from "./schemas";
+import { Memory, Metadata, memoryColumns, roundImportance, type StoredMemory, toMemory } from "./schemas";
 
 export const MemoryType = z.enum(memoryType.enumValues).openapi("MemoryType");
 export const MemoryTier = z.enum(memoryTier.enumValues).openapi("MemoryTier");
@@ -127,10 +128,7 @@ export const MemoryBatchInput = z
   .openapi("MemoryBatchInput");
 
 /** Who stores memories: a request's actor, or a job acting for a workspace (no user). */
-export interface MemoryActor {
-  workspaceId: string;
-  userId?: string | null;
-}
+export type { MemoryActor } from "./memory-model";
 
 export interface InsertMemoriesOptions {
   provider?: EmbeddingProvider;
@@ -140,19 +138,7 @@ export interface InsertMemoriesOptions {
   chunkIndexes?: number[];
 }
 
-/** `importance` is a float4 column: 0.7 comes back as 0.699999988; answer what was stored, to 6 places. */
-export const roundImportance = (value: number) => Math.round(value * 1e6) / 1e6;
-
-type MemoryRow = Omit<Memory, "embedding"> & { embedding?: number[] | null };
-
-export function toMemory(row: MemoryRow): Memory {
-  const { embedding, ...rest } = row;
-  return {
-    ...(rest as Omit<Memory, "embedding">),
-    importance: roundImportance(Number(row.importance)),
-    ...(embedding ? { embedding } : {}),
-  };
-}
+export { roundImportance, toMemory } from "./schemas";
 
 /**
  * Dedup normalisation: Unicode NFC, whitespace runs (any Unicode white space, line breaks

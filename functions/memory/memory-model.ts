@@ -19,7 +19,12 @@ import { actorRef } from "../shared/actor";
 import { auditCte } from "../shared/audit";
 import { Conflict, Invalid, NotFound } from "../shared/errors";
 import { parseInput } from "../shared/validation";
-import type { MemoryActor } from "./memories";
+
+/** Who stores and reads memories: a request's actor, or a job acting for a workspace (no user). */
+export interface MemoryActor {
+  workspaceId: string;
+  userId?: string | null;
+}
 
 /** A date-time the client sends (ISO 8601). */
 export const DateTimeInput = z.coerce

@@ -20,14 +20,18 @@ import { mapRow, rows, type Tx } from "../../db/client";
 import { memories } from "../../db/schema";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
-import type { MemoryActor, ParsedMemoryInput } from "./memories";
-import { toMemory } from "./memories";
-import { MERGED_FIELDS, type Memory, type MergedChanges, memoryColumns, type StoredMemory } from "./schemas";
+import type { MemoryActor } from "./memory-model";
+import { MERGED_FIELDS, type Memory, type MergedChanges, memoryColumns, type StoredMemory, toMemory } from "./schemas";
 
-type ParsedInput = Pick<
-  ParsedMemoryInput,
-  "metadata" | "importance" | "sourceType" | "expiresAt" | "ttlSeconds" | "pinnedTier"
->;
+/** The fields of a parsed MemoryInput that a merge reads. */
+interface ParsedInput {
+  metadata?: Record<string, unknown>;
+  importance?: number;
+  sourceType?: string | null;
+  expiresAt?: Date;
+  ttlSeconds?: number;
+  pinnedTier?: string | null;
+}
 
 interface Fold {
   metadata: Record<string, unknown>;

@@ -23,6 +23,20 @@ export type Memory = z.output<typeof Memory>;
 /** Columns every response carries; the embedding (kilobytes) only on request. */
 export const memoryColumns = selection(memories, Memory.omit({ embedding: true }));
 
+/** `importance` is a float4 column: 0.7 comes back as 0.699999988; answer what was stored, to 6 places. */
+export const roundImportance = (value: number) => Math.round(value * 1e6) / 1e6;
+
+type MemoryRow = Omit<Memory, "embedding"> & { embedding?: number[] | null };
+
+export function toMemory(row: MemoryRow): Memory {
+  const { embedding, ...rest } = row;
+  return {
+    ...(rest as Omit<Memory, "embedding">),
+    importance: roundImportance(Number(row.importance)),
+    ...(embedding ? { embedding } : {}),
+  };
+}
+
 type MergedField = (typeof MERGED_FIELDS)[number];
 /** What a deduplicated store merges into the stored memory (merge.ts). */
 export const MERGED_FIELDS = ["metadata", "importance", "sourceType", "expiresAt", "pinnedTier"] as const;

@@ -9501,6 +9501,8 @@ export interface components {
             textRank: number | null;
             /** @description Fused score: the sum of weight / (rrfK + rank) over the lists the memory is in */
             score: number;
+            /** @description The reranker's score, when it reranked the results */
+            rerankScore?: number;
         };
         MemorySearchInput: {
             /** @description Text to search for: full-text matched, and embedded by the configured provider for vector search */
@@ -9525,6 +9527,8 @@ export interface components {
              */
             rrfK?: number;
             filters?: components["schemas"]["MemorySearchFilters"];
+            /** @description Hybrid search with a configured reranker reranks its top candidates unless this is false (no reranker: no effect) */
+            rerank?: boolean;
         };
         MemorySearchFilters: {
             type?: components["schemas"]["MemoryType"][];
