@@ -12,7 +12,10 @@ export const Metadata = StorableJsonObject().openapi({ description: "Free-form J
 
 export const Memory = createSelectSchema(memories, {
   contentHash: (schema) =>
-    schema.openapi({ description: "SHA-256 (hex) of the normalised content; unique per workspace" }),
+    schema.openapi({
+      description:
+        "SHA-256 (hex) of the normalised content; unique per workspace, subject and project among open facts",
+    }),
   metadata: Metadata,
   importance: z.number(),
 })

@@ -9304,7 +9304,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             content: string;
-            /** @description SHA-256 (hex) of the normalised content; unique per workspace */
+            /** @description SHA-256 (hex) of the normalised content; unique per workspace, subject and project among open facts */
             contentHash: string;
             /** @enum {string} */
             type: "CONTEXT" | "KNOWLEDGE" | "TEMPLATE";
