@@ -4,6 +4,7 @@ import { connect, type Database } from "../db/client.js";
 import { migrateDatabase } from "../db/migrate.js";
 import { configureNeonForProxy } from "../db/neon-local.js";
 import { contentHash, insertMemories, type MemoryInput } from "../functions/memory/memories.js";
+import type { Reranker } from "../functions/memory/rerank.js";
 import {
   explainSearch,
   type MemorySearchInput,
@@ -54,6 +55,8 @@ export interface Corpus {
   smallRows: number;
   /** The metadata filter keeping ~1% of the main workspace, and how many rows it keeps. */
   rareFilter: { source: string };
+  /** The same rows as `rareFilter`, as a subject filter (their `user_id`). */
+  rareSubject: { userId: string };
   rareRows: number;
   dimensions: number;
   /** Row i: vector at [i·dim, (i+1)·dim), Cairn id ids[i], workspace 0 main / 1 small, metadata source index. */
@@ -75,6 +78,8 @@ export interface SearchCall {
   /** Overrides of the transaction settings `searchSettings(input)` gives (e.g. `hnsw.ef_search`). */
   settings?: Record<string, string>;
   strategy?: VectorStrategy;
+  /** A reranker for hybrid searches (default: none, whatever the environment says). */
+  reranker?: Reranker;
 }
 
 export class CairnBench {
@@ -263,7 +268,7 @@ export class CairnBench {
     const actor = { workspaceId: call.workspaceId };
     const res = await this.database.withTenant(
       actor,
-      (tx) => searchMemories(tx, actor, call.input, { strategy: call.strategy }),
+      (tx) => searchMemories(tx, actor, call.input, { strategy: call.strategy, reranker: call.reranker ?? null }),
       settings,
     );
     return res.results.map((r) => r.id);
@@ -334,10 +339,12 @@ export class CairnBench {
     const empty = (): Batch => ({ rows: [], ids: [], ws: [], content: [], hash: [], meta: [], vec: [] });
     let batch = empty();
     const inFlight: Promise<void>[] = [];
-    const insertSql = `insert into memories (id, workspace_id, content, content_hash, metadata, embedding, embedding_dims)
-      select id, ws, content, hash, meta, vec, 768 from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::vector[])
+    // user_id "u<source>": the subject filter `{"userId":"u7"}` keeps the same ~1% as `{"source":"s7"}`.
+    const insertSql = `insert into memories (id, workspace_id, content, content_hash, metadata, user_id, embedding, embedding_dims)
+      select id, ws, content, hash, meta, 'u' || substr(meta->>'source', 2), vec, 768
+      from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::vector[])
         as x(id, ws, content, hash, meta, vec)
-      on conflict (workspace_id, content_hash) do nothing
+      on conflict (workspace_id, content_hash, user_id, agent_id, session_id, project_id) where valid_to is null do nothing
       returning id`;
     const flush = async () => {
       const b = batch;
@@ -422,6 +429,7 @@ export class CairnBench {
       rows: storedRows,
       smallRows,
       rareFilter: { source: `s${RARE_SOURCE_INDEX}` },
+      rareSubject: { userId: `u${RARE_SOURCE_INDEX}` },
       rareRows,
       dimensions: dim,
       data,

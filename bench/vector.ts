@@ -172,6 +172,15 @@ export const vectorSection: Section = {
         truth: truth[RARE],
         exact: exactRare.summary,
       },
+      {
+        // The same rows as the metadata filter, selected by their subject (user_id).
+        name: "1% subject filter (userId)",
+        rows: corpus.rareRows,
+        ws: main,
+        filters: corpus.rareSubject,
+        truth: truth[RARE],
+        exact: exactRare.summary,
+      },
     ];
     for (const c of cases) {
       const byMode: Record<string, unknown> = {};
@@ -208,6 +217,26 @@ export const vectorSection: Section = {
       filtered[c.name] = byMode;
     }
     details.filtered = filtered;
+
+    // A subject's memories against the whole workspace, same run, same default settings.
+    const subject = (filtered["1% subject filter (userId)"] as Record<string, LatencySummary & { recall: number }>)[
+      "Cairn default (auto)"
+    ];
+    if (subject) {
+      ctx.recorder.row({
+        section: "vector",
+        scenario: `subject-filtered search (userId, 1% of ${fmt(corpus.rows)} rows) vs unfiltered: p50 (recall@10 ${fmt(subject.recall)} vs ${fmt(byDefault.recall)})`,
+        cairn: { value: subject.p50, unit: "ms", label: `p95 ${fmt(subject.p95)} ms, recall ${fmt(subject.recall)}` },
+        baseline: {
+          value: byDefault.p50,
+          unit: "ms",
+          label: `unfiltered, p95 ${fmt(byDefault.p95)} ms, recall ${fmt(byDefault.recall)}`,
+        },
+        better: "lower",
+        notes:
+          "both searchMemories with default settings; the subject filter uses memories_user_idx and the exact-scan gate",
+      });
+    }
     return details;
   },
 };

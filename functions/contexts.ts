@@ -34,6 +34,7 @@ export const contexts: Record<ContextName, ContextRoutes> = {
       ...resource("/v1/tools"),
       ...resource("/v1/capabilities"),
       ...resource("/v1/schemas"),
+      ...resource("/v1/projects"),
       "ANY /v1/me",
       "ANY /v1/activity",
     ],
@@ -56,6 +57,7 @@ export const contexts: Record<ContextName, ContextRoutes> = {
     routes: [
       ...resource("/v1/memories"),
       "POST /v1/memories:batch",
+      "POST /v1/memories:forget",
       ...resource("/v1/events"),
       ...resource("/v1/conversations"),
       "POST /v1/connectors/{id}/events",

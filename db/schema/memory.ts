@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import {
+  type AnyPgColumn,
   check,
   index,
   integer,
@@ -15,7 +16,7 @@ import {
 } from "drizzle-orm/pg-core";
 import { anyVector, id, timestamps, tsvector } from "./columns";
 import { memoryTier, memoryType, processingStatus } from "./enums";
-import { connectors } from "./platform";
+import { connectors, projects } from "./platform";
 import { workspaceId } from "./tenancy";
 
 /** Raw events as received (event sourcing); processed into memories by `processEvents`. */
@@ -68,16 +69,45 @@ export const memories = pgTable(
     embedding: anyVector("embedding"),
     embeddingDims: smallint("embedding_dims"),
     embeddingModel: text("embedding_model"),
+    /** When the fact became true (defaults to when it was recorded, `created_at`). */
+    validFrom: timestamp("valid_from", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    /** When it stopped being true: set by a supersession, or by the client; null while it holds. */
+    validTo: timestamp("valid_to", { withTimezone: true, precision: 3 }),
+    /** The memory this one replaced (its validity was closed in the same transaction). */
+    supersedesId: uuid("supersedes_id").references((): AnyPgColumn => memories.id, { onDelete: "set null" }),
+    /** The subject, strings the client owns: whose memory it is. */
+    userId: text("user_id"),
+    agentId: text("agent_id"),
+    sessionId: text("session_id"),
+    projectId: uuid("project_id").references(() => projects.id, { onDelete: "set null" }),
+    /** After this the memory is never returned; the tiering job purges it. */
+    expiresAt: timestamp("expires_at", { withTimezone: true, precision: 3 }),
+    /**
+     * The work item whose result this memory was written from. Its foreign key (on delete set
+     * null) is in the custom migration: work.ts imports this file, so a reference here would cycle.
+     */
+    sourceItemId: uuid("source_item_id"),
     searchVector: tsvector("search_vector").generatedAlwaysAs(sql`to_tsvector('english', content)`),
     ...timestamps(),
   },
   (t) => [
-    uniqueIndex("memories_content_hash_key").on(t.workspaceId, t.contentHash),
+    // The dedup key (workspace, subject, project, content hash among open facts) is a partial
+    // NULLS NOT DISTINCT unique index, written in the custom migration.
     index("memories_listing_idx").on(t.workspaceId, t.createdAt.desc(), t.id.desc()),
     index("memories_tier_idx").on(t.workspaceId, t.tier, t.createdAt.desc()),
     index("memories_source_event_idx").on(t.sourceEventId),
     index("memories_search_vector_idx").using("gin", t.searchVector),
     index("memories_metadata_idx").using("gin", t.metadata.op("jsonb_path_ops")),
+    index("memories_user_idx").on(t.workspaceId, t.userId).where(sql`${t.userId} IS NOT NULL`),
+    index("memories_agent_idx").on(t.workspaceId, t.agentId).where(sql`${t.agentId} IS NOT NULL`),
+    index("memories_session_idx").on(t.workspaceId, t.sessionId).where(sql`${t.sessionId} IS NOT NULL`),
+    index("memories_project_idx").on(t.workspaceId, t.projectId).where(sql`${t.projectId} IS NOT NULL`),
+    index("memories_expiry_idx").on(t.expiresAt).where(sql`${t.expiresAt} IS NOT NULL`),
+    index("memories_source_item_idx").on(t.sourceItemId).where(sql`${t.sourceItemId} IS NOT NULL`),
+    // One successor per memory: a version chain is a line, and two concurrent supersessions of
+    // the same memory cannot both win.
+    uniqueIndex("memories_supersedes_key").on(t.supersedesId),
+    check("memories_validity_check", sql`${t.validTo} IS NULL OR ${t.validTo} > ${t.validFrom}`),
     check("memories_importance_check", sql`${t.importance} >= 0 AND ${t.importance} <= 1`),
     check("memories_access_count_check", sql`${t.accessCount} >= 0`),
     check(

@@ -107,3 +107,20 @@ export const payloadSchemas = pgTable(
     index("schemas_active_idx").on(t.workspaceId, t.itemType).where(sql`${t.isActive}`),
   ],
 );
+
+/** A project of the workspace: memories and work orders may belong to one. */
+export const projects = pgTable(
+  "projects",
+  {
+    id: id(),
+    workspaceId: workspaceId(),
+    name: text("name").notNull(),
+    description: text("description"),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    ...timestamps(),
+  },
+  (t) => [
+    uniqueIndex("projects_name_key").on(t.workspaceId, t.name),
+    index("projects_listing_idx").on(t.workspaceId, t.createdAt.desc(), t.id.desc()),
+  ],
+);

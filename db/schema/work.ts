@@ -8,6 +8,7 @@ import {
   jsonb,
   pgSequence,
   pgTable,
+  primaryKey,
   real,
   text,
   timestamp,
@@ -17,7 +18,8 @@ import {
 import { id, timestamps } from "./columns";
 import { attemptStatus, deadLetterSource, deadLetterStatus, priority, workItemStatus, workOrderStatus } from "./enums";
 import type { ApprovalRequirement, TemplateStep } from "./json-shapes";
-import { rawEvents } from "./memory";
+import { memories, rawEvents } from "./memory";
+import { projects } from "./platform";
 import { users, workspaceId } from "./tenancy";
 
 /** Fencing tokens increase across all claims, so a newer claim always has a larger token. */
@@ -54,6 +56,7 @@ export const workOrders = pgTable(
     priority: priority("priority").notNull().default("MEDIUM"),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
     templateId: uuid("template_id").references(() => workflowTemplates.id, { onDelete: "set null" }),
+    projectId: uuid("project_id").references(() => projects.id, { onDelete: "set null" }),
     requestedBy: uuid("requested_by").references(() => users.id, { onDelete: "set null" }),
     idempotencyKey: text("idempotency_key"),
     requestHash: text("request_hash"),
@@ -67,6 +70,7 @@ export const workOrders = pgTable(
     index("work_orders_listing_idx").on(t.workspaceId, t.createdAt.desc(), t.id.desc()),
     index("work_orders_status_idx").on(t.workspaceId, t.status, t.createdAt.desc()),
     index("work_orders_template_idx").on(t.templateId),
+    index("work_orders_project_idx").on(t.workspaceId, t.projectId).where(sql`${t.projectId} IS NOT NULL`),
     check("work_orders_retry_check", sql`${t.retryBaseMs} > 0 AND ${t.retryCapMs} >= ${t.retryBaseMs}`),
   ],
 );
@@ -206,5 +210,28 @@ export const evalResults = pgTable(
     index("eval_results_item_idx").on(t.workItemId, t.createdAt),
     index("eval_results_workspace_idx").on(t.workspaceId, t.createdAt.desc()),
     check("eval_results_score_check", sql`${t.score} >= 0 AND ${t.score} <= 1`),
+  ],
+);
+
+/**
+ * The ledger from work to memory: the memories a work item used (recorded when it completes).
+ * The memories an item wrote carry it as their `source_item_id`.
+ */
+export const workItemMemories = pgTable(
+  "work_item_memories",
+  {
+    workspaceId: workspaceId(),
+    workItemId: uuid("work_item_id")
+      .notNull()
+      .references(() => workItems.id, { onDelete: "cascade" }),
+    memoryId: uuid("memory_id")
+      .notNull()
+      .references(() => memories.id, { onDelete: "cascade" }),
+    ...timestamps(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workItemId, t.memoryId] }),
+    index("work_item_memories_memory_idx").on(t.memoryId),
+    index("work_item_memories_workspace_idx").on(t.workspaceId),
   ],
 );

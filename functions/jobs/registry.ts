@@ -4,12 +4,11 @@
  * only its own job's file, never this one, so each bundle carries one job.
  */
 import type { Database } from "../../db/client";
-import { runTiering } from "../memory/tiering";
 import { redriveConfig, redriveDueDeadLetters } from "./dead-letters";
 import { runEventProcessing } from "./events";
 import { type JobName, type JobSummary, type JobTrigger, runJob } from "./job";
 import { runSweeper } from "./sweeper";
-import { tieringConfig } from "./tiering";
+import { runTieringJob, tieringConfig } from "./tiering";
 
 export interface JobRunOptions {
   /** The clock the job measures against (default: now). */
@@ -17,7 +16,7 @@ export interface JobRunOptions {
 }
 
 const runners: Record<JobName, (database: Database, options: JobRunOptions) => Promise<object & { ok?: boolean }>> = {
-  tiering: (database, { now }) => runTiering(database, { ...tieringConfig(), now }),
+  tiering: (database, { now }) => runTieringJob(database, { ...tieringConfig(), now }),
   sweeper: (database, { now }) => runSweeper(database, { now }),
   "dead-letters": (database, { now }) => redriveDueDeadLetters(database, { ...redriveConfig(), now }),
   events: (database, { now }) => runEventProcessing(database, { now }),

@@ -1,6 +1,7 @@
 /** Memory as tools: search, remember (deduplicated), read and forget. */
 import { z } from "@hono/zod-openapi";
 import { deleteMemory, getMemory, insertMemories, MemoryInput } from "../memory/memories";
+import { ForgetInput, forgetSubject } from "../memory/memory-model";
 import type { Memory } from "../memory/schemas";
 import { MemorySearchInput, searchMemories, searchSettings } from "../memory/search";
 import { IdParam } from "../shared/openapi";
@@ -22,6 +23,15 @@ function memoryView(memory: Memory) {
     importance: memory.importance,
     tier: memory.tier,
     createdAt: memory.createdAt,
+    validFrom: memory.validFrom,
+    validTo: memory.validTo,
+    supersedesId: memory.supersedesId,
+    userId: memory.userId,
+    agentId: memory.agentId,
+    sessionId: memory.sessionId,
+    projectId: memory.projectId,
+    expiresAt: memory.expiresAt,
+    sourceItemId: memory.sourceItemId,
   };
 }
 
@@ -34,7 +44,8 @@ const SearchInput = z.strictObject({
   topK: search.topK.describe("How many results, 1..100 (default 10)"),
   minSimilarity: search.minSimilarity.describe("Drop results less similar than this (cosine, -1..1)"),
   filters: search.filters.describe(
-    "Optional: type, sourceType, tier (hot and warm unless given), metadata containment, createdAfter/createdBefore (ISO 8601), minImportance",
+    "Optional: type, sourceType, tier (hot and warm unless given), metadata containment, createdAfter/createdBefore (ISO 8601), " +
+      "minImportance, userId/agentId/sessionId/projectId (whose memories), asOf (facts valid at that ISO 8601 time; default now)",
   ),
 });
 
@@ -73,6 +84,17 @@ const RememberInput = z.strictObject({
   metadata: memory.metadata.describe("Free-form JSON object, filterable in search_memories"),
   importance: memory.importance.describe("0..1 (default 0.5); 0.8 and above keeps it out of cold storage"),
   pinnedTier: memory.pinnedTier.describe("hot, warm or cold: fixes the tier (tiering never moves it)"),
+  userId: memory.userId.describe("The user the memory is about (your id for them)"),
+  agentId: memory.agentId.describe("The agent the memory belongs to"),
+  sessionId: memory.sessionId.describe("The session the memory belongs to"),
+  projectId: memory.projectId.describe("A project of the workspace (its id)"),
+  supersedes: memory.supersedes.describe(
+    "The id of a memory this one replaces (a fact that changed): the old one stops being valid now",
+  ),
+  validFrom: memory.validFrom.describe("When the fact became true (ISO 8601; default now)"),
+  expiresAt: memory.expiresAt.describe("When to forget it (ISO 8601); or ttlSeconds"),
+  ttlSeconds: memory.ttlSeconds.describe("Forget it this many seconds from now"),
+  sourceItemId: memory.sourceItemId.describe("The work item whose result this memory comes from"),
 });
 
 export const rememberTool = defineTool({
@@ -80,9 +102,11 @@ export const rememberTool = defineTool({
   title: "Remember",
   description:
     "Store something worth knowing later in the workspace's shared memory, for you, other agents and people. " +
-    "Write one self-contained statement per call. Storing is deduplicated: content equal to a stored memory " +
-    "(ignoring whitespace differences) returns that memory with `deduplicated: true` and creates nothing, so " +
-    "repeating a call is safe. Returns the memory (with its id) and whether it was newly stored.",
+    "Write one self-contained statement per call. Storing is deduplicated: content equal to a stored memory of the " +
+    "same user, agent, session and project (ignoring whitespace differences) returns that memory with " +
+    "`deduplicated: true`, creates nothing and merges the new metadata (key by key), importance (the maximum), " +
+    "sourceType and expiry into it (`merged` says what changed), so repeating a call is safe. When a fact changed, " +
+    "pass `supersedes` with the old memory's id. Returns the memory (with its id) and whether it was newly stored.",
   scope: "memory:write",
   input: RememberInput,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -92,8 +116,9 @@ export const rememberTool = defineTool({
     return {
       memory: memoryView(stored),
       deduplicated: stored.deduplicated,
+      ...(stored.merged ? { merged: stored.merged } : {}),
       note: stored.deduplicated
-        ? "Already stored: this is the existing memory; nothing new was created."
+        ? "Already stored: this is the existing memory; nothing new was created (new values merged as `merged` shows)."
         : "Stored as a new memory.",
     };
   },
@@ -126,4 +151,16 @@ export const forgetTool = defineTool({
   },
 });
 
-export const memoryTools = [searchMemoriesTool, rememberTool, getMemoryTool, forgetTool];
+export const forgetSubjectTool = defineTool({
+  name: "forget_subject",
+  title: "Forget a user, agent or session",
+  description:
+    "Delete every memory of a user, an agent or a session (all given ids must match), for good: the right to be " +
+    "forgotten. Returns how many memories were deleted; each deletion is in the workspace's activity log.",
+  scope: "memory:write",
+  input: ForgetInput,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  run: (ctx, input) => ctx.tenant((tx) => forgetSubject(tx, ctx.actor, input)),
+});
+
+export const memoryTools = [searchMemoriesTool, rememberTool, getMemoryTool, forgetTool, forgetSubjectTool];

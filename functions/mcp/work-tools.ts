@@ -95,7 +95,13 @@ export const completeWorkItemTool = defineTool({
     "cancelled, it is a conflict error and changes nothing. Returns the item's new status: COMPLETED, or " +
     "AWAITING_APPROVAL when the result must be reviewed by a person first.",
   scope: "work:write",
-  input: z.strictObject({ ...Fence, result: fence.result.describe("The outcome, any JSON value") }),
+  input: z.strictObject({
+    ...Fence,
+    result: fence.result.describe("The outcome, any JSON value"),
+    usedMemoryIds: fence.usedMemoryIds.describe(
+      "Ids of the memories you used to do it (from search_memories), recorded in the work-to-memory ledger",
+    ),
+  }),
   annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
   run: (ctx, { workItemId, ...input }) => ctx.tenant((tx) => completeWorkItem(tx, ctx.actor, workItemId, input)),
 });

@@ -13,6 +13,7 @@ import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput, StorableJson, StorableString } from "../shared/validation";
+import { notExpired } from "./memory-model";
 import { conversationColumns, feedbackColumns } from "./schemas";
 
 type ConversationActor = { workspaceId: string; userId?: string | null };
@@ -76,7 +77,7 @@ export async function recordConversation(
     const found = await tx
       .select({ id: memories.id })
       .from(memories)
-      .where(and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.id, memoryIds)));
+      .where(and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.id, memoryIds), notExpired));
     const known = new Set(found.map((row) => row.id));
     const missing = memoryIds.filter((id) => !known.has(id));
     if (missing.length > 0) throw new Invalid("Some memories do not exist in this workspace", { missing });
@@ -158,7 +159,13 @@ export async function getConversation(tx: Tx, actor: ConversationActor, id: stri
     })
     .from(conversationMemories)
     .innerJoin(memories, eq(memories.id, conversationMemories.memoryId))
-    .where(and(eq(conversationMemories.workspaceId, actor.workspaceId), eq(conversationMemories.conversationId, id)))
+    .where(
+      and(
+        eq(conversationMemories.workspaceId, actor.workspaceId),
+        eq(conversationMemories.conversationId, id),
+        notExpired,
+      ),
+    )
     .orderBy(sql`${conversationMemories.relevanceScore} desc nulls last`, asc(conversationMemories.memoryId));
   const ratings = await tx
     .select(feedbackColumns)

@@ -6,18 +6,28 @@
 
 import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
-import { one, type Tx } from "../../db/client";
-import { memories } from "../../db/schema";
+import { and, asc, desc, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
+import { one, rows, type Tx } from "../../db/client";
+import { memories, workItemMemories, workItems } from "../../db/schema";
 import { memoryTier, memoryType } from "../../db/schema/enums";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
-import { BadRequest, Invalid, NotFound, UpstreamFailed } from "../shared/errors";
+import { BadRequest, Conflict, Invalid, NotFound, UpstreamFailed } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput } from "../shared/validation";
+import { DateTimeInput, parseInput } from "../shared/validation";
 import { type EmbeddingProvider, EmbeddingProviderError, SUPPORTED_DIMENSIONS } from "./embeddings";
+import {
+  closeSuperseded,
+  lockSuperseded,
+  type MemoryActor,
+  memoryModelConditions,
+  notExpired,
+  SubjectFields,
+  versionChain,
+} from "./memory-model";
+import { mergeDuplicates } from "./merge";
 import { embeddingProvider } from "./provider";
-import { type Memory, Metadata, memoryColumns, type StoredMemory } from "./schemas";
+import { Memory, Metadata, memoryColumns, roundImportance, type StoredMemory, toMemory } from "./schemas";
 
 export const MemoryType = z.enum(memoryType.enumValues).openapi("MemoryType");
 export const MemoryTier = z.enum(memoryTier.enumValues).openapi("MemoryTier");
@@ -42,37 +52,82 @@ export const Vector = z
   .max(MAX_VECTOR_LENGTH)
   .openapi({ description: `An embedding of ${SUPPORTED_DIMENSIONS.join(" or ")} finite numbers` });
 
-export const MemoryInput = z
-  .strictObject({
-    content: z
-      .string()
-      .max(100_000)
-      .refine((value) => value.trim().length > 0, { message: "content must not be blank" }),
-    type: MemoryType.optional().openapi({ description: "Defaults to KNOWLEDGE" }),
-    sourceType: z.string().trim().min(1).max(100).nullish(),
-    metadata: Metadata.optional(),
-    importance: z.number().min(0).max(1).optional().openapi({ description: "0..1, defaults to 0.5" }),
-    embedding: Vector.optional().openapi({
-      description: "A vector from your own model; without it the configured embedding provider embeds `content`",
-    }),
-    embeddingModel: z.string().trim().min(1).max(200).optional().openapi({
-      description: "Names the model of a client-supplied embedding (stored as embedding_model)",
-    }),
-    pinnedTier: MemoryTier.nullish().openapi({ description: "Fixes the tier; tiering never moves a pinned memory" }),
-  })
-  .openapi("MemoryInput");
+/** The longest `ttlSeconds`: ten years. */
+const MAX_TTL_SECONDS = 10 * 366 * 24 * 60 * 60;
+
+const MemoryFields = z.strictObject({
+  content: z
+    .string()
+    .max(100_000)
+    .refine((value) => value.trim().length > 0, { message: "content must not be blank" }),
+  type: MemoryType.optional().openapi({ description: "Defaults to KNOWLEDGE" }),
+  sourceType: z.string().trim().min(1).max(100).nullish(),
+  metadata: Metadata.optional(),
+  importance: z.number().min(0).max(1).optional().openapi({ description: "0..1, defaults to 0.5" }),
+  embedding: Vector.optional().openapi({
+    description: "A vector from your own model; without it the configured embedding provider embeds `content`",
+  }),
+  embeddingModel: z.string().trim().min(1).max(200).optional().openapi({
+    description: "Names the model of a client-supplied embedding (stored as embedding_model)",
+  }),
+  pinnedTier: MemoryTier.nullish().openapi({ description: "Fixes the tier; tiering never moves a pinned memory" }),
+  ...SubjectFields,
+  validFrom: DateTimeInput().optional().openapi({
+    description: "When the fact became true; defaults to now (when it is recorded)",
+  }),
+  validTo: DateTimeInput().optional().openapi({
+    description: "When the fact stops being true, if known (a closed fact is never a dedup target)",
+  }),
+  supersedes: z.string().uuid().optional().openapi({
+    description: "A memory this one replaces: its validTo becomes this memory's validFrom, in the same transaction",
+  }),
+  expiresAt: DateTimeInput().optional().openapi({
+    description: "After this the memory is never returned, and the tiering job deletes it",
+  }),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_TTL_SECONDS)
+    .optional()
+    .openapi({ description: "Expires this many seconds after it is stored (instead of expiresAt)" }),
+  sourceItemId: z.string().uuid().optional().openapi({
+    description: "The work item whose result this memory was written from",
+  }),
+});
+
+type MemoryFieldsOutput = z.output<typeof MemoryFields>;
+function memoryRules(value: Partial<MemoryFieldsOutput>, ctx: z.RefinementCtx) {
+  if (value.expiresAt !== undefined && value.ttlSeconds !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["ttlSeconds"], message: "Give expiresAt or ttlSeconds, not both" });
+  }
+  if (value.validFrom && value.validTo && value.validTo <= value.validFrom) {
+    ctx.addIssue({ code: "custom", path: ["validTo"], message: "validTo must be after validFrom" });
+  }
+  if (value.supersedes && value.validTo) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["validTo"],
+      message: "A superseding memory is the current fact: no validTo",
+    });
+  }
+}
+
+export const MemoryInput = MemoryFields.superRefine(memoryRules).openapi("MemoryInput");
 export type MemoryInput = z.input<typeof MemoryInput>;
-type ParsedMemoryInput = z.output<typeof MemoryInput>;
+export type ParsedMemoryInput = z.output<typeof MemoryInput>;
+
+/** `POST /v1/memories/{id}/supersede`: the new memory; the path names the one it supersedes. */
+export const SupersedeMemoryInput = MemoryFields.omit({ supersedes: true })
+  .superRefine(memoryRules)
+  .openapi("SupersedeMemoryInput");
 
 export const MemoryBatchInput = z
   .strictObject({ items: z.array(MemoryInput).min(1).max(MAX_BATCH) })
   .openapi("MemoryBatchInput");
 
 /** Who stores memories: a request's actor, or a job acting for a workspace (no user). */
-export interface MemoryActor {
-  workspaceId: string;
-  userId?: string | null;
-}
+export type { MemoryActor } from "./memory-model";
 
 export interface InsertMemoriesOptions {
   provider?: EmbeddingProvider;
@@ -82,19 +137,7 @@ export interface InsertMemoriesOptions {
   chunkIndexes?: number[];
 }
 
-/** `importance` is a float4 column: 0.7 comes back as 0.699999988; answer what was stored, to 6 places. */
-export const roundImportance = (value: number) => Math.round(value * 1e6) / 1e6;
-
-type MemoryRow = Omit<Memory, "embedding"> & { embedding?: number[] | null };
-
-export function toMemory(row: MemoryRow): Memory {
-  const { embedding, ...rest } = row;
-  return {
-    ...(rest as Omit<Memory, "embedding">),
-    importance: roundImportance(Number(row.importance)),
-    ...(embedding ? { embedding } : {}),
-  };
-}
+export { roundImportance, toMemory } from "./schemas";
 
 /**
  * Dedup normalisation: Unicode NFC, whitespace runs (any Unicode white space, line breaks
@@ -151,16 +194,33 @@ export async function embedTexts(provider: EmbeddingProvider, texts: string[]): 
   return vectors;
 }
 
+/** The dedup key of an input or a stored memory: content hash, subject and project. */
+function dedupKey(
+  hash: string,
+  subject: { userId?: string | null; agentId?: string | null; sessionId?: string | null; projectId?: string | null },
+) {
+  return JSON.stringify([
+    hash,
+    subject.userId ?? null,
+    subject.agentId ?? null,
+    subject.sessionId ?? null,
+    subject.projectId ?? null,
+  ]);
+}
+
 /**
- * Stores memories, deduplicated per workspace by `contentHash`. Returns one result per input,
- * in input order; an input whose content is already stored (or repeats an earlier input of the
- * same batch) returns that memory with `deduplicated: true` and creates nothing.
+ * Stores memories, deduplicated per workspace, subject and project by `contentHash` among open
+ * facts (no `validTo`). Returns one result per input, in input order; an input whose content is
+ * already stored (or repeats an earlier input of the same batch) returns that memory with
+ * `deduplicated: true`, creates nothing, and merges its new values into it (merge.ts; `merged`
+ * says what changed).
  *
- * Statements: one SELECT finds the already-stored hashes (so duplicates are never sent to the
+ * Statements: one SELECT finds the already-stored keys (so duplicates are never sent to the
  * embedding provider), one provider call embeds the new inputs that carry no vector, then ONE
- * `INSERT … ON CONFLICT (workspace_id, content_hash) DO NOTHING RETURNING` writes the batch.
- * Rows a concurrent transaction inserted in between are read back by one more SELECT. Any
- * unusable client vector (size, NaN, infinite) is a 422 before anything is written.
+ * `INSERT … ON CONFLICT DO NOTHING RETURNING` writes the batch. Rows a concurrent transaction
+ * inserted in between are read back by one more SELECT. Any unusable client vector (size, NaN,
+ * infinite) is a 422 before anything is written. Supersessions, references (project, source
+ * item) and merges add a statement each, only when the request has some.
  */
 export async function insertMemories(
   tx: Tx,
@@ -172,38 +232,62 @@ export async function insertMemories(
   if (options.chunkIndexes && options.chunkIndexes.length !== raw.length) {
     throw new BadRequest("chunkIndexes must have one entry per input");
   }
+  const pathOf = (index: number, field: string) => (raw.length > 1 ? `items.${index}.${field}` : field);
   const inputs: ParsedMemoryInput[] = raw.map((item, index) =>
     parseInput(MemoryInput, item, { pathPrefix: raw.length > 1 ? `items.${index}` : "" }),
   );
 
   const vectorProblems = inputs.flatMap((input, index) => {
     const problem = input.embedding ? vectorProblem(input.embedding) : undefined;
-    return problem ? [{ path: raw.length > 1 ? `items.${index}.embedding` : "embedding", message: problem }] : [];
+    return problem ? [{ path: pathOf(index, "embedding"), message: problem }] : [];
   });
   if (vectorProblems.length > 0) throw new Invalid("An embedding cannot be stored; nothing was stored", vectorProblems);
+  await checkReferences(tx, actor, inputs, pathOf);
+  await lockSuperseded(
+    tx,
+    actor,
+    inputs.flatMap((input, index) =>
+      input.supersedes ? [{ id: input.supersedes, validFrom: input.validFrom, path: pathOf(index, "validFrom") }] : [],
+    ),
+  );
 
-  // Each input with its dedup hash; the first input of each hash is the one that may be stored.
-  const entries = inputs.map((input, index) => ({
-    input,
-    hash: contentHash(input.content),
-    chunkIndex: options.chunkIndexes?.[index] ?? null,
-  }));
-  const firstOfHash = new Map<string, (typeof entries)[number]>();
-  for (const entry of entries) if (!firstOfHash.has(entry.hash)) firstOfHash.set(entry.hash, entry);
+  // Each input with its dedup key; the first input of each key is the one that may be stored.
+  // A closed fact (validTo given) is never deduplicated: its key is its own.
+  const entries = inputs.map((input, index) => {
+    const hash = contentHash(input.content);
+    return {
+      input,
+      hash,
+      key: input.validTo ? `closed:${index}` : dedupKey(hash, input),
+      chunkIndex: options.chunkIndexes?.[index] ?? null,
+    };
+  });
+  const firstOfKey = new Map<string, (typeof entries)[number]>();
+  for (const entry of entries) if (!firstOfKey.has(entry.key)) firstOfKey.set(entry.key, entry);
 
-  const byHash = new Map<string, Memory>();
+  const byKey = new Map<string, Memory>();
   const selectByHashes = async (list: string[]) => {
     if (list.length === 0) return;
     const found = await tx
       .select(memoryColumns)
       .from(memories)
-      .where(and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.contentHash, list)));
-    for (const row of found) byHash.set(row.contentHash, toMemory(row));
+      .where(
+        and(
+          eq(memories.workspaceId, actor.workspaceId),
+          inArray(memories.contentHash, [...new Set(list)]),
+          isNull(memories.validTo),
+        ),
+      );
+    for (const row of found) {
+      const key = dedupKey(row.contentHash, row);
+      if (firstOfKey.has(key) && !byKey.has(key)) byKey.set(key, toMemory(row));
+    }
   };
-  await selectByHashes([...firstOfHash.keys()]);
+  const open = [...firstOfKey.values()].filter((entry) => !entry.input.validTo);
+  await selectByHashes(open.map((entry) => entry.hash));
 
   const created = new Set<string>();
-  const fresh = [...firstOfHash.values()].filter((entry) => !byHash.has(entry.hash));
+  const fresh = [...firstOfKey.values()].filter((entry) => !byKey.has(entry.key));
   if (fresh.length > 0) {
     const provider = options.provider ?? embeddingProvider();
     const toEmbed = fresh.filter((entry) => !entry.input.embedding);
@@ -214,18 +298,18 @@ export async function insertMemories(
     const vectors = new Map<string, { vector: number[]; model: string | null }>();
     toEmbed.forEach((entry, i) => {
       const vector = embedded[i];
-      if (vector) vectors.set(entry.hash, { vector, model: provider.model });
+      if (vector) vectors.set(entry.key, { vector, model: provider.model });
     });
-    for (const { input, hash } of fresh) {
-      if (input.embedding) vectors.set(hash, { vector: input.embedding, model: input.embeddingModel ?? null });
+    for (const { input, key } of fresh) {
+      if (input.embedding) vectors.set(key, { vector: input.embedding, model: input.embeddingModel ?? null });
     }
 
     const inserted = await tx
       .insert(memories)
       .values(
-        fresh.map(({ input, hash, chunkIndex }) => {
+        fresh.map(({ input, hash, key, chunkIndex }) => {
           // Every fresh entry has a vector: its own, or the provider's (embedTexts checked the count).
-          const { vector, model } = vectors.get(hash) ?? { vector: [], model: null };
+          const { vector, model } = vectors.get(key) ?? { vector: [], model: null };
           return {
             workspaceId: actor.workspaceId,
             content: input.content,
@@ -240,17 +324,51 @@ export async function insertMemories(
             embedding: vector,
             embeddingDims: vector.length,
             embeddingModel: model,
+            userId: input.userId ?? null,
+            agentId: input.agentId ?? null,
+            sessionId: input.sessionId ?? null,
+            projectId: input.projectId ?? null,
+            sourceItemId: input.sourceItemId ?? null,
+            supersedesId: input.supersedes ?? null,
+            ...(input.validFrom ? { validFrom: input.validFrom } : {}),
+            validTo: input.validTo ?? null,
+            // The database's clock, like every other timestamp of the row.
+            expiresAt:
+              input.expiresAt ??
+              (input.ttlSeconds !== undefined ? sql`now() + make_interval(secs => ${input.ttlSeconds})` : null),
           };
         }),
       )
-      .onConflictDoNothing({ target: [memories.workspaceId, memories.contentHash] })
+      .onConflictDoNothing({
+        target: [
+          memories.workspaceId,
+          memories.contentHash,
+          memories.userId,
+          memories.agentId,
+          memories.sessionId,
+          memories.projectId,
+        ],
+        where: sql`valid_to is null`,
+      })
       .returning(memoryColumns);
+    const insertedClosed = inserted.filter((row) => row.validTo !== null);
     for (const row of inserted) {
-      byHash.set(row.contentHash, toMemory(row));
-      created.add(row.contentHash);
+      if (row.validTo !== null) continue;
+      const key = dedupKey(row.contentHash, row);
+      byKey.set(key, toMemory(row));
+      created.add(key);
+    }
+    // A closed fact never conflicts, so each was inserted: pair them with their inputs by hash.
+    for (const entry of fresh.filter((candidate) => candidate.input.validTo)) {
+      const at = insertedClosed.findIndex((row) => row.contentHash === entry.hash);
+      const [row] = insertedClosed.splice(at, 1);
+      if (row) {
+        byKey.set(entry.key, toMemory(row));
+        created.add(entry.key);
+      }
     }
     // Inserted by a concurrent transaction after our SELECT: those are duplicates too.
-    await selectByHashes(fresh.map((entry) => entry.hash).filter((hash) => !byHash.has(hash)));
+    await selectByHashes(fresh.filter((entry) => !byKey.has(entry.key)).map((entry) => entry.hash));
 
     if (inserted.length > 0) {
       await audit(
@@ -267,14 +385,56 @@ export async function insertMemories(
           },
         })),
       );
+      await closeSuperseded(
+        tx,
+        actor,
+        inserted.filter((row) => row.supersedesId !== null).map((row) => row.id),
+      );
     }
   }
 
-  return entries.map((entry) => {
-    const memory = byHash.get(entry.hash);
-    if (!memory) throw new Error(`memory with hash ${entry.hash} was neither inserted nor found`);
-    return { ...memory, deduplicated: !(created.has(entry.hash) && firstOfHash.get(entry.hash) === entry) };
+  const results = entries.map((entry) => {
+    const memory = byKey.get(entry.key);
+    if (!memory) throw new Error(`memory with key ${entry.key} was neither inserted nor found`);
+    const deduplicated = !(created.has(entry.key) && firstOfKey.get(entry.key) === entry);
+    if (deduplicated && entry.input.supersedes) {
+      throw new Conflict(
+        `The content is already stored as the current memory ${memory.id}: a supersession needs new content (or update that memory)`,
+      );
+    }
+    return { memory, input: entry.input, deduplicated };
   });
+  return mergeDuplicates(tx, actor, results);
+}
+
+/** The project and source item an input names must be the workspace's (RLS hides the others too). */
+async function checkReferences(
+  tx: Tx,
+  actor: MemoryActor,
+  inputs: ParsedMemoryInput[],
+  pathOf: (index: number, field: string) => string,
+) {
+  const projectIds = [...new Set(inputs.flatMap((input) => (input.projectId ? [input.projectId] : [])))];
+  const itemIds = [...new Set(inputs.flatMap((input) => (input.sourceItemId ? [input.sourceItemId] : [])))];
+  if (projectIds.length === 0 && itemIds.length === 0) return;
+  const found = await rows<{ kind: "project" | "item"; id: string }>(
+    tx,
+    sql`select 'project' as kind, id from projects
+          where workspace_id = ${actor.workspaceId} and id in ${projectIds.length > 0 ? projectIds : [null]}
+        union all
+        select 'item', id from work_items
+          where workspace_id = ${actor.workspaceId} and id in ${itemIds.length > 0 ? itemIds : [null]}`,
+  );
+  const known = new Set(found.map((row) => `${row.kind}:${row.id}`));
+  const problems = inputs.flatMap((input, index) => [
+    ...(input.projectId && !known.has(`project:${input.projectId}`)
+      ? [{ path: pathOf(index, "projectId"), message: `no project ${input.projectId} in this workspace` }]
+      : []),
+    ...(input.sourceItemId && !known.has(`item:${input.sourceItemId}`)
+      ? [{ path: pathOf(index, "sourceItemId"), message: `no work item ${input.sourceItemId} in this workspace` }]
+      : []),
+  ]);
+  if (problems.length > 0) throw new Invalid("A memory refers to something this workspace does not have", problems);
 }
 
 export const GetMemoryQuery = z.object({
@@ -290,7 +450,7 @@ export async function getMemory(
   const [row] = await tx
     .select(options.includeEmbedding ? { ...memoryColumns, embedding: memories.embedding } : memoryColumns)
     .from(memories)
-    .where(and(eq(memories.workspaceId, actor.workspaceId), eq(memories.id, id)));
+    .where(and(eq(memories.workspaceId, actor.workspaceId), eq(memories.id, id), notExpired));
   if (!row) throw new NotFound("Memory", id);
   return toMemory(row);
 }
@@ -299,6 +459,10 @@ export const ListMemoriesQuery = PageQuery.extend({
   type: MemoryType.optional(),
   tier: MemoryTier.optional(),
   sourceType: z.string().min(1).max(100).optional(),
+  ...SubjectFields,
+  validAt: DateTimeInput().optional().openapi({
+    description: "Only memories valid at this time (without it: every version, superseded ones included)",
+  }),
 }).openapi("ListMemoriesQuery");
 
 /** Newest first, keyset-paginated (memories_listing_idx). */
@@ -309,6 +473,7 @@ export async function listMemories(tx: Tx, actor: MemoryActor, raw: z.input<type
     query.type ? eq(memories.type, query.type) : undefined,
     query.tier ? eq(memories.tier, query.tier) : undefined,
     query.sourceType ? eq(memories.sourceType, query.sourceType) : undefined,
+    ...memoryModelConditions(query, query.validAt ? { kind: "at", at: query.validAt } : { kind: "any" }),
     after(memories.createdAt, memories.id, query.cursor),
   ];
   const rows = await tx
@@ -352,7 +517,7 @@ export async function updateMemory(
       pinnedTier: memories.pinnedTier,
     })
     .from(memories)
-    .where(where)
+    .where(and(where, notExpired))
     .for("update");
   if (!before) throw new NotFound("Memory", id);
   const changes: Partial<typeof memories.$inferInsert> = {};
@@ -390,4 +555,67 @@ export async function deleteMemory(tx: Tx, actor: MemoryActor, id: string): Prom
     entity: { type: "memory", id: id },
     before: { contentHash: row.contentHash, type: row.type },
   });
+}
+
+export const MemoryVersions = z
+  .object({ items: z.array(Memory).openapi({ description: "Oldest first; the last is the current version" }) })
+  .openapi("MemoryVersions");
+
+/** A memory's chain of versions (supersession), oldest first. */
+export async function memoryVersions(tx: Tx, actor: MemoryActor, id: string): Promise<z.output<typeof MemoryVersions>> {
+  const ids = await versionChain(tx, actor, id);
+  const found = await tx
+    .select(memoryColumns)
+    .from(memories)
+    .where(and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.id, ids)));
+  const byId = new Map(found.map((row) => [row.id, toMemory(row)]));
+  return { items: ids.flatMap((versionId) => byId.get(versionId) ?? []) };
+}
+
+/** Stores `raw` as the new version of memory `id` (see `supersedes`). */
+export async function supersedeMemory(
+  tx: Tx,
+  actor: MemoryActor,
+  id: string,
+  raw: z.input<typeof SupersedeMemoryInput>,
+): Promise<StoredMemory> {
+  parseInput(SupersedeMemoryInput, raw);
+  return one(await insertMemories(tx, actor, [{ ...raw, supersedes: id }]));
+}
+
+export const MemoryDetail = Memory.extend({
+  usedBy: z
+    .array(
+      z.object({
+        workItemId: z.string().uuid(),
+        workOrderId: z.string().uuid(),
+        type: z.string(),
+        status: z.string(),
+        usedAt: z.date().openapi({ description: "When the item's completion recorded the use" }),
+      }),
+    )
+    .openapi({ description: "Work items that used this memory (the ledger), oldest first" }),
+}).openapi("MemoryDetail");
+
+/** A memory with the work items that used it (`sourceItemId` names the one it was written from). */
+export async function getMemoryDetail(
+  tx: Tx,
+  actor: MemoryActor,
+  id: string,
+  options: { includeEmbedding?: boolean } = {},
+): Promise<z.output<typeof MemoryDetail>> {
+  const memory = await getMemory(tx, actor, id, options);
+  const usedBy = await tx
+    .select({
+      workItemId: workItems.id,
+      workOrderId: workItems.workOrderId,
+      type: workItems.type,
+      status: workItems.status,
+      usedAt: workItemMemories.createdAt,
+    })
+    .from(workItemMemories)
+    .innerJoin(workItems, eq(workItems.id, workItemMemories.workItemId))
+    .where(and(eq(workItemMemories.workspaceId, actor.workspaceId), eq(workItemMemories.memoryId, id)))
+    .orderBy(asc(workItemMemories.createdAt), asc(workItems.id));
+  return { ...memory, usedBy };
 }

@@ -7,15 +7,21 @@ import { pageSchema } from "../shared/pagination";
 import {
   deleteMemory,
   GetMemoryQuery,
-  getMemory,
+  getMemoryDetail,
   insertMemories,
   ListMemoriesQuery,
   listMemories,
   MemoryBatchInput,
+  MemoryDetail,
   MemoryInput,
+  MemoryVersions,
+  memoryVersions,
+  SupersedeMemoryInput,
+  supersedeMemory,
   UpdateMemoryInput,
   updateMemory,
 } from "./memories";
+import { ForgetInput, ForgetResult, forgetSubject } from "./memory-model";
 import { Memory, StoredMemory } from "./schemas";
 import { MemorySearchInput, MemorySearchResponse, searchMemories, searchSettings } from "./search";
 
@@ -40,7 +46,10 @@ export const memoryItemRoutes = createRouter()
       summary: "Store a memory (deduplicated per workspace by its normalised content)",
       description:
         "Without `embedding` the configured provider embeds the content. Content equal to a stored memory after normalisation " +
-        "(Unicode NFC, whitespace collapsed, trimmed; case kept) returns that memory with `deduplicated: true` and status 200.",
+        "(Unicode NFC, whitespace collapsed, trimmed; case kept), for the same subject (userId, agentId, sessionId) and project, " +
+        "among open facts, returns that memory with `deduplicated: true` and status 200, with the new values merged into it " +
+        "(metadata key by key, importance the maximum, sourceType and pinnedTier the new ones, expiresAt the later) and " +
+        "`merged` listing what changed. With `supersedes` the named memory's validity is closed at this one's validFrom.",
       middleware: [write] as const,
       request: jsonBody(MemoryInput),
       responses: {
@@ -81,6 +90,52 @@ export const memoryItemRoutes = createRouter()
   .openapi(
     createRoute({
       method: "post",
+      path: "/v1/memories/{id}/supersede",
+      tags,
+      summary: "Store a new version of a fact: the memory's validity ends where the new one's begins",
+      description:
+        "One transaction: the new memory is stored with `supersedesId` = {id} and the old one's `validTo` becomes its `validFrom`. " +
+        "409 when {id} is already closed (supersede its latest version) or when the content is already stored as a current memory.",
+      middleware: [write] as const,
+      request: { params: IdParam, ...jsonBody(SupersedeMemoryInput) },
+      responses: { 201: json(StoredMemory, "The new version"), ...errorResponses },
+    }),
+    async (c) =>
+      c.json(
+        await inTenant(c, (tx) => supersedeMemory(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
+        201,
+      ),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/memories/{id}/versions",
+      tags,
+      summary: "A fact's chain of versions (supersessions), oldest first",
+      middleware: [read] as const,
+      request: { params: IdParam },
+      responses: { 200: json(MemoryVersions, "The versions"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => memoryVersions(tx, c.var.actor, c.req.valid("param").id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/memories:forget",
+      tags,
+      summary: "Forget a subject: delete every memory of a user, agent or session",
+      description:
+        "Every memory whose userId, agentId and sessionId match the given ones (all given must match) is deleted, whatever its " +
+        "validity or expiry, in one statement with one `memory.forgotten` activity row each. Nothing else changes.",
+      middleware: [write] as const,
+      request: jsonBody(ForgetInput),
+      responses: { 200: json(ForgetResult, "How many memories were deleted"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => forgetSubject(tx, c.var.actor, c.req.valid("json"))), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
       path: "/v1/memories/search",
       tags,
       summary: "Search memories: vector, full-text or hybrid (reciprocal rank fusion)",
@@ -112,15 +167,15 @@ export const memoryItemRoutes = createRouter()
       method: "get",
       path: "/v1/memories/{id}",
       tags,
-      summary: "A memory (`?include=embedding` adds the vector)",
+      summary: "A memory with the work items that used it (`?include=embedding` adds the vector)",
       middleware: [read] as const,
       request: { params: IdParam, query: GetMemoryQuery },
-      responses: { 200: json(Memory, "The memory"), ...errorResponses },
+      responses: { 200: json(MemoryDetail, "The memory"), ...errorResponses },
     }),
     async (c) => {
       const includeEmbedding = c.req.valid("query").include === "embedding";
       return c.json(
-        await inTenant(c, (tx) => getMemory(tx, c.var.actor, c.req.valid("param").id, { includeEmbedding })),
+        await inTenant(c, (tx) => getMemoryDetail(tx, c.var.actor, c.req.valid("param").id, { includeEmbedding })),
         200,
       );
     },

@@ -12,7 +12,10 @@ export const Metadata = StorableJsonObject().openapi({ description: "Free-form J
 
 export const Memory = createSelectSchema(memories, {
   contentHash: (schema) =>
-    schema.openapi({ description: "SHA-256 (hex) of the normalised content; unique per workspace" }),
+    schema.openapi({
+      description:
+        "SHA-256 (hex) of the normalised content; unique per workspace, subject and project among open facts",
+    }),
   metadata: Metadata,
   importance: z.number(),
 })
@@ -23,9 +26,43 @@ export type Memory = z.output<typeof Memory>;
 /** Columns every response carries; the embedding (kilobytes) only on request. */
 export const memoryColumns = selection(memories, Memory.omit({ embedding: true }));
 
+/** `importance` is a float4 column: 0.7 comes back as 0.699999988; answer what was stored, to 6 places. */
+export const roundImportance = (value: number) => Math.round(value * 1e6) / 1e6;
+
+type MemoryRow = Omit<Memory, "embedding"> & { embedding?: number[] | null };
+
+export function toMemory(row: MemoryRow): Memory {
+  const { embedding, ...rest } = row;
+  return {
+    ...(rest as Omit<Memory, "embedding">),
+    importance: roundImportance(Number(row.importance)),
+    ...(embedding ? { embedding } : {}),
+  };
+}
+
+type MergedField = (typeof MERGED_FIELDS)[number];
+/** What a deduplicated store merges into the stored memory (merge.ts). */
+export const MERGED_FIELDS = ["metadata", "importance", "sourceType", "expiresAt", "pinnedTier"] as const;
+
+const Change = z.object({ before: z.unknown(), after: z.unknown() });
+export const MergedChanges = z
+  .object(
+    Object.fromEntries(MERGED_FIELDS.map((field) => [field, Change.optional()])) as Record<
+      MergedField,
+      z.ZodOptional<typeof Change>
+    >,
+  )
+  .openapi("MemoryMergedChanges", {
+    description:
+      "Only on a deduplicated store: each field the request changed on the stored memory, before and after ({} when none)",
+  });
+
 /** The stored memory with whether this request created it or found it already there. */
 export const StoredMemory = Memory.extend({
-  deduplicated: z.boolean().openapi({ description: "true when the content was already stored: nothing was created" }),
+  deduplicated: z.boolean().openapi({
+    description: "true when the content was already stored: nothing was created, the new values were merged",
+  }),
+  merged: MergedChanges.optional(),
 }).openapi("StoredMemory");
 export type StoredMemory = z.output<typeof StoredMemory>;
 

@@ -39,7 +39,9 @@ import {
   vectorLiteral,
   vectorProblem,
 } from "./memories";
+import { memoryModelConditions, SubjectFields } from "./memory-model";
 import { embeddingProvider } from "./provider";
+import { configuredReranker, type Reranker, rerankResults } from "./rerank";
 import { Memory, Metadata, memoryColumns } from "./schemas";
 
 /** A filter that leaves at most this many rows is searched exactly (no index). */
@@ -75,6 +77,10 @@ export const MemorySearchFilters = z
     createdAfter: DateTimeInput("Inclusive").optional(),
     createdBefore: DateTimeInput("Exclusive").optional(),
     minImportance: z.number().min(0).max(1).optional(),
+    ...SubjectFields,
+    asOf: DateTimeInput().optional().openapi({
+      description: "Search the facts valid at this time (validFrom ≤ asOf < validTo); by default, those valid now",
+    }),
   })
   .openapi("MemorySearchFilters");
 
@@ -106,6 +112,10 @@ export const MemorySearchInput = z
       .default(DEFAULT_RRF_K)
       .openapi({ description: "Reciprocal rank fusion constant" }),
     filters: MemorySearchFilters.optional(),
+    rerank: z.boolean().optional().openapi({
+      description:
+        "Hybrid search with a configured reranker reranks its top candidates unless this is false (no reranker: no effect)",
+    }),
   })
   .refine((input) => input.query !== undefined || input.vector !== undefined, {
     message: "Give a query, a vector or both",
@@ -125,6 +135,7 @@ export const MemorySearchResult = Memory.extend({
   score: z
     .number()
     .openapi({ description: "Fused score: the sum of weight / (rrfK + rank) over the lists the memory is in" }),
+  rerankScore: z.number().optional().openapi({ description: "The reranker's score, when it reranked the results" }),
 }).openapi("MemorySearchResult");
 export type MemorySearchResult = z.output<typeof MemorySearchResult>;
 
@@ -147,6 +158,8 @@ export type VectorStrategy = "auto" | "index" | "exact";
 export interface SearchOptions {
   provider?: EmbeddingProvider;
   strategy?: VectorStrategy;
+  /** The reranker of a hybrid search (rerank.ts); default: the configured one, null for none. */
+  reranker?: Reranker | null;
 }
 
 /** Candidates each list contributes before fusion (a pure vector or text search takes topK). */
@@ -223,23 +236,33 @@ export async function searchMemories(
   options: SearchOptions = {},
 ): Promise<MemorySearchResponse> {
   const parts = await prepareSearch(actor, raw, options);
-  const found = await rows<ResultRow>(tx, buildSearchStatement(parts));
+  const reranker =
+    parts.mode === "hybrid" && parts.rerank !== false
+      ? options.reranker === undefined
+        ? configuredReranker()
+        : (options.reranker ?? undefined)
+      : undefined;
+  // A reranked search fetches the reranker's top N candidates, then keeps topK of them.
+  const statement = buildSearchStatement(reranker ? { ...parts, topK: Math.max(parts.topK, reranker.topN) } : parts);
+  const found = await rows<ResultRow>(tx, statement);
+  const results = found.map((row) => ({
+    // This search's own access, counted in the same statement.
+    ...toMemory(
+      mapRow(memories, {
+        ...row,
+        access_count: row.counted_access_count,
+        last_accessed_at: row.counted_last_accessed_at,
+      }),
+    ),
+    similarity: toNumber(row.similarity),
+    textRank: toNumber(row.text_rank),
+    score: Number(row.score),
+  }));
   return {
     mode: parts.mode,
     dimensions: parts.dims ?? null,
-    results: found.map((row) => ({
-      // This search's own access, counted in the same statement.
-      ...toMemory(
-        mapRow(memories, {
-          ...row,
-          access_count: row.counted_access_count,
-          last_accessed_at: row.counted_last_accessed_at,
-        }),
-      ),
-      similarity: toNumber(row.similarity),
-      textRank: toNumber(row.text_rank),
-      score: Number(row.score),
-    })),
+    results:
+      reranker && parts.query !== undefined ? await rerankResults(reranker, parts.query, results, parts.topK) : results,
   };
 }
 
@@ -310,6 +333,7 @@ async function prepareSearch(
     rrfK: input.rrfK,
     filters,
     strategy: options.strategy ?? "auto",
+    rerank: input.rerank,
   };
 }
 
@@ -326,6 +350,7 @@ interface StatementParts {
   rrfK: number;
   filters: z.output<typeof MemorySearchFilters>;
   strategy: VectorStrategy;
+  rerank: boolean | undefined;
 }
 
 /** The filters every candidate list applies (unqualified columns of `memories`). */
@@ -338,6 +363,7 @@ function filterConditions(workspaceId: string, filters: z.output<typeof MemorySe
   if (filters.createdAfter) conditions.push(sql`created_at >= ${filters.createdAfter.toISOString()}::timestamptz`);
   if (filters.createdBefore) conditions.push(sql`created_at < ${filters.createdBefore.toISOString()}::timestamptz`);
   if (filters.minImportance !== undefined) conditions.push(sql`importance >= ${filters.minImportance}::real`);
+  conditions.push(...memoryModelConditions(filters, filters.asOf ? { kind: "at", at: filters.asOf } : { kind: "now" }));
   return conditions;
 }
 

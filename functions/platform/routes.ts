@@ -6,6 +6,7 @@ import { connectorRoutes } from "./connector-routes";
 import { invitationRoutes } from "./invitation-routes";
 import { meRoutes } from "./me-routes";
 import { memberRoutes } from "./member-routes";
+import { projectRoutes } from "./project-routes";
 import { schemaRoutes } from "./schema-routes";
 import { toolRoutes } from "./tool-routes";
 import { workspaceRoutes } from "./workspace-routes";
@@ -20,5 +21,6 @@ export const platformRoutes = createRouter()
   .route("/", toolRoutes)
   .route("/", capabilityRoutes)
   .route("/", schemaRoutes)
+  .route("/", projectRoutes)
   .route("/", meRoutes)
   .route("/", activityRoutes);

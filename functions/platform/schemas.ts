@@ -8,6 +8,7 @@ import {
   capabilities,
   connectors,
   payloadSchemas,
+  projects,
   tools,
   users,
   workspaceMembers,
@@ -20,6 +21,11 @@ import { StorableJsonObject } from "../shared/validation";
 export const JsonSchemaObject = StorableJsonObject().openapi("JsonSchema", {
   description: "A JSON Schema (draft 2020-12) as an object",
 });
+
+export const Project = createSelectSchema(projects, { metadata: JsonObject })
+  .omit({ workspaceId: true })
+  .openapi("Project");
+export const projectColumns = selection(projects, Project);
 
 /** A connector: everything but the signing secret, which leaves only in the create and rotate responses. */
 export const Connector = createSelectSchema(connectors, { config: JsonObject })

@@ -21,6 +21,7 @@ import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { retryDelaySql } from "../shared/retry";
 import { parseInput, StorableJson } from "../shared/validation";
+import { recordMemoriesUsed, UsedMemoryIds } from "./ledger";
 import type { ClaimedItem } from "./schemas";
 
 export const MAX_LEASE_SECONDS = 3600;
@@ -56,7 +57,11 @@ export const HeartbeatInput = z
   .openapi("HeartbeatInput");
 
 export const CompleteInput = z
-  .strictObject({ ...Fence, result: StorableJson(z.unknown()).optional().openapi({ description: "Any JSON value" }) })
+  .strictObject({
+    ...Fence,
+    result: StorableJson(z.unknown()).optional().openapi({ description: "Any JSON value" }),
+    usedMemoryIds: UsedMemoryIds,
+  })
   .openapi("CompleteWorkItemInput");
 
 export const MAX_BATCH_COMPLETION = 100;
@@ -389,6 +394,7 @@ export async function completeWorkItems(
       outcomes.push({ id: row.id, outcome: refusal instanceof NotFound ? "not_found" : "conflict", refusal });
       continue;
     }
+    await recordMemoriesUsed(tx, actor, done.id, input.items[index]?.usedMemoryIds);
     const approvalRequestIds =
       done.status === "AWAITING_APPROVAL" && done.approval
         ? await openApprovalRequests(tx, { workspaceId: actor.workspaceId, userId: actor.userId }, [

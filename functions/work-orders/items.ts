@@ -9,6 +9,7 @@ import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { NotFound } from "../shared/errors";
 import { parseInput, StorableJsonObject } from "../shared/validation";
+import { itemMemories } from "./ledger";
 import { attemptColumns, evalColumns, itemColumns } from "./schemas";
 
 export const RecordEvalInput = z
@@ -43,7 +44,7 @@ export async function getWorkItem(tx: Tx, actor: Actor, id: string) {
     .from(evalResults)
     .where(and(eq(evalResults.workspaceId, actor.workspaceId), eq(evalResults.workItemId, id)))
     .orderBy(asc(evalResults.createdAt), asc(evalResults.id));
-  return { ...item, attempts: history, evals };
+  return { ...item, attempts: history, evals, memories: await itemMemories(tx, actor, id) };
 }
 
 export async function recordEval(tx: Tx, actor: Actor, workItemId: string, raw: z.input<typeof RecordEvalInput>) {

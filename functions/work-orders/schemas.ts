@@ -15,6 +15,7 @@ import {
   workOrders,
 } from "../../db/schema";
 import { createSelectSchema, Json, JsonObject, selection } from "../shared/schemas";
+import { ItemMemories } from "./ledger";
 
 /** Exponential backoff with full jitter: delay = random(0, min(capMs, baseMs * 2^(attempt-1))). */
 export const MAX_RETRY_MS = 24 * 3600 * 1000;
@@ -77,9 +78,11 @@ export const EvalResult = createSelectSchema(evalResults, { details: Json })
   .openapi("EvalResult");
 export const evalColumns = selection(evalResults, EvalResult);
 
-export const WorkItemDetail = WorkItem.extend({ attempts: z.array(Attempt), evals: z.array(EvalResult) }).openapi(
-  "WorkItemDetail",
-);
+export const WorkItemDetail = WorkItem.extend({
+  attempts: z.array(Attempt),
+  evals: z.array(EvalResult),
+  memories: ItemMemories,
+}).openapi("WorkItemDetail");
 
 /**
  * A claimed item: the whole item, plus the attempt it runs as and the fencing token to send

@@ -7,7 +7,7 @@
 import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, gte, lt, sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
-import { type ApprovalRequirement, priority, workItems, workOrderStatus, workOrders } from "../../db/schema";
+import { type ApprovalRequirement, priority, projects, workItems, workOrderStatus, workOrders } from "../../db/schema";
 import {
   ApprovalRequirementInput,
   beforeTheAction,
@@ -49,6 +49,7 @@ export const CreateWorkOrderInput = z
     priority: Priority.default("MEDIUM"),
     metadata: StorableJsonObject().default({}),
     templateId: z.string().uuid().optional(),
+    projectId: z.string().uuid().optional().openapi({ description: "A project of the workspace the order belongs to" }),
     /** With a template: merged over every step's payload defaults. */
     payload: StorableJsonObject().optional(),
     retry: RetryPolicy.optional(),
@@ -63,6 +64,7 @@ export const ListWorkOrdersQuery = PageQuery.extend({
   status: z.enum(workOrderStatus.enumValues).optional(),
   priority: Priority.optional(),
   templateId: z.string().uuid().optional(),
+  projectId: z.string().uuid().optional(),
   createdAfter: DateTimeInput("Created at or after (ISO 8601)").optional(),
   createdBefore: DateTimeInput("Created before (ISO 8601)").optional(),
 });
@@ -154,6 +156,7 @@ export async function createWorkOrder(
   if (specs.length === 0) throw new Invalid("A work order needs items or a templateId");
   if (specs.length > MAX_ITEMS_PER_ORDER) throw new Invalid(`A work order holds at most ${MAX_ITEMS_PER_ORDER} items`);
 
+  if (input.projectId) await checkProject(tx, actor.workspaceId, input.projectId);
   await validateItemPayloads(tx, actor.workspaceId, specs);
   const resolved = await resolveApprovalRequirements(tx, actor.workspaceId, specs);
   const approvals = options.approvalBefore ? resolved.map(beforeTheAction) : resolved;
@@ -167,6 +170,7 @@ export async function createWorkOrder(
       priority: input.priority,
       metadata: input.metadata,
       templateId: input.templateId ?? null,
+      projectId: input.projectId ?? null,
       requestedBy: actor.userId,
       idempotencyKey: key ?? null,
       requestHash: key ? hash : null,
@@ -235,6 +239,19 @@ export async function createWorkOrder(
   return { order: presentOrder(order), items, created: true, approvalRequestIds };
 }
 
+/** The project an order names must be the workspace's (RLS hides the others too). */
+async function checkProject(tx: Tx, workspaceId: string, projectId: string) {
+  const [project] = await tx
+    .select({ id: projects.id })
+    .from(projects)
+    .where(and(eq(projects.workspaceId, workspaceId), eq(projects.id, projectId)));
+  if (!project) {
+    throw new Invalid(`projectId ${projectId} refers to no project of this workspace`, [
+      { path: "projectId", message: "no such project in this workspace" },
+    ]);
+  }
+}
+
 export async function listWorkOrders(tx: Tx, actor: Actor, raw: z.input<typeof ListWorkOrdersQuery>) {
   const query = parseInput(ListWorkOrdersQuery, raw);
   const list = await tx
@@ -246,6 +263,7 @@ export async function listWorkOrders(tx: Tx, actor: Actor, raw: z.input<typeof L
         query.status ? eq(workOrders.status, query.status) : undefined,
         query.priority ? eq(workOrders.priority, query.priority) : undefined,
         query.templateId ? eq(workOrders.templateId, query.templateId) : undefined,
+        query.projectId ? eq(workOrders.projectId, query.projectId) : undefined,
         query.createdAfter ? gte(workOrders.createdAt, query.createdAfter) : undefined,
         query.createdBefore ? lt(workOrders.createdAt, query.createdBefore) : undefined,
         after(workOrders.createdAt, workOrders.id, query.cursor),

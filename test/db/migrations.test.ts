@@ -60,6 +60,8 @@ describe("migrations and schema code", () => {
         "tool_capabilities",
         "schemas",
         "activity_log",
+        "projects",
+        "work_item_memories",
       ].sort(),
     );
   });

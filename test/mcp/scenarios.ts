@@ -13,6 +13,7 @@ export const ALL_TOOLS = [
   "remember",
   "get_memory",
   "forget",
+  "forget_subject",
   "create_work_order",
   "get_work_order",
   "claim_work_item",
@@ -78,7 +79,13 @@ export function mcpScenarios(target: () => Target, adminKey: () => string): void
     }
 
     const memoryOnly = await connect(await createKey(api, adminKey(), ["memory:read", "memory:write"]));
-    expect(await toolNames(memoryOnly)).toEqual(["forget", "get_memory", "remember", "search_memories"]);
+    expect(await toolNames(memoryOnly)).toEqual([
+      "forget",
+      "forget_subject",
+      "get_memory",
+      "remember",
+      "search_memories",
+    ]);
     expect(await templates(memoryOnly)).toEqual(["cairn://memories/{id}"]);
 
     const readOnly = await connect(await createKey(api, adminKey(), ["memory:read"]));
@@ -129,6 +136,33 @@ export function mcpScenarios(target: () => Target, adminKey: () => string): void
     const gone = await callTool<ErrorBody>(client, "get_memory", { id: first.body.memory.id });
     expect(gone.isError).toBe(true);
     expect(gone.body.error.code).toBe("not_found");
+  });
+
+  it("remembers for a user, supersedes a changed fact and forgets the user", async () => {
+    const client = await target().connect(adminKey());
+    const userId = unique("user");
+    const word = unique("quokka");
+    const old = await callTool<StoredMemory>(client, "remember", { content: `${word} prefers email`, userId });
+    expect(old.body).toMatchObject({ deduplicated: false, memory: { userId, validTo: null } });
+    const merged = await callTool<StoredMemory & { merged: unknown }>(client, "remember", {
+      content: `${word} prefers email`,
+      userId,
+      importance: 0.9,
+    });
+    expect(merged.body).toMatchObject({ deduplicated: true, merged: { importance: { before: 0.5, after: 0.9 } } });
+    const next = await callTool<StoredMemory>(client, "remember", {
+      content: `${word} prefers phone calls`,
+      userId,
+      supersedes: old.body.memory.id,
+    });
+    expect(next.body.memory).toMatchObject({ supersedesId: old.body.memory.id });
+    const found = await callTool<{ results: Array<{ id: string }> }>(client, "search_memories", {
+      query: `${word} prefers`,
+      filters: { userId },
+    });
+    expect(found.body.results.map((r) => r.id)).toEqual([next.body.memory.id]);
+    const forgotten = await callTool(client, "forget_subject", { userId });
+    expect(forgotten).toEqual({ isError: false, body: { deleted: 2 } });
   });
 
   it("claims and completes an item fenced by its token; a wrong token is a conflict; a failure is dead-lettered", async () => {

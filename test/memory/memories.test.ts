@@ -225,6 +225,8 @@ describeEachDatabase("memory store", (db) => {
     expect(response.body).toMatchObject({ created: 998, deduplicated: 2 });
     expect(response.body.items[17].deduplicated).toBe(true);
     expect(response.body.items[999]).toMatchObject({ deduplicated: true, id: response.body.items[3].id });
+    // 999's metadata was merged into 3's (merge.ts), by a statement of its own.
+    expect(response.body.items[999].merged).toEqual({ metadata: { before: { i: 3 }, after: { i: 999 } } });
     expect(response.body.items.map((item: { content: string }) => item.content).slice(0, 3)).toEqual([
       "batch memory 0",
       "batch memory 1",
@@ -233,15 +235,16 @@ describeEachDatabase("memory store", (db) => {
     expect(response.body.items[10].embeddingModel).toBeNull(); // client vector
     expect(response.body.items[11].embeddingModel).toBe(provider.model);
 
-    // Every row the batch created has the same inserting transaction AND command id: one statement.
+    // Every row the batch created has the same inserting transaction AND command id: one statement
+    // (3, merged into after its insert, carries the merge's command id).
     const [origin] = await database.withTenant({ workspaceId }, (tx) =>
       rows<{ rows: number; transactions: number; commands: number }>(
         tx,
         sql`select count(*)::int as rows, count(distinct xmin::text)::int as transactions, count(distinct cmin::text)::int as commands
-            from memories where workspace_id = ${workspaceId} and content <> 'batch memory 17'`,
+            from memories where workspace_id = ${workspaceId} and content not in ('batch memory 17', 'batch memory 3')`,
       ),
     );
-    expect(origin).toEqual({ rows: 998, transactions: 1, commands: 1 });
+    expect(origin).toEqual({ rows: 997, transactions: 1, commands: 1 });
 
     const again = await call(app, "POST", "/v1/memories:batch", { key: adminKey, body: { items: items.slice(0, 5) } });
     expect(again.status).toBe(200);
