@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
 import { one, type Tx } from "../../db/client";
-import { memories } from "../../db/schema";
+import { memories, memoryAccess } from "../../db/schema";
 import { memoryTier, memoryType } from "../../db/schema/enums";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
@@ -17,7 +17,7 @@ import { after, PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { type EmbeddingProvider, EmbeddingProviderError, SUPPORTED_DIMENSIONS } from "./embeddings";
 import { embeddingProvider } from "./provider";
-import { type Memory, Metadata, memoryColumns, type StoredMemory } from "./schemas";
+import { type Memory, Metadata, memoryAccessColumns, memoryColumns, type StoredMemory } from "./schemas";
 
 export const MemoryType = z.enum(memoryType.enumValues).openapi("MemoryType");
 export const MemoryTier = z.enum(memoryTier.enumValues).openapi("MemoryTier");
@@ -94,6 +94,17 @@ export function toMemory(row: MemoryRow): Memory {
     importance: roundImportance(Number(row.importance)),
     ...(embedding ? { embedding } : {}),
   };
+}
+
+/** What a memory that no search has returned yet answers (it has no memory_access row). */
+export const NEVER_ACCESSED = { accessCount: 0, lastAccessedAt: null } as const;
+
+/** Memories as responses carry them: their columns and their access statistics (memory_access). */
+function selectMemories(tx: Tx) {
+  return tx
+    .select({ ...memoryColumns, ...memoryAccessColumns })
+    .from(memories)
+    .leftJoin(memoryAccess, eq(memoryAccess.memoryId, memories.id));
 }
 
 /**
@@ -194,10 +205,9 @@ export async function insertMemories(
   const byHash = new Map<string, Memory>();
   const selectByHashes = async (list: string[]) => {
     if (list.length === 0) return;
-    const found = await tx
-      .select(memoryColumns)
-      .from(memories)
-      .where(and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.contentHash, list)));
+    const found = await selectMemories(tx).where(
+      and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.contentHash, list)),
+    );
     for (const row of found) byHash.set(row.contentHash, toMemory(row));
   };
   await selectByHashes([...firstOfHash.keys()]);
@@ -246,7 +256,7 @@ export async function insertMemories(
       .onConflictDoNothing({ target: [memories.workspaceId, memories.contentHash] })
       .returning(memoryColumns);
     for (const row of inserted) {
-      byHash.set(row.contentHash, toMemory(row));
+      byHash.set(row.contentHash, toMemory({ ...row, ...NEVER_ACCESSED }));
       created.add(row.contentHash);
     }
     // Inserted by a concurrent transaction after our SELECT: those are duplicates too.
@@ -287,9 +297,11 @@ export async function getMemory(
   id: string,
   options: { includeEmbedding?: boolean } = {},
 ): Promise<Memory> {
+  const columns = { ...memoryColumns, ...memoryAccessColumns };
   const [row] = await tx
-    .select(options.includeEmbedding ? { ...memoryColumns, embedding: memories.embedding } : memoryColumns)
+    .select(options.includeEmbedding ? { ...columns, embedding: memories.embedding } : columns)
     .from(memories)
+    .leftJoin(memoryAccess, eq(memoryAccess.memoryId, memories.id))
     .where(and(eq(memories.workspaceId, actor.workspaceId), eq(memories.id, id)));
   if (!row) throw new NotFound("Memory", id);
   return toMemory(row);
@@ -311,9 +323,7 @@ export async function listMemories(tx: Tx, actor: MemoryActor, raw: z.input<type
     query.sourceType ? eq(memories.sourceType, query.sourceType) : undefined,
     after(memories.createdAt, memories.id, query.cursor),
   ];
-  const rows = await tx
-    .select(memoryColumns)
-    .from(memories)
+  const rows = await selectMemories(tx)
     .where(and(...conditions))
     .orderBy(desc(memories.createdAt), desc(memories.id))
     .limit(query.limit + 1);
@@ -343,18 +353,23 @@ export async function updateMemory(
 ): Promise<Memory> {
   const input = parseInput(UpdateMemoryInput, raw);
   const where = and(eq(memories.workspaceId, actor.workspaceId), eq(memories.id, id));
-  // Lock the row: the activity entry's "before" must be the state this update replaced.
-  const [before] = await tx
+  // Lock the row: the activity entry's "before" must be the state this update replaced. NO KEY
+  // UPDATE, as the UPDATE itself takes: a search recording a first access (whose foreign key
+  // takes KEY SHARE on the memory) does not wait for this transaction.
+  const [locked] = await tx
     .select({
       importance: memories.importance,
       metadata: memories.metadata,
       tier: memories.tier,
       pinnedTier: memories.pinnedTier,
+      ...memoryAccessColumns,
     })
     .from(memories)
+    .leftJoin(memoryAccess, eq(memoryAccess.memoryId, memories.id))
     .where(where)
-    .for("update");
-  if (!before) throw new NotFound("Memory", id);
+    .for("no key update", { of: memories });
+  if (!locked) throw new NotFound("Memory", id);
+  const { accessCount, lastAccessedAt, ...before } = locked;
   const changes: Partial<typeof memories.$inferInsert> = {};
   if (input.importance !== undefined) changes.importance = input.importance;
   if (input.metadata !== undefined) changes.metadata = input.metadata;
@@ -362,7 +377,11 @@ export async function updateMemory(
     changes.pinnedTier = input.pinnedTier;
     if (input.pinnedTier !== null) changes.tier = input.pinnedTier;
   }
-  const updated = toMemory(one(await tx.update(memories).set(changes).where(where).returning(memoryColumns)));
+  const updated = toMemory({
+    ...one(await tx.update(memories).set(changes).where(where).returning(memoryColumns)),
+    accessCount,
+    lastAccessedAt,
+  });
   await audit(tx, actorRef(actor), {
     workspaceId: actor.workspaceId,
     action: "memory.updated",

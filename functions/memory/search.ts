@@ -25,7 +25,7 @@
 import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
 import { mapRow, rows, type Tx } from "../../db/client";
-import { memories } from "../../db/schema";
+import { memories, memoryAccess } from "../../db/schema";
 import { Invalid } from "../shared/errors";
 import { parseInput } from "../shared/validation";
 import type { EmbeddingProvider, SupportedDimensions } from "./embeddings";
@@ -212,6 +212,12 @@ type ResultRow = Record<string, unknown> & {
   score: number | string;
 };
 
+/** The access statistics of a result row (named as in memory_access). */
+function accessOf(row: ResultRow) {
+  const { accessCount, lastAccessedAt } = mapRow(memoryAccess, row);
+  return { accessCount: Number(accessCount), lastAccessedAt };
+}
+
 const toNumber = (value: number | string | null) => (value === null ? null : Number(value));
 
 /**
@@ -231,14 +237,8 @@ export async function searchMemories(
     mode: parts.mode,
     dimensions: parts.dims ?? null,
     results: found.map((row) => ({
-      // This search's own access, counted in the same statement.
-      ...toMemory(
-        mapRow(memories, {
-          ...row,
-          access_count: row.counted_access_count,
-          last_accessed_at: row.counted_last_accessed_at,
-        }),
-      ),
+      // The access statistics include this search's own access, counted in the same statement.
+      ...toMemory({ ...mapRow(memories, row), ...accessOf(row) }),
       similarity: toNumber(row.similarity),
       textRank: toNumber(row.text_rank),
       score: Number(row.score),
@@ -434,22 +434,34 @@ function buildSearchStatement(parts: StatementParts): SQL {
     select * from scored s ${minSimilarity}
     order by s.score desc, s.similarity desc nulls last, s.id
     limit ${parts.topK})`);
-  // Access tracking in the same statement: no second round trip, and it commits with the read.
-  // SKIP LOCKED: a search never waits for (or deadlocks with) another transaction holding a
-  // returned memory — a concurrent search, an update, a tiering run. That memory is still
-  // returned; only this access goes uncounted. Access counts are a ranking signal, not a ledger.
-  ctes.push(sql`touched as (
-    update memories set access_count = access_count + 1, last_accessed_at = now()
-    where id in (
-      select id from memories
-      where workspace_id = ${parts.workspaceId} and id in (select id from top)
-      for update skip locked)
-    returning id, access_count, last_accessed_at)`);
+  // Access counting in the same statement (no second round trip; it commits with the read), in
+  // memory_access, never in memories: a HOT update of a narrow row per returned memory, or a
+  // first-access insert. SKIP LOCKED: a search never waits for (or deadlocks with) another
+  // transaction counting the same memory; that memory is still returned, this access goes
+  // uncounted. Access counts are a ranking signal, not a ledger. First accesses insert in id
+  // order, so two searches inserting the same new rows wait for each other without deadlock.
+  ctes.push(sql`counted as (
+    update memory_access a set access_count = a.access_count + 1, last_accessed_at = now()
+    where a.memory_id in (
+      select memory_id from memory_access
+      where workspace_id = ${parts.workspaceId} and memory_id in (select id from top)
+      for no key update skip locked)
+    returning a.memory_id, a.access_count, a.last_accessed_at)`);
+  ctes.push(sql`first_counted as (
+    insert into memory_access (memory_id, workspace_id, access_count, last_accessed_at)
+    select top.id, ${parts.workspaceId}::uuid, 1, now() from top
+    where not exists (select 1 from memory_access a where a.memory_id = top.id)
+    order by top.id
+    on conflict (memory_id) do nothing
+    returning memory_id, access_count, last_accessed_at)`);
 
   return sql`with ${sql.join(ctes, sql`, `)}
     select top.*,
-           coalesce(touched.access_count, top.access_count) as counted_access_count,
-           coalesce(touched.last_accessed_at, top.last_accessed_at) as counted_last_accessed_at
-    from top left join touched on touched.id = top.id
+           coalesce(c.access_count, f.access_count, seen.access_count, 0) as access_count,
+           coalesce(c.last_accessed_at, f.last_accessed_at, seen.last_accessed_at) as last_accessed_at
+    from top
+    left join counted c on c.memory_id = top.id
+    left join first_counted f on f.memory_id = top.id
+    left join memory_access seen on seen.memory_id = top.id
     order by top.score desc, top.similarity desc nulls last, top.id`;
 }

@@ -8628,15 +8628,19 @@ export interface components {
             tier: "hot" | "warm" | "cold";
             /** @enum {string|null} */
             pinnedTier: "hot" | "warm" | "cold" | null;
-            accessCount: number;
-            /** Format: date-time */
-            lastAccessedAt: string | null;
             embeddingDims: number | null;
             embeddingModel: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            /** @description How many searches have returned the memory */
+            accessCount: number;
+            /**
+             * Format: date-time
+             * @description When a search last returned it (null: never)
+             */
+            lastAccessedAt: string | null;
             /** @description Only with `?include=embedding` */
             embedding?: number[];
         };
