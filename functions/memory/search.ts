@@ -62,6 +62,17 @@ export const DEFAULT_RRF_K = 60;
 export const SearchMode = z.enum(["vector", "text", "hybrid"]).openapi("MemorySearchMode");
 export type SearchMode = z.infer<typeof SearchMode>;
 
+/**
+ * How the words of a text query match (text and hybrid modes):
+ * - `any` (default): a memory matches if it contains any of the query's words (after stemming and
+ *   stop-word removal), and memories that match more of them rank first — a question in plain
+ *   language ("which database do we use in production") finds the memory that answers it;
+ * - `all`: Postgres `websearch_to_tsquery` — every word must match, with "quoted phrases",
+ *   `or` and `-excluded` words.
+ */
+export const TextMatch = z.enum(["any", "all"]).openapi("MemoryTextMatch");
+export type TextMatch = z.infer<typeof TextMatch>;
+
 export const MemorySearchFilters = z
   .strictObject({
     type: z.array(MemoryType).min(1).optional(),
@@ -92,6 +103,10 @@ export const MemorySearchInput = z
     mode: SearchMode.optional().openapi({
       description: "Defaults to hybrid when a query is given, vector when only a vector is",
     }),
+    textMatch: TextMatch.default("any").openapi({
+      description:
+        "Full-text part: `any` (default) finds memories with any of the query's words and ranks those matching more of them first; `all` needs every word (web-search syntax: quoted phrases, or, -word)",
+    }),
     topK: z.number().int().min(1).max(100).default(10),
     minSimilarity: z.number().min(-1).max(1).optional().openapi({
       description:
@@ -121,10 +136,10 @@ export const MemorySearchResult = Memory.extend({
     .number()
     .nullable()
     .openapi({ description: "Cosine similarity to the query vector (null without one)" }),
-  textRank: z
-    .number()
-    .nullable()
-    .openapi({ description: "Full-text rank, ts_rank_cd normalised to 0..1 (null without a query)" }),
+  textRank: z.number().nullable().openapi({
+    description:
+      "Full-text rank, ts_rank_cd normalised to 0..1 (null without a query). With textMatch `any` the text list is ordered by how many of the query's words a memory contains first, then by this rank",
+  }),
   score: z
     .number()
     .openapi({ description: "Fused score: the sum of weight / (rrfK + rank) over the lists the memory is in" }),
@@ -304,6 +319,7 @@ async function prepareSearch(
     workspaceId: actor.workspaceId,
     mode,
     query: input.query,
+    textMatch: input.textMatch,
     vector,
     dims: vector ? (vector.length as SupportedDimensions) : undefined,
     pool: candidatePool(input.topK, mode),
@@ -320,6 +336,7 @@ interface StatementParts {
   workspaceId: string;
   mode: SearchMode;
   query: string | undefined;
+  textMatch: TextMatch;
   vector: number[] | undefined;
   dims: SupportedDimensions | undefined;
   pool: number;
@@ -331,7 +348,24 @@ interface StatementParts {
   strategy: VectorStrategy;
 }
 
-/** The filters every candidate list applies (unqualified columns of `memories`). */
+/**
+ * The tsquery of a text query, as a one-row SELECT of `query` (and, for `any`, the query's
+ * `lexemes`). `any`: the query's lexemes (to_tsvector: stemmed, stop words dropped) OR-ed, each
+ * quoted as tsquery input wants (a doubled quote or backslash); a query of stop words alone has no
+ * lexemes and matches nothing. `all`: websearch_to_tsquery.
+ */
+function textQuery(query: string, match: TextMatch): SQL {
+  if (match === "all") return sql`select websearch_to_tsquery('english', ${query}) as query`;
+  return sql`select lexemes,
+      (select string_agg('''' || replace(replace(l, '\\', '\\\\'), '''', '''''') || '''', ' | ')
+       from unnest(lexemes) as l)::tsquery as query
+    from (select tsvector_to_array(to_tsvector('english', ${query})) as lexemes) as words`;
+}
+
+/**
+ * The filters every candidate list applies (unqualified columns of `memories`): the one place a
+ * search's conditions are built.
+ */
 function filterConditions(workspaceId: string, filters: z.output<typeof MemorySearchFilters>): SQL[] {
   const tiers = filters.tier ?? ["hot", "warm"];
   const conditions: SQL[] = [sql`workspace_id = ${workspaceId}`, sql`tier in ${tiers}`];
@@ -352,8 +386,7 @@ function buildSearchStatement(parts: StatementParts): SQL {
   const useText = mode !== "vector";
 
   if (parts.vector && dims) ctes.push(sql`q as (select ${vectorLiteral(parts.vector)}::${VECTOR_TYPE[dims]} as v)`);
-  if (parts.query !== undefined)
-    ctes.push(sql`tq as (select websearch_to_tsquery('english', ${parts.query}) as query)`);
+  if (parts.query !== undefined) ctes.push(sql`tq as (${textQuery(parts.query, parts.textMatch)})`);
 
   if (useVector && dims) {
     const vt = VECTOR_TYPE[dims];
@@ -388,15 +421,23 @@ function buildSearchStatement(parts: StatementParts): SQL {
       where rank <= ${pool})`);
   }
   if (useText) {
-    // The tsquery is written inline (not read from the tq CTE) so the planner sees a constant
-    // and can use the GIN index on search_vector.
+    // The matches come from cairn_text_matches (migration 0010), which reaches the GIN index
+    // on search_vector; as a plain condition here, row-level security would keep the index out
+    // (`@@` is not leakproof) and every row of the workspace would be read. Its ids are looked up
+    // by primary key, and the filters apply here, as in the vector branches.
+    const matched =
+      parts.textMatch === "any"
+        ? sql`length(search_vector) - length(ts_delete(search_vector, (select lexemes from tq)))`
+        : sql`0`;
     ctes.push(sql`text_hits as (
-      select id, ts_rank_cd(search_vector, (select query from tq), 32) as rank_value
+      select id, ${matched} as matched, ts_rank_cd(search_vector, (select query from tq), 32) as rank_value
       from memories
-      where ${where} and search_vector @@ websearch_to_tsquery('english', ${parts.query})
-      order by rank_value desc, id
+      where ${where} and id = any(array(select cairn_text_matches((select query from tq))))
+      order by matched desc, rank_value desc, id
       limit ${pool})`);
-    ctes.push(sql`text_ranked as (select id, row_number() over (order by rank_value desc, id) as rank from text_hits)`);
+    ctes.push(
+      sql`text_ranked as (select id, row_number() over (order by matched desc, rank_value desc, id) as rank from text_hits)`,
+    );
   }
 
   const wv = sql`${parts.weights.vector}::float8`;

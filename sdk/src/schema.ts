@@ -8689,7 +8689,7 @@ export interface components {
         MemorySearchResult: components["schemas"]["Memory"] & {
             /** @description Cosine similarity to the query vector (null without one) */
             similarity: number | null;
-            /** @description Full-text rank, ts_rank_cd normalised to 0..1 (null without a query) */
+            /** @description Full-text rank, ts_rank_cd normalised to 0..1 (null without a query). With textMatch `any` the text list is ordered by how many of the query's words a memory contains first, then by this rank */
             textRank: number | null;
             /** @description Fused score: the sum of weight / (rrfK + rank) over the lists the memory is in */
             score: number;
@@ -8700,6 +8700,7 @@ export interface components {
             /** @description A query vector (768 or 1536 numbers); it selects the index of that size */
             vector?: number[];
             mode?: components["schemas"]["MemorySearchMode"] & unknown;
+            textMatch?: components["schemas"]["MemoryTextMatch"];
             /** @default 10 */
             topK?: number;
             /** @description Drop results whose cosine similarity to the query vector is lower (or unknown: a hybrid text hit of another size) */
@@ -8718,6 +8719,12 @@ export interface components {
             rrfK?: number;
             filters?: components["schemas"]["MemorySearchFilters"];
         };
+        /**
+         * @description Full-text part: `any` (default) finds memories with any of the query's words and ranks those matching more of them first; `all` needs every word (web-search syntax: quoted phrases, or, -word)
+         * @default any
+         * @enum {string}
+         */
+        MemoryTextMatch: "any" | "all";
         MemorySearchFilters: {
             type?: components["schemas"]["MemoryType"][];
             sourceType?: string[];

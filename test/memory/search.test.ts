@@ -84,21 +84,59 @@ describeEachDatabase("memory search", (db) => {
     expect(contents(top2).map((c) => c[0])).toEqual(["Y", "X"]);
   });
 
-  it("text search uses websearch_to_tsquery and orders by rank", async () => {
-    const result = await search(db().database, workspaceId, { query: "database backup", mode: "text" });
+  it("text search with textMatch all uses websearch_to_tsquery and orders by rank", async () => {
+    const all = (query: string) => search(db().database, workspaceId, { query, mode: "text", textMatch: "all" });
+    const result = await all("database backup");
     expect(result.mode).toBe("text");
     expect(result.dimensions).toBeNull();
     expect(contents(result).map((c) => c[0])).toEqual(["X", "Z"]);
     expect(result.results[0]!.textRank!).toBeGreaterThan(result.results[1]!.textRank!);
     expect(result.results.every((r) => r.similarity === null)).toBe(true);
-    // websearch syntax: a quoted phrase and a negation
+    // websearch syntax: a quoted phrase and a negation; every word must match
+    expect(contents(await all('"database backup"')).map((c) => c[0])).toEqual(["X"]);
+    expect(contents(await all("database -nightly")).map((c) => c[0])).toEqual(["Z"]);
+    expect(contents(await all("database kettle")).map((c) => c[0])).toEqual([]);
+    expect((await all("the")).results).toEqual([]);
+  });
+
+  it("text search by default (textMatch any) finds memories with any of the words, more words first", async () => {
+    const any = (query: string) => search(db().database, workspaceId, { query, mode: "text" });
+    // Z has "database", "schedule" and "backup"; X "database" and "backup"; Y "schedule" alone.
+    expect(contents(await any("database backup schedule")).map((c) => c[0])).toEqual(["Z", "X", "Y"]);
+    // Two words each: X ranks before Z by ts_rank_cd (its words are repeated and adjacent).
+    expect(contents(await any("database backup")).map((c) => c[0])).toEqual(["X", "Z"]);
+    // One word each: ts_rank_cd decides (X repeats "database").
+    const oneWord = contents(await any("kettle database")).map((c) => c[0]);
+    expect(oneWord[0]).toBe("X");
+    expect(oneWord.sort()).toEqual(["X", "Y", "Z"]);
+    // Stop words alone match nothing; operators of the web-search syntax are plain words here.
+    expect((await any("the and of")).results).toEqual([]);
     expect(
-      contents(await search(db().database, workspaceId, { query: '"database backup"', mode: "text" })).map((c) => c[0]),
-    ).toEqual(["X"]);
-    expect(
-      contents(await search(db().database, workspaceId, { query: "database -nightly", mode: "text" })).map((c) => c[0]),
-    ).toEqual(["Z"]);
-    expect((await search(db().database, workspaceId, { query: "the", mode: "text" })).results).toEqual([]);
+      contents(await any("-kettle 'plants' \\ \""))
+        .map((c) => c[0])
+        .sort(),
+    ).toEqual(["W", "Y"]);
+  });
+
+  it("answers a question in plain language in text mode (issue 18)", async () => {
+    const { database } = db();
+    const { workspaceId: ws } = await seedWorkspace(database);
+    await store(database, ws, [
+      { content: "In production we use PostgreSQL 16 with pgvector, hosted on Neon", embedding: towards(768, 0.3, 2) },
+      { content: "The staging database is refreshed from a snapshot every Monday", embedding: towards(768, 0.2, 3) },
+      { content: "We use Slack for incident channels", embedding: towards(768, 0.1, 4) },
+      { content: "Lunch is served at noon", embedding: towards(768, 0.05, 5) },
+    ]);
+    const question = "which database do we use in production";
+    const text = await search(database, ws, { query: question, mode: "text" });
+    // "production" and "use" beat "database" alone (staging) and "use" alone (Slack).
+    expect(contents(text)[0]).toBe("In production we use PostgreSQL 16 with pgvector, hosted on Neon");
+    expect(contents(text).slice(1).sort()).toEqual([
+      "The staging database is refreshed from a snapshot every Monday",
+      "We use Slack for incident channels",
+    ]);
+    // The strict form still needs every word: no memory has them all.
+    expect((await search(database, ws, { query: question, mode: "text", textMatch: "all" })).results).toEqual([]);
   });
 
   it("hybrid search fuses both rankings with reciprocal rank fusion (k = 60, weights)", async () => {
@@ -428,6 +466,20 @@ describeEachDatabase("memory search", (db) => {
     expect(auto).toMatch(new RegExp(`One-Time Filter: .*> '${EXACT_SCAN_MAX_ROWS}'::bigint`));
     expect(auto).toMatch(new RegExp(`One-Time Filter: .*<= '${EXACT_SCAN_MAX_ROWS}'::bigint`));
     expect(auto).toMatch(/memories_embedding_1536_hnsw/);
+  });
+
+  it("finds text matches of the request's workspace only, though cairn_text_matches bypasses row-level security", async () => {
+    const { database } = db();
+    const a = await seedWorkspace(database);
+    const b = await seedWorkspace(database);
+    const [memory] = await store(database, a.workspaceId, [{ content: "the vault combination", embedding: e0(768) }]);
+    const matches = (tx: Parameters<Parameters<Database["withTenant"]>[1]>[0]) =>
+      rows<{ id: string }>(tx, sql`select cairn_text_matches(to_tsquery('english', 'vault')) as id`);
+    expect(await database.withTenant({ workspaceId: a.workspaceId }, matches)).toEqual([{ id: memory!.id }]);
+    expect(await database.withTenant({ workspaceId: b.workspaceId }, matches)).toEqual([]);
+    // As cairn_app with no workspace set: nothing.
+    expect(await database.withSettings({}, matches)).toEqual([]);
+    expect((await search(database, b.workspaceId, { query: "vault combination", mode: "text" })).results).toEqual([]);
   });
 
   it("never returns another workspace's memories, whatever the strategy", async () => {
