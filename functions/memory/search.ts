@@ -64,14 +64,24 @@ export type SearchMode = z.infer<typeof SearchMode>;
 
 /**
  * How the words of a text query match (text and hybrid modes):
- * - `any` (default): a memory matches if it contains any of the query's words (after stemming and
+ * - `any` (text mode's default): a memory matches if it contains any of the query's words (after stemming and
  *   stop-word removal), and memories that match more of them rank first — a question in plain
  *   language ("which database do we use in production") finds the memory that answers it;
- * - `all`: Postgres `websearch_to_tsquery` — every word must match, with "quoted phrases",
+ * - `all` (hybrid mode's default): Postgres `websearch_to_tsquery` — every word must match, with "quoted phrases",
  *   `or` and `-excluded` words.
  */
 export const TextMatch = z.enum(["any", "all"]).openapi("MemoryTextMatch");
 export type TextMatch = z.infer<typeof TextMatch>;
+
+/**
+ * `any` in text mode, where the words are all there is to go by; `all` in hybrid mode, where the
+ * vector list already finds memories by meaning and the text list adds those holding every word.
+ * (`any` ranks every memory that holds one of the words: its cost grows with their number, and
+ * common words are in a large share of a workspace.)
+ */
+export function defaultTextMatch(mode: SearchMode): TextMatch {
+  return mode === "text" ? "any" : "all";
+}
 
 export const MemorySearchFilters = z
   .strictObject({
@@ -103,9 +113,9 @@ export const MemorySearchInput = z
     mode: SearchMode.optional().openapi({
       description: "Defaults to hybrid when a query is given, vector when only a vector is",
     }),
-    textMatch: TextMatch.default("any").openapi({
+    textMatch: TextMatch.optional().openapi({
       description:
-        "Full-text part: `any` (default) finds memories with any of the query's words and ranks those matching more of them first; `all` needs every word (web-search syntax: quoted phrases, or, -word)",
+        "Full-text part: `any` finds memories with any of the query's words and ranks those matching more of them first; `all` needs every word (web-search syntax: quoted phrases, or, -word). Defaults to `any` in text mode and `all` in hybrid mode",
     }),
     topK: z.number().int().min(1).max(100).default(10),
     minSimilarity: z.number().min(-1).max(1).optional().openapi({
@@ -319,7 +329,7 @@ async function prepareSearch(
     workspaceId: actor.workspaceId,
     mode,
     query: input.query,
-    textMatch: input.textMatch,
+    textMatch: input.textMatch ?? defaultTextMatch(mode),
     vector,
     dims: vector ? (vector.length as SupportedDimensions) : undefined,
     pool: candidatePool(input.topK, mode),
@@ -417,7 +427,8 @@ function buildSearchStatement(parts: StatementParts): SQL {
     }
     // Relaxed-order index scans may return neighbours slightly out of order: rank by distance.
     ctes.push(sql`vector_ranked as (
-      select id, rank from (select id, row_number() over (order by distance, id) as rank from vector_hits) ranked
+      select id, distance, rank
+      from (select id, distance, row_number() over (order by distance, id) as rank from vector_hits) ranked
       where rank <= ${pool})`);
   }
   if (useText) {
@@ -436,7 +447,7 @@ function buildSearchStatement(parts: StatementParts): SQL {
       order by matched desc, rank_value desc, id
       limit ${pool})`);
     ctes.push(
-      sql`text_ranked as (select id, row_number() over (order by matched desc, rank_value desc, id) as rank from text_hits)`,
+      sql`text_ranked as (select id, rank_value, row_number() over (order by matched desc, rank_value desc, id) as rank from text_hits)`,
     );
   }
 
@@ -445,22 +456,29 @@ function buildSearchStatement(parts: StatementParts): SQL {
   const k = sql`${parts.rrfK}::float8`;
   if (useVector && useText) {
     ctes.push(sql`fused as (
-      select coalesce(v.id, t.id) as id,
+      select coalesce(v.id, t.id) as id, v.distance, t.rank_value,
              coalesce(${wv} / (${k} + v.rank), 0) + coalesce(${wt} / (${k} + t.rank), 0) as score
       from vector_ranked v full outer join text_ranked t on t.id = v.id)`);
   } else if (useVector) {
-    ctes.push(sql`fused as (select id, 1 / (${k} + rank) as score from vector_ranked)`);
+    ctes.push(
+      sql`fused as (select id, distance, null::float8 as rank_value, 1 / (${k} + rank) as score from vector_ranked)`,
+    );
   } else {
-    ctes.push(sql`fused as (select id, 1 / (${k} + rank) as score from text_ranked)`);
+    ctes.push(
+      sql`fused as (select id, null::float8 as distance, rank_value, 1 / (${k} + rank) as score from text_ranked)`,
+    );
   }
 
+  // A candidate's similarity and text rank, as its list computed them; computed here only for a
+  // hybrid candidate found by the other list alone (coalesce evaluates its second argument only
+  // then), so no embedding is read twice.
   const similarity =
     parts.vector && dims
-      ? sql`case when m.embedding_dims = ${DIMS_LITERAL[dims]} then 1 - (m.embedding::${VECTOR_TYPE[dims]} <=> (select v from q)) end`
+      ? sql`coalesce(1 - f.distance, case when m.embedding_dims = ${DIMS_LITERAL[dims]} then 1 - (m.embedding::${VECTOR_TYPE[dims]} <=> (select v from q)) end)`
       : sql`null::float8`;
   const textRank =
     parts.query !== undefined
-      ? sql`ts_rank_cd(m.search_vector, (select query from tq), 32)::float8`
+      ? sql`coalesce(f.rank_value, ts_rank_cd(m.search_vector, (select query from tq), 32))::float8`
       : sql`null::float8`;
   const minSimilarity =
     parts.minSimilarity !== undefined ? sql`where s.similarity >= ${parts.minSimilarity}::float8` : sql``;

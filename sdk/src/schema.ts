@@ -8720,8 +8720,7 @@ export interface components {
             filters?: components["schemas"]["MemorySearchFilters"];
         };
         /**
-         * @description Full-text part: `any` (default) finds memories with any of the query's words and ranks those matching more of them first; `all` needs every word (web-search syntax: quoted phrases, or, -word)
-         * @default any
+         * @description Full-text part: `any` finds memories with any of the query's words and ranks those matching more of them first; `all` needs every word (web-search syntax: quoted phrases, or, -word). Defaults to `any` in text mode and `all` in hybrid mode
          * @enum {string}
          */
         MemoryTextMatch: "any" | "all";
