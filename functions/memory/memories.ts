@@ -9,6 +9,7 @@ import { z } from "@hono/zod-openapi";
 import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
 import { one, type Tx } from "../../db/client";
 import { memories, memoryAccess } from "../../db/schema";
+import { vectorText } from "../../db/schema/columns";
 import { memoryTier, memoryType } from "../../db/schema/enums";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
@@ -134,7 +135,7 @@ export function vectorProblem(vector: readonly number[]): string | undefined {
 }
 
 /** pgvector's text form of a vector, bound as a parameter. */
-export const vectorLiteral = (vector: readonly number[]) => `[${vector.join(",")}]`;
+export const vectorLiteral = vectorText;
 
 /**
  * Embeds texts with one provider call. Provider failures become 503 (retryable) or 502, and a
