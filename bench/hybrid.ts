@@ -128,7 +128,7 @@ export const hybridSection: Section = {
         label: `two statements, p95 ${fmt(twoTrips.summary.p95)} ms`,
       },
       better: "lower",
-      notes: `same transaction set-up and driver; top-10 overlap with the one-statement result ${fmt(agreement)}; the one statement also counts accesses (an UPDATE of the 10 results)`,
+      notes: `same transaction set-up and driver; top-10 overlap with the one-statement result ${fmt(agreement)}; the one statement also counts accesses (in memory_access); the two statements' text condition runs under RLS, which keeps it off the GIN index (Cairn goes through cairn_text_matches)`,
     });
     ctx.recorder.row({
       section: "hybrid",

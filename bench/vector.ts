@@ -149,7 +149,7 @@ export const vectorSection: Section = {
       },
       better: "lower",
       notes:
-        "Cairn: a tenant transaction (BEGIN, set-up, statement, COMMIT) over the Neon driver and WS proxy; the statement also counts the access of each result",
+        "Cairn: a tenant transaction (BEGIN, set-up, statement, COMMIT) over the Neon driver and WS proxy; the statement also counts the access of each result (memory_access)",
     });
     details.hnsw = hnsw;
 

@@ -19,9 +19,26 @@ export const timestamps = () => ({ createdAt: createdAt(), updatedAt: updatedAt(
  * one table; each size has its own partial HNSW index on `(embedding::vector(N))`
  * (db/migrations, custom SQL) and `embedding_dims` says which one a row belongs to.
  */
+/**
+ * pgvector's text form of a vector. pgvector stores 4-byte floats, and 9 significant digits give
+ * back a 4-byte float exactly: a component whose shortest form is longer (a double's, up to 17
+ * digits, as embeddings computed in float64 or read from float32 arrays have) is written as its
+ * float32 value to 9 digits. That halves what a batch of embeddings sends to the database and what
+ * the server parses; the stored values are the same.
+ */
+export function vectorText(vector: readonly number[]): string {
+  const parts = new Array<string>(vector.length);
+  for (let i = 0; i < vector.length; i++) {
+    const value = vector[i] as number;
+    const shortest = String(value);
+    parts[i] = shortest.length <= 12 ? shortest : Math.fround(value).toPrecision(9);
+  }
+  return `[${parts.join(",")}]`;
+}
+
 export const anyVector = customType<{ data: number[]; driverData: string }>({
   dataType: () => "vector",
-  toDriver: (value) => `[${value.join(",")}]`,
+  toDriver: (value) => vectorText(value),
   fromDriver: (value) => (typeof value === "string" ? JSON.parse(value) : (value as number[])),
 });
 

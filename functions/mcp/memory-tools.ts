@@ -41,6 +41,9 @@ const search = MemorySearchInput.shape;
 const SearchInput = z.strictObject({
   query: search.query.unwrap().describe("What to look for, in plain words"),
   mode: search.mode.describe("hybrid (default: meaning and words), vector (meaning) or text (words)"),
+  textMatch: search.textMatch.describe(
+    "How the words match: any (text mode's default: memories holding more of the words first) or all (hybrid's default: every word)",
+  ),
   topK: search.topK.describe("How many results, 1..100 (default 10)"),
   minSimilarity: search.minSimilarity.describe("Drop results less similar than this (cosine, -1..1)"),
   filters: search.filters.describe(

@@ -8,7 +8,8 @@ import { createHash } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, inArray, isNull, type SQL, sql } from "drizzle-orm";
 import { one, rows, type Tx } from "../../db/client";
-import { memories, workItemMemories, workItems } from "../../db/schema";
+import { memories, memoryAccess, workItemMemories, workItems } from "../../db/schema";
+import { vectorText } from "../../db/schema/columns";
 import { memoryTier, memoryType } from "../../db/schema/enums";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
@@ -27,7 +28,15 @@ import {
 } from "./memory-model";
 import { mergeDuplicates } from "./merge";
 import { embeddingProvider } from "./provider";
-import { Memory, Metadata, memoryColumns, roundImportance, type StoredMemory, toMemory } from "./schemas";
+import {
+  Memory,
+  Metadata,
+  memoryAccessColumns,
+  memoryColumns,
+  roundImportance,
+  type StoredMemory,
+  toMemory,
+} from "./schemas";
 
 export const MemoryType = z.enum(memoryType.enumValues).openapi("MemoryType");
 export const MemoryTier = z.enum(memoryTier.enumValues).openapi("MemoryTier");
@@ -139,6 +148,17 @@ export interface InsertMemoriesOptions {
 
 export { roundImportance, toMemory } from "./schemas";
 
+/** What a memory that no search has returned yet answers (it has no memory_access row). */
+export const NEVER_ACCESSED = { accessCount: 0, lastAccessedAt: null } as const;
+
+/** Memories as responses carry them: their columns and their access statistics (memory_access). */
+function selectMemories(tx: Tx) {
+  return tx
+    .select({ ...memoryColumns, ...memoryAccessColumns })
+    .from(memories)
+    .leftJoin(memoryAccess, eq(memoryAccess.memoryId, memories.id));
+}
+
 /**
  * Dedup normalisation: Unicode NFC, whitespace runs (any Unicode white space, line breaks
  * included) collapsed to one space, trimmed. Case is kept — "US" and "us", or two spellings of
@@ -166,7 +186,7 @@ export function vectorProblem(vector: readonly number[]): string | undefined {
 }
 
 /** pgvector's text form of a vector, bound as a parameter. */
-export const vectorLiteral = (vector: readonly number[]) => `[${vector.join(",")}]`;
+export const vectorLiteral = vectorText;
 
 /**
  * Embeds texts with one provider call. Provider failures become 503 (retryable) or 502, and a
@@ -268,16 +288,13 @@ export async function insertMemories(
   const byKey = new Map<string, Memory>();
   const selectByHashes = async (list: string[]) => {
     if (list.length === 0) return;
-    const found = await tx
-      .select(memoryColumns)
-      .from(memories)
-      .where(
-        and(
-          eq(memories.workspaceId, actor.workspaceId),
-          inArray(memories.contentHash, [...new Set(list)]),
-          isNull(memories.validTo),
-        ),
-      );
+    const found = await selectMemories(tx).where(
+      and(
+        eq(memories.workspaceId, actor.workspaceId),
+        inArray(memories.contentHash, [...new Set(list)]),
+        isNull(memories.validTo),
+      ),
+    );
     for (const row of found) {
       const key = dedupKey(row.contentHash, row);
       if (firstOfKey.has(key) && !byKey.has(key)) byKey.set(key, toMemory(row));
@@ -355,7 +372,7 @@ export async function insertMemories(
     for (const row of inserted) {
       if (row.validTo !== null) continue;
       const key = dedupKey(row.contentHash, row);
-      byKey.set(key, toMemory(row));
+      byKey.set(key, toMemory({ ...row, ...NEVER_ACCESSED }));
       created.add(key);
     }
     // A closed fact never conflicts, so each was inserted: pair them with their inputs by hash.
@@ -363,7 +380,7 @@ export async function insertMemories(
       const at = insertedClosed.findIndex((row) => row.contentHash === entry.hash);
       const [row] = insertedClosed.splice(at, 1);
       if (row) {
-        byKey.set(entry.key, toMemory(row));
+        byKey.set(entry.key, toMemory({ ...row, ...NEVER_ACCESSED }));
         created.add(entry.key);
       }
     }
@@ -447,9 +464,11 @@ export async function getMemory(
   id: string,
   options: { includeEmbedding?: boolean } = {},
 ): Promise<Memory> {
+  const columns = { ...memoryColumns, ...memoryAccessColumns };
   const [row] = await tx
-    .select(options.includeEmbedding ? { ...memoryColumns, embedding: memories.embedding } : memoryColumns)
+    .select(options.includeEmbedding ? { ...columns, embedding: memories.embedding } : columns)
     .from(memories)
+    .leftJoin(memoryAccess, eq(memoryAccess.memoryId, memories.id))
     .where(and(eq(memories.workspaceId, actor.workspaceId), eq(memories.id, id), notExpired));
   if (!row) throw new NotFound("Memory", id);
   return toMemory(row);
@@ -476,9 +495,7 @@ export async function listMemories(tx: Tx, actor: MemoryActor, raw: z.input<type
     ...memoryModelConditions(query, query.validAt ? { kind: "at", at: query.validAt } : { kind: "any" }),
     after(memories.createdAt, memories.id, query.cursor),
   ];
-  const rows = await tx
-    .select(memoryColumns)
-    .from(memories)
+  const rows = await selectMemories(tx)
     .where(and(...conditions))
     .orderBy(desc(memories.createdAt), desc(memories.id))
     .limit(query.limit + 1);
@@ -508,18 +525,23 @@ export async function updateMemory(
 ): Promise<Memory> {
   const input = parseInput(UpdateMemoryInput, raw);
   const where = and(eq(memories.workspaceId, actor.workspaceId), eq(memories.id, id));
-  // Lock the row: the activity entry's "before" must be the state this update replaced.
-  const [before] = await tx
+  // Lock the row: the activity entry's "before" must be the state this update replaced. NO KEY
+  // UPDATE, as the UPDATE itself takes: a search recording a first access (whose foreign key
+  // takes KEY SHARE on the memory) does not wait for this transaction.
+  const [locked] = await tx
     .select({
       importance: memories.importance,
       metadata: memories.metadata,
       tier: memories.tier,
       pinnedTier: memories.pinnedTier,
+      ...memoryAccessColumns,
     })
     .from(memories)
+    .leftJoin(memoryAccess, eq(memoryAccess.memoryId, memories.id))
     .where(and(where, notExpired))
-    .for("update");
-  if (!before) throw new NotFound("Memory", id);
+    .for("no key update", { of: memories });
+  if (!locked) throw new NotFound("Memory", id);
+  const { accessCount, lastAccessedAt, ...before } = locked;
   const changes: Partial<typeof memories.$inferInsert> = {};
   if (input.importance !== undefined) changes.importance = input.importance;
   if (input.metadata !== undefined) changes.metadata = input.metadata;
@@ -527,7 +549,11 @@ export async function updateMemory(
     changes.pinnedTier = input.pinnedTier;
     if (input.pinnedTier !== null) changes.tier = input.pinnedTier;
   }
-  const updated = toMemory(one(await tx.update(memories).set(changes).where(where).returning(memoryColumns)));
+  const updated = toMemory({
+    ...one(await tx.update(memories).set(changes).where(where).returning(memoryColumns)),
+    accessCount,
+    lastAccessedAt,
+  });
   await audit(tx, actorRef(actor), {
     workspaceId: actor.workspaceId,
     action: "memory.updated",
@@ -564,10 +590,9 @@ export const MemoryVersions = z
 /** A memory's chain of versions (supersession), oldest first. */
 export async function memoryVersions(tx: Tx, actor: MemoryActor, id: string): Promise<z.output<typeof MemoryVersions>> {
   const ids = await versionChain(tx, actor, id);
-  const found = await tx
-    .select(memoryColumns)
-    .from(memories)
-    .where(and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.id, ids)));
+  const found = await selectMemories(tx).where(
+    and(eq(memories.workspaceId, actor.workspaceId), inArray(memories.id, ids)),
+  );
   const byId = new Map(found.map((row) => [row.id, toMemory(row)]));
   return { items: ids.flatMap((versionId) => byId.get(versionId) ?? []) };
 }

@@ -133,7 +133,14 @@ export async function mergeDuplicates(
           returning ${RETURNED}`,
     );
     for (const row of updated) {
-      const memory = toMemory(mapRow(memories, row));
+      const fields = mapRow(memories, row);
+      // A merge does not touch the access statistics (memory_access): they stay as read.
+      const previous = stored.get(fields.id);
+      const memory = toMemory({
+        ...fields,
+        accessCount: previous?.accessCount ?? 0,
+        lastAccessedAt: previous?.lastAccessedAt ?? null,
+      });
       after.set(memory.id, memory);
     }
     const logged = [...after.values()].flatMap((memory) => {

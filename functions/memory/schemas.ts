@@ -3,12 +3,19 @@
  * and the columns each read selects.
  */
 import { z } from "@hono/zod-openapi";
-import { conversations, feedback, memories, processingJobs, rawEvents } from "../../db/schema";
+import { sql } from "drizzle-orm";
+import { conversations, feedback, memories, memoryAccess, processingJobs, rawEvents } from "../../db/schema";
 import { createSelectSchema, Json, JsonObject, selection } from "../shared/schemas";
 import { StorableJsonObject } from "../shared/validation";
 
 /** Also the input of memories (create, batch, update, search filters): the storable-JSON rule applies. */
 export const Metadata = StorableJsonObject().openapi({ description: "Free-form JSON object" });
+
+/** A memory's access statistics (table memory_access; a memory never returned by a search has no row). */
+const MemoryAccess = createSelectSchema(memoryAccess, {
+  accessCount: (schema) => schema.openapi({ description: "How many searches have returned the memory" }),
+  lastAccessedAt: (schema) => schema.openapi({ description: "When a search last returned it (null: never)" }),
+}).pick({ accessCount: true, lastAccessedAt: true });
 
 export const Memory = createSelectSchema(memories, {
   contentHash: (schema) =>
@@ -20,11 +27,22 @@ export const Memory = createSelectSchema(memories, {
   importance: z.number(),
 })
   .omit({ workspaceId: true, embedding: true, searchVector: true })
-  .extend({ embedding: z.array(z.number()).optional().openapi({ description: "Only with `?include=embedding`" }) })
+  .extend({
+    ...MemoryAccess.shape,
+    embedding: z.array(z.number()).optional().openapi({ description: "Only with `?include=embedding`" }),
+  })
   .openapi("Memory");
 export type Memory = z.output<typeof Memory>;
-/** Columns every response carries; the embedding (kilobytes) only on request. */
+/** Columns of `memories` every response carries; the embedding (kilobytes) only on request. */
 export const memoryColumns = selection(memories, Memory.omit({ embedding: true }));
+/**
+ * The access statistics of a response, from `memory_access` left-joined on the memory's id
+ * (`memoryReads` in memories.ts does the join).
+ */
+export const memoryAccessColumns = {
+  accessCount: sql<number>`coalesce(${memoryAccess.accessCount}, 0)`.mapWith(Number),
+  lastAccessedAt: memoryAccess.lastAccessedAt,
+};
 
 /** `importance` is a float4 column: 0.7 comes back as 0.699999988; answer what was stored, to 6 places. */
 export const roundImportance = (value: number) => Math.round(value * 1e6) / 1e6;

@@ -25,7 +25,7 @@
 import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
 import { mapRow, rows, type Tx } from "../../db/client";
-import { memories } from "../../db/schema";
+import { memories, memoryAccess } from "../../db/schema";
 import { Invalid } from "../shared/errors";
 import { DateTimeInput, parseInput } from "../shared/validation";
 import type { EmbeddingProvider, SupportedDimensions } from "./embeddings";
@@ -64,6 +64,27 @@ export const DEFAULT_RRF_K = 60;
 export const SearchMode = z.enum(["vector", "text", "hybrid"]).openapi("MemorySearchMode");
 export type SearchMode = z.infer<typeof SearchMode>;
 
+/**
+ * How the words of a text query match (text and hybrid modes):
+ * - `any` (text mode's default): a memory matches if it contains any of the query's words (after stemming and
+ *   stop-word removal), and memories that match more of them rank first — a question in plain
+ *   language ("which database do we use in production") finds the memory that answers it;
+ * - `all` (hybrid mode's default): Postgres `websearch_to_tsquery` — every word must match, with "quoted phrases",
+ *   `or` and `-excluded` words.
+ */
+export const TextMatch = z.enum(["any", "all"]).openapi("MemoryTextMatch");
+export type TextMatch = z.infer<typeof TextMatch>;
+
+/**
+ * `any` in text mode, where the words are all there is to go by; `all` in hybrid mode, where the
+ * vector list already finds memories by meaning and the text list adds those holding every word.
+ * (`any` ranks every memory that holds one of the words: its cost grows with their number, and
+ * common words are in a large share of a workspace.)
+ */
+export function defaultTextMatch(mode: SearchMode): TextMatch {
+  return mode === "text" ? "any" : "all";
+}
+
 export const MemorySearchFilters = z
   .strictObject({
     type: z.array(MemoryType).min(1).optional(),
@@ -94,6 +115,10 @@ export const MemorySearchInput = z
     }),
     mode: SearchMode.optional().openapi({
       description: "Defaults to hybrid when a query is given, vector when only a vector is",
+    }),
+    textMatch: TextMatch.optional().openapi({
+      description:
+        "Full-text part: `any` finds memories with any of the query's words and ranks those matching more of them first; `all` needs every word (web-search syntax: quoted phrases, or, -word). Defaults to `any` in text mode and `all` in hybrid mode",
     }),
     topK: z.number().int().min(1).max(100).default(10),
     minSimilarity: z.number().min(-1).max(1).optional().openapi({
@@ -128,10 +153,10 @@ export const MemorySearchResult = Memory.extend({
     .number()
     .nullable()
     .openapi({ description: "Cosine similarity to the query vector (null without one)" }),
-  textRank: z
-    .number()
-    .nullable()
-    .openapi({ description: "Full-text rank, ts_rank_cd normalised to 0..1 (null without a query)" }),
+  textRank: z.number().nullable().openapi({
+    description:
+      "Full-text rank, ts_rank_cd normalised to 0..1 (null without a query). With textMatch `any` the text list is ordered by how many of the query's words a memory contains first, then by this rank",
+  }),
   score: z
     .number()
     .openapi({ description: "Fused score: the sum of weight / (rrfK + rank) over the lists the memory is in" }),
@@ -222,6 +247,12 @@ type ResultRow = Record<string, unknown> & {
   score: number | string;
 };
 
+/** The access statistics of a result row (named as in memory_access). */
+function accessOf(row: ResultRow) {
+  const { accessCount, lastAccessedAt } = mapRow(memoryAccess, row);
+  return { accessCount: Number(accessCount), lastAccessedAt };
+}
+
 const toNumber = (value: number | string | null) => (value === null ? null : Number(value));
 
 /**
@@ -246,14 +277,8 @@ export async function searchMemories(
   const statement = buildSearchStatement(reranker ? { ...parts, topK: Math.max(parts.topK, reranker.topN) } : parts);
   const found = await rows<ResultRow>(tx, statement);
   const results = found.map((row) => ({
-    // This search's own access, counted in the same statement.
-    ...toMemory(
-      mapRow(memories, {
-        ...row,
-        access_count: row.counted_access_count,
-        last_accessed_at: row.counted_last_accessed_at,
-      }),
-    ),
+    // The access statistics include this search's own access, counted in the same statement.
+    ...toMemory({ ...mapRow(memories, row), ...accessOf(row) }),
     similarity: toNumber(row.similarity),
     textRank: toNumber(row.text_rank),
     score: Number(row.score),
@@ -324,6 +349,7 @@ async function prepareSearch(
     workspaceId: actor.workspaceId,
     mode,
     query: input.query,
+    textMatch: input.textMatch ?? defaultTextMatch(mode),
     vector,
     dims: vector ? (vector.length as SupportedDimensions) : undefined,
     pool: candidatePool(input.topK, mode),
@@ -341,6 +367,7 @@ interface StatementParts {
   workspaceId: string;
   mode: SearchMode;
   query: string | undefined;
+  textMatch: TextMatch;
   vector: number[] | undefined;
   dims: SupportedDimensions | undefined;
   pool: number;
@@ -353,7 +380,24 @@ interface StatementParts {
   rerank: boolean | undefined;
 }
 
-/** The filters every candidate list applies (unqualified columns of `memories`). */
+/**
+ * The tsquery of a text query, as a one-row SELECT of `query` (and, for `any`, the query's
+ * `lexemes`). `any`: the query's lexemes (to_tsvector: stemmed, stop words dropped) OR-ed, each
+ * quoted as tsquery input wants (a doubled quote or backslash); a query of stop words alone has no
+ * lexemes and matches nothing. `all`: websearch_to_tsquery.
+ */
+function textQuery(query: string, match: TextMatch): SQL {
+  if (match === "all") return sql`select websearch_to_tsquery('english', ${query}) as query`;
+  return sql`select lexemes,
+      (select string_agg('''' || replace(replace(l, '\\', '\\\\'), '''', '''''') || '''', ' | ')
+       from unnest(lexemes) as l)::tsquery as query
+    from (select tsvector_to_array(to_tsvector('english', ${query})) as lexemes) as words`;
+}
+
+/**
+ * The filters every candidate list applies (unqualified columns of `memories`): the one place a
+ * search's conditions are built.
+ */
 function filterConditions(workspaceId: string, filters: z.output<typeof MemorySearchFilters>): SQL[] {
   const tiers = filters.tier ?? ["hot", "warm"];
   const conditions: SQL[] = [sql`workspace_id = ${workspaceId}`, sql`tier in ${tiers}`];
@@ -375,8 +419,7 @@ function buildSearchStatement(parts: StatementParts): SQL {
   const useText = mode !== "vector";
 
   if (parts.vector && dims) ctes.push(sql`q as (select ${vectorLiteral(parts.vector)}::${VECTOR_TYPE[dims]} as v)`);
-  if (parts.query !== undefined)
-    ctes.push(sql`tq as (select websearch_to_tsquery('english', ${parts.query}) as query)`);
+  if (parts.query !== undefined) ctes.push(sql`tq as (${textQuery(parts.query, parts.textMatch)})`);
 
   if (useVector && dims) {
     const vt = VECTOR_TYPE[dims];
@@ -407,19 +450,28 @@ function buildSearchStatement(parts: StatementParts): SQL {
     }
     // Relaxed-order index scans may return neighbours slightly out of order: rank by distance.
     ctes.push(sql`vector_ranked as (
-      select id, rank from (select id, row_number() over (order by distance, id) as rank from vector_hits) ranked
+      select id, distance, rank
+      from (select id, distance, row_number() over (order by distance, id) as rank from vector_hits) ranked
       where rank <= ${pool})`);
   }
   if (useText) {
-    // The tsquery is written inline (not read from the tq CTE) so the planner sees a constant
-    // and can use the GIN index on search_vector.
+    // The matches come from cairn_text_matches (migration 0010), which reaches the GIN index
+    // on search_vector; as a plain condition here, row-level security would keep the index out
+    // (`@@` is not leakproof) and every row of the workspace would be read. Its ids are looked up
+    // by primary key, and the filters apply here, as in the vector branches.
+    const matched =
+      parts.textMatch === "any"
+        ? sql`length(search_vector) - length(ts_delete(search_vector, (select lexemes from tq)))`
+        : sql`0`;
     ctes.push(sql`text_hits as (
-      select id, ts_rank_cd(search_vector, (select query from tq), 32) as rank_value
+      select id, ${matched} as matched, ts_rank_cd(search_vector, (select query from tq), 32) as rank_value
       from memories
-      where ${where} and search_vector @@ websearch_to_tsquery('english', ${parts.query})
-      order by rank_value desc, id
+      where ${where} and id = any(array(select cairn_text_matches((select query from tq))))
+      order by matched desc, rank_value desc, id
       limit ${pool})`);
-    ctes.push(sql`text_ranked as (select id, row_number() over (order by rank_value desc, id) as rank from text_hits)`);
+    ctes.push(
+      sql`text_ranked as (select id, rank_value, row_number() over (order by matched desc, rank_value desc, id) as rank from text_hits)`,
+    );
   }
 
   const wv = sql`${parts.weights.vector}::float8`;
@@ -427,22 +479,29 @@ function buildSearchStatement(parts: StatementParts): SQL {
   const k = sql`${parts.rrfK}::float8`;
   if (useVector && useText) {
     ctes.push(sql`fused as (
-      select coalesce(v.id, t.id) as id,
+      select coalesce(v.id, t.id) as id, v.distance, t.rank_value,
              coalesce(${wv} / (${k} + v.rank), 0) + coalesce(${wt} / (${k} + t.rank), 0) as score
       from vector_ranked v full outer join text_ranked t on t.id = v.id)`);
   } else if (useVector) {
-    ctes.push(sql`fused as (select id, 1 / (${k} + rank) as score from vector_ranked)`);
+    ctes.push(
+      sql`fused as (select id, distance, null::float8 as rank_value, 1 / (${k} + rank) as score from vector_ranked)`,
+    );
   } else {
-    ctes.push(sql`fused as (select id, 1 / (${k} + rank) as score from text_ranked)`);
+    ctes.push(
+      sql`fused as (select id, null::float8 as distance, rank_value, 1 / (${k} + rank) as score from text_ranked)`,
+    );
   }
 
+  // A candidate's similarity and text rank, as its list computed them; computed here only for a
+  // hybrid candidate found by the other list alone (coalesce evaluates its second argument only
+  // then), so no embedding is read twice.
   const similarity =
     parts.vector && dims
-      ? sql`case when m.embedding_dims = ${DIMS_LITERAL[dims]} then 1 - (m.embedding::${VECTOR_TYPE[dims]} <=> (select v from q)) end`
+      ? sql`coalesce(1 - f.distance, case when m.embedding_dims = ${DIMS_LITERAL[dims]} then 1 - (m.embedding::${VECTOR_TYPE[dims]} <=> (select v from q)) end)`
       : sql`null::float8`;
   const textRank =
     parts.query !== undefined
-      ? sql`ts_rank_cd(m.search_vector, (select query from tq), 32)::float8`
+      ? sql`coalesce(f.rank_value, ts_rank_cd(m.search_vector, (select query from tq), 32))::float8`
       : sql`null::float8`;
   const minSimilarity =
     parts.minSimilarity !== undefined ? sql`where s.similarity >= ${parts.minSimilarity}::float8` : sql``;
@@ -457,22 +516,34 @@ function buildSearchStatement(parts: StatementParts): SQL {
     select * from scored s ${minSimilarity}
     order by s.score desc, s.similarity desc nulls last, s.id
     limit ${parts.topK})`);
-  // Access tracking in the same statement: no second round trip, and it commits with the read.
-  // SKIP LOCKED: a search never waits for (or deadlocks with) another transaction holding a
-  // returned memory — a concurrent search, an update, a tiering run. That memory is still
-  // returned; only this access goes uncounted. Access counts are a ranking signal, not a ledger.
-  ctes.push(sql`touched as (
-    update memories set access_count = access_count + 1, last_accessed_at = now()
-    where id in (
-      select id from memories
-      where workspace_id = ${parts.workspaceId} and id in (select id from top)
-      for update skip locked)
-    returning id, access_count, last_accessed_at)`);
+  // Access counting in the same statement (no second round trip; it commits with the read), in
+  // memory_access, never in memories: a HOT update of a narrow row per returned memory, or a
+  // first-access insert. SKIP LOCKED: a search never waits for (or deadlocks with) another
+  // transaction counting the same memory; that memory is still returned, this access goes
+  // uncounted. Access counts are a ranking signal, not a ledger. First accesses insert in id
+  // order, so two searches inserting the same new rows wait for each other without deadlock.
+  ctes.push(sql`counted as (
+    update memory_access a set access_count = a.access_count + 1, last_accessed_at = now()
+    where a.memory_id in (
+      select memory_id from memory_access
+      where workspace_id = ${parts.workspaceId} and memory_id in (select id from top)
+      for no key update skip locked)
+    returning a.memory_id, a.access_count, a.last_accessed_at)`);
+  ctes.push(sql`first_counted as (
+    insert into memory_access (memory_id, workspace_id, access_count, last_accessed_at)
+    select top.id, ${parts.workspaceId}::uuid, 1, now() from top
+    where not exists (select 1 from memory_access a where a.memory_id = top.id)
+    order by top.id
+    on conflict (memory_id) do nothing
+    returning memory_id, access_count, last_accessed_at)`);
 
   return sql`with ${sql.join(ctes, sql`, `)}
     select top.*,
-           coalesce(touched.access_count, top.access_count) as counted_access_count,
-           coalesce(touched.last_accessed_at, top.last_accessed_at) as counted_last_accessed_at
-    from top left join touched on touched.id = top.id
+           coalesce(c.access_count, f.access_count, seen.access_count, 0) as access_count,
+           coalesce(c.last_accessed_at, f.last_accessed_at, seen.last_accessed_at) as last_accessed_at
+    from top
+    left join counted c on c.memory_id = top.id
+    left join first_counted f on f.memory_id = top.id
+    left join memory_access seen on seen.memory_id = top.id
     order by top.score desc, top.similarity desc nulls last, top.id`;
 }

@@ -17,8 +17,10 @@
  * The run is set-based and bounded: each batch is one statement in its own maintenance
  * transaction (role `cairn_maintenance`, which sees every workspace — migration 0000/0002) that
  * picks up to CAIRN_TIER_BATCH_SIZE [1000] memories whose tier differs from their target, in id
- * order after the previous batch's last id, locks them `FOR UPDATE SKIP LOCKED`, updates them
- * and returns old and new tiers. Because the candidates are chosen by "tier differs from the
+ * order after the previous batch's last id, locks them `FOR NO KEY UPDATE SKIP LOCKED`, updates
+ * them and returns old and new tiers. Access statistics come from `memory_access`; `tier` is in
+ * no index, so each move is a HOT update of the memory row (its embedding and indexes untouched).
+ * Because the candidates are chosen by "tier differs from the
  * target", a repeated run changes nothing, and two concurrent runs split the rows between them
  * (a row one run holds is skipped by the other; a row the other already moved no longer
  * qualifies when re-checked) and converge on the same tiers as one run.
@@ -91,16 +93,19 @@ export function checkThresholds(thresholds: TieringThresholds): TieringThreshold
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-/** The tier a memory belongs in (the rules in this file's header), as one SQL expression over `m`. */
+/**
+ * The tier a memory belongs in (the rules in this file's header), as one SQL expression over `m`
+ * (memories) and `a` (its memory_access row, left-joined: none for a memory never accessed).
+ */
 export function targetTier(now: Date, thresholds: TieringThresholds): SQL {
   const hotSince = new Date(now.getTime() - thresholds.hotDays * DAY_MS).toISOString();
   const warmSince = new Date(now.getTime() - thresholds.warmDays * DAY_MS).toISOString();
   // greatest() ignores NULLs: a memory never accessed is as recent as its creation.
-  const touched = sql`greatest(m.created_at, m.last_accessed_at)`;
+  const touched = sql`greatest(m.created_at, a.last_accessed_at)`;
   return sql`(case
     when m.pinned_tier is not null then m.pinned_tier
     when ${touched} >= ${hotSince}::timestamptz then 'hot'::memory_tier
-    when m.access_count >= ${thresholds.hotAccessCount}::int and ${touched} >= ${warmSince}::timestamptz then 'hot'::memory_tier
+    when coalesce(a.access_count, 0) >= ${thresholds.hotAccessCount}::int and ${touched} >= ${warmSince}::timestamptz then 'hot'::memory_tier
     when ${touched} >= ${warmSince}::timestamptz then 'warm'::memory_tier
     when m.importance >= ${thresholds.keepWarmImportance}::real then 'warm'::memory_tier
     else 'cold'::memory_tier
@@ -146,12 +151,13 @@ export async function runTiering(database: Database, options: TieringOptions = {
         sql`
           with candidates as (
             select m.id, m.workspace_id, m.tier as old_tier, ${target} as new_tier
-            from memories m
+            from memories m left join memory_access a on a.memory_id = m.id
             where ${after} and m.tier is distinct from ${target}
             order by m.id
             limit ${batchSize}
-            for update of m skip locked
+            for no key update of m skip locked
           ),
+          -- Only unindexed columns change: a HOT update (memories_tier_idx is gone, migration 0009).
           moved as (
             update memories m set tier = c.new_tier, updated_at = now()
             from candidates c

@@ -3170,6 +3170,303 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Projects, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Page size, 1..200 */
+                    limit?: number;
+                    /** @description `nextCursor` of the previous page */
+                    cursor?: string;
+                    /** @description Only the project of this name */
+                    name?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Projects */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["Project"][];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a project (its name is unique in the workspace) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CreateProjectInput"];
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Project"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A project */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The project */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Project"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me": {
         parameters: {
             query?: never;
@@ -3409,6 +3706,7 @@ export interface paths {
                     status?: "PENDING" | "PROCESSING" | "COMPLETED" | "FAILED" | "CANCELLED";
                     priority?: components["schemas"]["Priority"];
                     templateId?: string;
+                    projectId?: string;
                     /** @description Created at or after (ISO 8601) */
                     createdAfter?: string;
                     /** @description Created before (ISO 8601) */
@@ -6277,6 +6575,16 @@ export interface paths {
                     type?: components["schemas"]["MemoryType"];
                     tier?: components["schemas"]["MemoryTier"];
                     sourceType?: string;
+                    /** @description The user the memory is about (the client's id) */
+                    userId?: string;
+                    /** @description The agent the memory belongs to (the client's id) */
+                    agentId?: string;
+                    /** @description The session the memory belongs to (the client's id) */
+                    sessionId?: string;
+                    /** @description A project of the workspace */
+                    projectId?: string;
+                    /** @description Only memories valid at this time (without it: every version, superseded ones included) */
+                    validAt?: string;
                 };
                 header?: never;
                 path?: never;
@@ -6364,7 +6672,7 @@ export interface paths {
         put?: never;
         /**
          * Store a memory (deduplicated per workspace by its normalised content)
-         * @description Without `embedding` the configured provider embeds the content. Content equal to a stored memory after normalisation (Unicode NFC, whitespace collapsed, trimmed; case kept) returns that memory with `deduplicated: true` and status 200.
+         * @description Without `embedding` the configured provider embeds the content. Content equal to a stored memory after normalisation (Unicode NFC, whitespace collapsed, trimmed; case kept), for the same subject (userId, agentId, sessionId) and project, among open facts, returns that memory with `deduplicated: true` and status 200, with the new values merged into it (metadata key by key, importance the maximum, sourceType and pinnedTier the new ones, expiresAt the later) and `merged` listing what changed. With `supersedes` the named memory's validity is closed at this one's validFrom.
          */
         post: {
             parameters: {
@@ -6583,6 +6891,321 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/memories/{id}/supersede": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store a new version of a fact: the memory's validity ends where the new one's begins
+         * @description One transaction: the new memory is stored with `supersedesId` = {id} and the old one's `validTo` becomes its `validFrom`. 409 when {id} is already closed (supersede its latest version) or when the content is already stored as a current memory.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["SupersedeMemoryInput"];
+                };
+            };
+            responses: {
+                /** @description The new version */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StoredMemory"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/memories/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A fact's chain of versions (supersessions), oldest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The versions */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["MemoryVersions"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/memories:forget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Forget a subject: delete every memory of a user, agent or session
+         * @description Every memory whose userId, agentId and sessionId match the given ones (all given must match) is deleted, whatever its validity or expiry, in one statement with one `memory.forgotten` activity row each. Nothing else changes.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ForgetMemoriesInput"];
+                };
+            };
+            responses: {
+                /** @description How many memories were deleted */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ForgetMemoriesResult"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/memories/search": {
         parameters: {
             query?: never;
@@ -6696,7 +7319,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A memory (`?include=embedding` adds the vector) */
+        /** A memory with the work items that used it (`?include=embedding` adds the vector) */
         get: {
             parameters: {
                 query?: {
@@ -6717,7 +7340,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Memory"];
+                        "application/json": components["schemas"]["MemoryDetail"];
                     };
                 };
                 /** @description Malformed request */
@@ -8094,6 +8717,28 @@ export interface components {
             jsonSchema: components["schemas"]["JsonSchema"];
             description?: string;
         };
+        Project: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            description: string | null;
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        CreateProjectInput: {
+            /** @description Unique in the workspace */
+            name: string;
+            description?: string;
+            /** @default {} */
+            metadata?: {
+                [key: string]: unknown;
+            };
+        };
         Me: {
             apiKey: {
                 /** Format: uuid */
@@ -8229,6 +8874,8 @@ export interface components {
             /** Format: uuid */
             templateId: string | null;
             /** Format: uuid */
+            projectId: string | null;
+            /** Format: uuid */
             requestedBy: string | null;
             idempotencyKey: string | null;
             /** Format: date-time */
@@ -8252,6 +8899,11 @@ export interface components {
             };
             /** Format: uuid */
             templateId?: string;
+            /**
+             * Format: uuid
+             * @description A project of the workspace the order belongs to
+             */
+            projectId?: string;
             payload?: {
                 [key: string]: unknown;
             };
@@ -8327,6 +8979,7 @@ export interface components {
         WorkItemDetail: components["schemas"]["WorkItem"] & {
             attempts: components["schemas"]["Attempt"][];
             evals: components["schemas"]["EvalResult"][];
+            memories: components["schemas"]["WorkItemMemories"];
         };
         Attempt: {
             /** Format: uuid */
@@ -8357,6 +9010,20 @@ export interface components {
             passed: boolean;
             /** @description Any JSON value */
             details?: unknown;
+            /** Format: date-time */
+            createdAt: string;
+        };
+        WorkItemMemories: {
+            /** @description Memories the item used (recorded when it completed) */
+            used: components["schemas"]["LedgerMemory"][];
+            /** @description Memories written from the item's result (sourceItemId) */
+            written: components["schemas"]["LedgerMemory"][];
+        };
+        LedgerMemory: {
+            /** Format: uuid */
+            id: string;
+            content: string;
+            type: string;
             /** Format: date-time */
             createdAt: string;
         };
@@ -8396,6 +9063,8 @@ export interface components {
             fencingToken: string;
             /** @description Any JSON value */
             result?: unknown;
+            /** @description Memories the item used (recorded in the ledger; each must be this workspace's) */
+            usedMemoryIds?: string[];
         };
         CompleteWorkItemsResult: {
             results: {
@@ -8422,6 +9091,8 @@ export interface components {
                 fencingToken: string;
                 /** @description Any JSON value */
                 result?: unknown;
+                /** @description Memories the item used (recorded in the ledger; each must be this workspace's) */
+                usedMemoryIds?: string[];
             }[];
         };
         FailedWorkItem: {
@@ -8748,14 +9419,38 @@ export interface components {
             enabled?: boolean;
         };
         StoredMemory: components["schemas"]["Memory"] & {
-            /** @description true when the content was already stored: nothing was created */
+            /** @description true when the content was already stored: nothing was created, the new values were merged */
             deduplicated: boolean;
+            merged?: components["schemas"]["MemoryMergedChanges"];
+        };
+        /** @description Only on a deduplicated store: each field the request changed on the stored memory, before and after ({} when none) */
+        MemoryMergedChanges: {
+            metadata?: {
+                before?: unknown;
+                after?: unknown;
+            };
+            importance?: {
+                before?: unknown;
+                after?: unknown;
+            };
+            sourceType?: {
+                before?: unknown;
+                after?: unknown;
+            };
+            expiresAt?: {
+                before?: unknown;
+                after?: unknown;
+            };
+            pinnedTier?: {
+                before?: unknown;
+                after?: unknown;
+            };
         };
         Memory: {
             /** Format: uuid */
             id: string;
             content: string;
-            /** @description SHA-256 (hex) of the normalised content; unique per workspace */
+            /** @description SHA-256 (hex) of the normalised content; unique per workspace, subject and project among open facts */
             contentHash: string;
             /** @enum {string} */
             type: "CONTEXT" | "KNOWLEDGE" | "TEMPLATE";
@@ -8772,15 +9467,34 @@ export interface components {
             tier: "hot" | "warm" | "cold";
             /** @enum {string|null} */
             pinnedTier: "hot" | "warm" | "cold" | null;
-            accessCount: number;
-            /** Format: date-time */
-            lastAccessedAt: string | null;
             embeddingDims: number | null;
             embeddingModel: string | null;
+            /** Format: date-time */
+            validFrom: string;
+            /** Format: date-time */
+            validTo: string | null;
+            /** Format: uuid */
+            supersedesId: string | null;
+            userId: string | null;
+            agentId: string | null;
+            sessionId: string | null;
+            /** Format: uuid */
+            projectId: string | null;
+            /** Format: date-time */
+            expiresAt: string | null;
+            /** Format: uuid */
+            sourceItemId: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+            /** @description How many searches have returned the memory */
+            accessCount: number;
+            /**
+             * Format: date-time
+             * @description When a search last returned it (null: never)
+             */
+            lastAccessedAt: string | null;
             /** @description Only with `?include=embedding` */
             embedding?: number[];
         };
@@ -8803,6 +9517,44 @@ export interface components {
              * @enum {string|null}
              */
             pinnedTier?: "hot" | "warm" | "cold" | null;
+            /** @description The user the memory is about (the client's id) */
+            userId?: string;
+            /** @description The agent the memory belongs to (the client's id) */
+            agentId?: string;
+            /** @description The session the memory belongs to (the client's id) */
+            sessionId?: string;
+            /**
+             * Format: uuid
+             * @description A project of the workspace
+             */
+            projectId?: string;
+            /**
+             * Format: date-time
+             * @description When the fact became true; defaults to now (when it is recorded)
+             */
+            validFrom?: string;
+            /**
+             * Format: date-time
+             * @description When the fact stops being true, if known (a closed fact is never a dedup target)
+             */
+            validTo?: string;
+            /**
+             * Format: uuid
+             * @description A memory this one replaces: its validTo becomes this memory's validFrom, in the same transaction
+             */
+            supersedes?: string;
+            /**
+             * Format: date-time
+             * @description After this the memory is never returned, and the tiering job deletes it
+             */
+            expiresAt?: string;
+            /** @description Expires this many seconds after it is stored (instead of expiresAt) */
+            ttlSeconds?: number;
+            /**
+             * Format: uuid
+             * @description The work item whose result this memory was written from
+             */
+            sourceItemId?: string;
         };
         /**
          * @description Defaults to KNOWLEDGE
@@ -8818,6 +9570,72 @@ export interface components {
         MemoryBatchInput: {
             items: components["schemas"]["MemoryInput"][];
         };
+        SupersedeMemoryInput: {
+            content: string;
+            type?: components["schemas"]["MemoryType"];
+            sourceType?: string | null;
+            /** @description Free-form JSON object */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description 0..1, defaults to 0.5 */
+            importance?: number;
+            /** @description A vector from your own model; without it the configured embedding provider embeds `content` */
+            embedding?: number[];
+            /** @description Names the model of a client-supplied embedding (stored as embedding_model) */
+            embeddingModel?: string;
+            /**
+             * @description Fixes the tier; tiering never moves a pinned memory
+             * @enum {string|null}
+             */
+            pinnedTier?: "hot" | "warm" | "cold" | null;
+            /** @description The user the memory is about (the client's id) */
+            userId?: string;
+            /** @description The agent the memory belongs to (the client's id) */
+            agentId?: string;
+            /** @description The session the memory belongs to (the client's id) */
+            sessionId?: string;
+            /**
+             * Format: uuid
+             * @description A project of the workspace
+             */
+            projectId?: string;
+            /**
+             * Format: date-time
+             * @description When the fact became true; defaults to now (when it is recorded)
+             */
+            validFrom?: string;
+            /**
+             * Format: date-time
+             * @description When the fact stops being true, if known (a closed fact is never a dedup target)
+             */
+            validTo?: string;
+            /**
+             * Format: date-time
+             * @description After this the memory is never returned, and the tiering job deletes it
+             */
+            expiresAt?: string;
+            /** @description Expires this many seconds after it is stored (instead of expiresAt) */
+            ttlSeconds?: number;
+            /**
+             * Format: uuid
+             * @description The work item whose result this memory was written from
+             */
+            sourceItemId?: string;
+        };
+        MemoryVersions: {
+            /** @description Oldest first; the last is the current version */
+            items: components["schemas"]["Memory"][];
+        };
+        ForgetMemoriesResult: {
+            /** @description Memories deleted (each has a `memory.forgotten` activity row) */
+            deleted: number;
+        };
+        ForgetMemoriesInput: {
+            userId?: string;
+            agentId?: string;
+            sessionId?: string;
+        };
         MemorySearchResponse: {
             mode: components["schemas"]["MemorySearchMode"];
             /** @description Size of the query vector (which index was searched) */
@@ -8829,10 +9647,12 @@ export interface components {
         MemorySearchResult: components["schemas"]["Memory"] & {
             /** @description Cosine similarity to the query vector (null without one) */
             similarity: number | null;
-            /** @description Full-text rank, ts_rank_cd normalised to 0..1 (null without a query) */
+            /** @description Full-text rank, ts_rank_cd normalised to 0..1 (null without a query). With textMatch `any` the text list is ordered by how many of the query's words a memory contains first, then by this rank */
             textRank: number | null;
             /** @description Fused score: the sum of weight / (rrfK + rank) over the lists the memory is in */
             score: number;
+            /** @description The reranker's score, when it reranked the results */
+            rerankScore?: number;
         };
         MemorySearchInput: {
             /** @description Text to search for: full-text matched, and embedded by the configured provider for vector search */
@@ -8840,6 +9660,7 @@ export interface components {
             /** @description A query vector (768 or 1536 numbers); it selects the index of that size */
             vector?: number[];
             mode?: components["schemas"]["MemorySearchMode"] & unknown;
+            textMatch?: components["schemas"]["MemoryTextMatch"];
             /** @default 10 */
             topK?: number;
             /** @description Drop results whose cosine similarity to the query vector is lower (or unknown: a hybrid text hit of another size) */
@@ -8857,7 +9678,14 @@ export interface components {
              */
             rrfK?: number;
             filters?: components["schemas"]["MemorySearchFilters"];
+            /** @description Hybrid search with a configured reranker reranks its top candidates unless this is false (no reranker: no effect) */
+            rerank?: boolean;
         };
+        /**
+         * @description Full-text part: `any` finds memories with any of the query's words and ranks those matching more of them first; `all` needs every word (web-search syntax: quoted phrases, or, -word). Defaults to `any` in text mode and `all` in hybrid mode
+         * @enum {string}
+         */
+        MemoryTextMatch: "any" | "all";
         MemorySearchFilters: {
             type?: components["schemas"]["MemoryType"][];
             sourceType?: string[];
@@ -8878,9 +9706,41 @@ export interface components {
              */
             createdBefore?: string;
             minImportance?: number;
+            /** @description The user the memory is about (the client's id) */
+            userId?: string;
+            /** @description The agent the memory belongs to (the client's id) */
+            agentId?: string;
+            /** @description The session the memory belongs to (the client's id) */
+            sessionId?: string;
+            /**
+             * Format: uuid
+             * @description A project of the workspace
+             */
+            projectId?: string;
+            /**
+             * Format: date-time
+             * @description Search the facts valid at this time (validFrom ≤ asOf < validTo); by default, those valid now
+             */
+            asOf?: string;
         };
         /** @enum {string} */
         MemoryTier: "hot" | "warm" | "cold";
+        MemoryDetail: components["schemas"]["Memory"] & {
+            /** @description Work items that used this memory (the ledger), oldest first */
+            usedBy: {
+                /** Format: uuid */
+                workItemId: string;
+                /** Format: uuid */
+                workOrderId: string;
+                type: string;
+                status: string;
+                /**
+                 * Format: date-time
+                 * @description When the item's completion recorded the use
+                 */
+                usedAt: string;
+            }[];
+        };
         UpdateMemoryInput: {
             importance?: number;
             /** @description Replaces the metadata object */

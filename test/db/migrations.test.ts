@@ -49,6 +49,7 @@ describe("migrations and schema code", () => {
         "approval_requests",
         "approval_events",
         "memories",
+        "memory_access",
         "raw_events",
         "processing_jobs",
         "conversations",

@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
 import { connect, type Database, rows } from "../../db/client";
-import { memories } from "../../db/schema";
+import { memories, memoryAccess } from "../../db/schema";
 import { makeTieringHandler, tieringConfig } from "../../functions/jobs/tiering";
 import {
   DEFAULT_TIERING_THRESHOLDS,
@@ -79,8 +79,8 @@ const crafted: Crafted[] = [
 ];
 
 async function insertCrafted(database: Database, workspaceId: string, list: Crafted[]) {
-  return database.withTenant({ workspaceId }, (tx) =>
-    tx
+  return database.withTenant({ workspaceId }, async (tx) => {
+    const stored = await tx
       .insert(memories)
       .values(
         list.map((memory) => ({
@@ -89,14 +89,27 @@ async function insertCrafted(database: Database, workspaceId: string, list: Craf
           contentHash: `${memory.name}`,
           tier: memory.tier,
           pinnedTier: memory.pinnedTier ?? null,
-          accessCount: memory.accessCount ?? 0,
-          lastAccessedAt: memory.lastAccessedAt ?? null,
           importance: memory.importance ?? 0.5,
           createdAt: memory.createdAt,
         })),
       )
-      .returning({ id: memories.id, content: memories.content }),
-  );
+      .returning({ id: memories.id, content: memories.content });
+    // Access statistics live in memory_access; a memory never accessed has no row there.
+    const accessed = list.flatMap((memory, i) =>
+      memory.accessCount !== undefined || memory.lastAccessedAt !== undefined
+        ? [
+            {
+              memoryId: stored[i]!.id,
+              workspaceId,
+              accessCount: memory.accessCount ?? 0,
+              lastAccessedAt: memory.lastAccessedAt ?? null,
+            },
+          ]
+        : [],
+    );
+    if (accessed.length > 0) await tx.insert(memoryAccess).values(accessed);
+    return stored;
+  });
 }
 
 async function tiersOf(database: Database, workspaceId: string): Promise<Record<string, Tier>> {
@@ -146,15 +159,24 @@ function referenceTier(
 async function seedGenerated(database: Database, workspaceId: string, count: number, salt: string) {
   await database.withMaintenance((tx) =>
     tx.execute(sql`
-      insert into memories (workspace_id, content, content_hash, tier, pinned_tier, access_count, last_accessed_at, importance, created_at)
-      select ${workspaceId}::uuid, 'generated ' || i, md5(${salt} || i),
-             (array['hot', 'warm', 'cold'])[1 + i % 3]::memory_tier,
-             case when i % 23 = 0 then (array['hot', 'warm', 'cold'])[1 + (i / 23) % 3]::memory_tier end,
-             (i * 7) % 25,
-             case when i % 4 = 0 then null else ${NOW.toISOString()}::timestamptz - ((i * 13) % 90) * interval '1 day' - (i % 5) * interval '1 hour' end,
-             ((i * 37) % 101) / 100.0,
-             ${NOW.toISOString()}::timestamptz - ((i * 11) % 120) * interval '1 day'
-      from generate_series(1, ${count}) as i`),
+      with generated as (
+        select i, ${workspaceId}::uuid as workspace_id, 'generated ' || i as content, md5(${salt} || i) as content_hash,
+               (array['hot', 'warm', 'cold'])[1 + i % 3]::memory_tier as tier,
+               case when i % 23 = 0 then (array['hot', 'warm', 'cold'])[1 + (i / 23) % 3]::memory_tier end as pinned_tier,
+               (i * 7) % 25 as access_count,
+               case when i % 4 = 0 then null else ${NOW.toISOString()}::timestamptz - ((i * 13) % 90) * interval '1 day' - (i % 5) * interval '1 hour' end as last_accessed_at,
+               ((i * 37) % 101) / 100.0 as importance,
+               ${NOW.toISOString()}::timestamptz - ((i * 11) % 120) * interval '1 day' as created_at
+        from generate_series(1, ${count}) as i),
+      stored as (
+        insert into memories (workspace_id, content, content_hash, tier, pinned_tier, importance, created_at)
+        select workspace_id, content, content_hash, tier, pinned_tier, importance, created_at from generated
+        returning id, content_hash)
+      -- Every third memory was never accessed: it has no memory_access row.
+      insert into memory_access (memory_id, workspace_id, access_count, last_accessed_at)
+      select s.id, g.workspace_id, g.access_count, g.last_accessed_at
+      from generated g join stored s on s.content_hash = g.content_hash
+      where g.i % 3 <> 0`),
   );
 }
 
@@ -170,8 +192,10 @@ async function generatedRows(database: Database) {
       pinned_tier: Tier | null;
     }>(
       tx,
-      sql`select id, tier, created_at, last_accessed_at, access_count, importance, pinned_tier
-          from memories where content like 'generated %'`,
+      sql`select m.id, m.tier, m.created_at, a.last_accessed_at, coalesce(a.access_count, 0) as access_count,
+                 m.importance, m.pinned_tier
+          from memories m left join memory_access a on a.memory_id = m.id
+          where m.content like 'generated %'`,
     ),
   );
   return found.map((row) => ({
@@ -241,6 +265,47 @@ describeEachDatabase("memory tiering job", (db) => {
     expect(summary).toMatchObject({ job: "tiering", trigger: "schedule", ok: true, complete: true });
     expect(summary.moved[ws.workspaceId]).toEqual({ hot_to_cold: 1 });
     expect(typeof summary.durationMs).toBe("number");
+  });
+
+  it("moves tiers with HOT updates only: no index of memories covers the tier", async () => {
+    const { database } = db();
+    // Any index reading `tier` (a key column, an expression or a partial index's predicate)
+    // would make every tier move a full update, inserting into every index, HNSW included.
+    const covering = await rows<{ index: string }>(
+      database.db,
+      sql`select i.indexrelid::regclass::text as index
+          from pg_index i
+          where i.indrelid = 'memories'::regclass
+            and ((select attnum from pg_attribute where attrelid = 'memories'::regclass and attname = 'tier') = any(i.indkey)
+                 or pg_get_expr(i.indexprs, i.indrelid) like '%tier%'
+                 or pg_get_expr(i.indpred, i.indrelid) like '%tier%')`,
+    );
+    expect(covering).toEqual([]);
+
+    const ws = await seedWorkspace(database, "tiering hot");
+    const list: Crafted[] = Array.from({ length: 12 }, (_, i) => ({
+      name: `hot update ${i}`,
+      tier: "hot",
+      expected: "cold",
+      createdAt: daysAgo(90),
+    }));
+    await insertCrafted(database, ws.workspaceId, list);
+    // The pass runs inside one maintenance transaction (every batch in it), so the backend's own
+    // statistics counters, read before and after, count its updates and how many were HOT.
+    const counts = await database.withMaintenance(async (tx) => {
+      const read = () =>
+        rows<{ updated: string | number; hot: string | number }>(
+          tx,
+          sql`select pg_stat_get_xact_tuples_updated('memories'::regclass) as updated,
+                     pg_stat_get_xact_tuples_hot_updated('memories'::regclass) as hot`,
+        ).then(([row]) => ({ updated: Number(row!.updated), hot: Number(row!.hot) }));
+      const before = await read();
+      const oneTransaction = { withMaintenance: (fn: (t: typeof tx) => unknown) => fn(tx) } as unknown as Database;
+      const result = await runTiering(oneTransaction, { now: NOW, batchSize: 5 });
+      const after = await read();
+      return { moved: result.total, updated: after.updated - before.updated, hot: after.hot - before.hot };
+    });
+    expect(counts).toEqual({ moved: 12, updated: 12, hot: 12 });
   });
 
   it("gives the same tiers from two concurrent runs as from one, moving each memory once", async () => {

@@ -379,3 +379,35 @@ describeEachDatabase("memory store", (db) => {
     );
   });
 });
+
+describeEachDatabase("embeddings sent as text", (db) => {
+  it("store every component as the float32 nearest to what the client sent, long or short", async () => {
+    const { database } = db();
+    const { workspaceId } = await seedWorkspace(database);
+    // Doubles with 17 significant digits (sent as 9-digit float32 values), short decimals (sent
+    // as they are), tiny and huge magnitudes, negative zero.
+    const embedding = Array.from({ length: 768 }, (_, i) =>
+      i % 4 === 0
+        ? Math.sin(i + 1) / 3
+        : i % 4 === 1
+          ? (i % 7) / 10
+          : i % 4 === 2
+            ? (i % 2 ? 1e-30 : -3.5e20) / (i + 1)
+            : -0,
+    );
+    embedding[3] = 1;
+    const actor = { workspaceId };
+    const [stored] = await database.withTenant(actor, (tx) =>
+      insertMemories(tx, actor, [{ content: "precision probe", embedding }]),
+    );
+    const [row] = await database.withTenant(actor, (tx) =>
+      rows<{ e: string }>(tx, sql`select embedding::text as e from memories where id = ${stored!.id}`),
+    );
+    const back = JSON.parse(row!.e) as number[];
+    expect(back.length).toBe(768);
+    const mismatches = back.flatMap((value, i) =>
+      Math.fround(value) === Math.fround(embedding[i]!) ? [] : [[i, embedding[i], value]],
+    );
+    expect(mismatches).toEqual([]);
+  });
+});

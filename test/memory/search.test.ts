@@ -1,12 +1,12 @@
 import { sql } from "drizzle-orm";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { connect, type Database } from "../../db/client";
+import { connect, type Database, rows } from "../../db/client";
 import {
   type EmbeddingProvider,
   EmbeddingProviderError,
   LexicalHashEmbeddingProvider,
 } from "../../functions/memory/embeddings";
-import { insertMemories, type MemoryInput } from "../../functions/memory/memories";
+import { insertMemories, listMemories, type MemoryInput } from "../../functions/memory/memories";
 import { setEmbeddingProvider } from "../../functions/memory/provider";
 import {
   EXACT_SCAN_MAX_ROWS,
@@ -84,21 +84,59 @@ describeEachDatabase("memory search", (db) => {
     expect(contents(top2).map((c) => c[0])).toEqual(["Y", "X"]);
   });
 
-  it("text search uses websearch_to_tsquery and orders by rank", async () => {
-    const result = await search(db().database, workspaceId, { query: "database backup", mode: "text" });
+  it("text search with textMatch all uses websearch_to_tsquery and orders by rank", async () => {
+    const all = (query: string) => search(db().database, workspaceId, { query, mode: "text", textMatch: "all" });
+    const result = await all("database backup");
     expect(result.mode).toBe("text");
     expect(result.dimensions).toBeNull();
     expect(contents(result).map((c) => c[0])).toEqual(["X", "Z"]);
     expect(result.results[0]!.textRank!).toBeGreaterThan(result.results[1]!.textRank!);
     expect(result.results.every((r) => r.similarity === null)).toBe(true);
-    // websearch syntax: a quoted phrase and a negation
+    // websearch syntax: a quoted phrase and a negation; every word must match
+    expect(contents(await all('"database backup"')).map((c) => c[0])).toEqual(["X"]);
+    expect(contents(await all("database -nightly")).map((c) => c[0])).toEqual(["Z"]);
+    expect(contents(await all("database kettle")).map((c) => c[0])).toEqual([]);
+    expect((await all("the")).results).toEqual([]);
+  });
+
+  it("text search by default (textMatch any) finds memories with any of the words, more words first", async () => {
+    const any = (query: string) => search(db().database, workspaceId, { query, mode: "text" });
+    // Z has "database", "schedule" and "backup"; X "database" and "backup"; Y "schedule" alone.
+    expect(contents(await any("database backup schedule")).map((c) => c[0])).toEqual(["Z", "X", "Y"]);
+    // Two words each: X ranks before Z by ts_rank_cd (its words are repeated and adjacent).
+    expect(contents(await any("database backup")).map((c) => c[0])).toEqual(["X", "Z"]);
+    // One word each: ts_rank_cd decides (X repeats "database").
+    const oneWord = contents(await any("kettle database")).map((c) => c[0]);
+    expect(oneWord[0]).toBe("X");
+    expect(oneWord.sort()).toEqual(["X", "Y", "Z"]);
+    // Stop words alone match nothing; operators of the web-search syntax are plain words here.
+    expect((await any("the and of")).results).toEqual([]);
     expect(
-      contents(await search(db().database, workspaceId, { query: '"database backup"', mode: "text" })).map((c) => c[0]),
-    ).toEqual(["X"]);
-    expect(
-      contents(await search(db().database, workspaceId, { query: "database -nightly", mode: "text" })).map((c) => c[0]),
-    ).toEqual(["Z"]);
-    expect((await search(db().database, workspaceId, { query: "the", mode: "text" })).results).toEqual([]);
+      contents(await any("-kettle 'plants' \\ \""))
+        .map((c) => c[0])
+        .sort(),
+    ).toEqual(["W", "Y"]);
+  });
+
+  it("answers a question in plain language in text mode (issue 18)", async () => {
+    const { database } = db();
+    const { workspaceId: ws } = await seedWorkspace(database);
+    await store(database, ws, [
+      { content: "In production we use PostgreSQL 16 with pgvector, hosted on Neon", embedding: towards(768, 0.3, 2) },
+      { content: "The staging database is refreshed from a snapshot every Monday", embedding: towards(768, 0.2, 3) },
+      { content: "We use Slack for incident channels", embedding: towards(768, 0.1, 4) },
+      { content: "Lunch is served at noon", embedding: towards(768, 0.05, 5) },
+    ]);
+    const question = "which database do we use in production";
+    const text = await search(database, ws, { query: question, mode: "text" });
+    // "production" and "use" beat "database" alone (staging) and "use" alone (Slack).
+    expect(contents(text)[0]).toBe("In production we use PostgreSQL 16 with pgvector, hosted on Neon");
+    expect(contents(text).slice(1).sort()).toEqual([
+      "The staging database is refreshed from a snapshot every Monday",
+      "We use Slack for incident channels",
+    ]);
+    // The strict form still needs every word: no memory has them all.
+    expect((await search(database, ws, { query: question, mode: "text", textMatch: "all" })).results).toEqual([]);
   });
 
   it("hybrid search fuses both rankings with reciprocal rank fusion (k = 60, weights)", async () => {
@@ -236,14 +274,99 @@ describeEachDatabase("memory search", (db) => {
     expect(twice.results[0]!.accessCount).toBe(2);
     const stored = await database.withTenant({ workspaceId: ws }, (tx) =>
       tx.execute(
-        sql`select content, access_count, last_accessed_at is not null as accessed from memories order by content`,
+        sql`select m.content, a.access_count, a.last_accessed_at is not null as accessed
+            from memories m left join memory_access a on a.memory_id = m.id order by m.content`,
       ),
     );
+    // Access statistics live in memory_access; a memory never returned has no row there.
     expect((stored as unknown as { rows: unknown[] }).rows).toEqual([
       { content: "first", access_count: 2, accessed: true },
       { content: "second", access_count: 1, accessed: true },
-      { content: "third", access_count: 0, accessed: false },
+      { content: "third", access_count: null, accessed: false },
     ]);
+    // Reads answer the same statistics.
+    const listed = await database.withTenant({ workspaceId: ws }, (tx) => listMemories(tx, { workspaceId: ws }, {}));
+    expect(Object.fromEntries(listed.items.map((m) => [m.content, m.accessCount]))).toEqual({
+      first: 2,
+      second: 1,
+      third: 0,
+    });
+  });
+
+  it("never rewrites a memory row: access counting is a HOT update of memory_access, in the same statement", async () => {
+    const { database } = db();
+    const { workspaceId: ws } = await seedWorkspace(database);
+    await store(database, ws, [
+      { content: "alpha", embedding: towards(768, 0.9, 2) },
+      { content: "beta", embedding: towards(768, 0.8, 3) },
+      { content: "gamma", embedding: towards(768, 0.7, 4) },
+    ]);
+    const actor = { workspaceId: ws };
+    const searches = 5;
+    const counters = (tx: Parameters<Parameters<Database["withTenant"]>[1]>[0]) =>
+      rows<Record<string, string | number>>(
+        tx,
+        sql`select pg_stat_get_xact_tuples_updated('memories'::regclass) as memories_updated,
+                   pg_stat_get_xact_tuples_inserted('memories'::regclass) as memories_inserted,
+                   pg_stat_get_xact_tuples_inserted('memory_access'::regclass) as access_inserted,
+                   pg_stat_get_xact_tuples_updated('memory_access'::regclass) as access_updated,
+                   pg_stat_get_xact_tuples_hot_updated('memory_access'::regclass) as access_hot_updated`,
+      ).then(([row]) => Object.fromEntries(Object.entries(row!).map(([key, value]) => [key, Number(value)])));
+    // The backend's own statistics counters (pg_stat_get_xact_*), read before and after the
+    // searches in one transaction: the difference is every row they inserted or updated, with no
+    // wait for the statistics to be flushed.
+    const delta = await database.withTenant(
+      actor,
+      async (tx) => {
+        const before = await counters(tx);
+        for (let i = 0; i < searches; i++) {
+          const found = await searchMemories(tx, actor, { vector: e0(768), topK: 3 }, { provider });
+          expect(found.results.map((r) => r.accessCount)).toEqual([i + 1, i + 1, i + 1]);
+        }
+        const after = await counters(tx);
+        return Object.fromEntries(Object.keys(after).map((key) => [key, after[key]! - before[key]!]));
+      },
+      searchSettings({ vector: e0(768), topK: 3 }),
+    );
+    expect(delta).toEqual({
+      memories_updated: 0,
+      memories_inserted: 0,
+      // The first search inserts one row per memory, every later one updates them, all HOT.
+      access_inserted: 3,
+      access_updated: 3 * (searches - 1),
+      access_hot_updated: 3 * (searches - 1),
+    });
+  });
+
+  it("keeps access statistics tenant data: another workspace neither sees nor writes them", async () => {
+    const { database } = db();
+    const a = await seedWorkspace(database);
+    const b = await seedWorkspace(database);
+    const [memory] = await store(database, a.workspaceId, [{ content: "a's secret", embedding: towards(768, 0.9, 2) }]);
+    await search(database, a.workspaceId, { vector: e0(768) });
+    const seenBy = (workspaceId: string) =>
+      database.withTenant({ workspaceId }, (tx) =>
+        rows<{ n: number }>(tx, sql`select count(*)::int as n from memory_access where memory_id = ${memory!.id}`),
+      );
+    expect(await seenBy(a.workspaceId)).toEqual([{ n: 1 }]);
+    expect(await seenBy(b.workspaceId)).toEqual([{ n: 0 }]);
+    // B's search finds nothing of A's and counts nothing for it.
+    expect((await search(database, b.workspaceId, { vector: e0(768) })).results).toEqual([]);
+    const forged = await database
+      .withTenant({ workspaceId: b.workspaceId }, (tx) =>
+        tx.execute(
+          sql`insert into memory_access (memory_id, workspace_id, access_count) values (${memory!.id}, ${a.workspaceId}, 99)`,
+        ),
+      )
+      .then(
+        () => "inserted",
+        (error: unknown) => String((error as { cause?: unknown }).cause ?? error),
+      );
+    expect(forged).toMatch(/row-level security/);
+    const [again] = await database.withTenant({ workspaceId: a.workspaceId }, (tx) =>
+      rows<{ access_count: number }>(tx, sql`select access_count from memory_access where memory_id = ${memory!.id}`),
+    );
+    expect(again).toEqual({ access_count: 1 });
   });
 
   it("never waits for a row another transaction holds: the memory is returned, that access uncounted", async () => {
@@ -262,6 +385,12 @@ describeEachDatabase("memory search", (db) => {
       ]);
       return;
     }
+    // A first search creates both memories' access rows; the holder then locks one of them.
+    const first = await search(database, ws, { vector: e0(768) });
+    expect(first.results.map((r) => [r.content, r.accessCount])).toEqual([
+      [held!.content, 1],
+      [free!.content, 1],
+    ]);
     const other = await connect(url, { driver: "neon", max: 2 });
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -269,6 +398,7 @@ describeEachDatabase("memory search", (db) => {
     const isLocked = new Promise<void>((resolve) => (locked = resolve));
     const holder = other.withTenant({ workspaceId: ws }, async (tx) => {
       await tx.execute(sql`update memories set importance = 0.8 where id = ${held!.id}`);
+      await tx.execute(sql`update memory_access set access_count = access_count where memory_id = ${held!.id}`);
       locked();
       await released;
     });
@@ -276,8 +406,8 @@ describeEachDatabase("memory search", (db) => {
       await isLocked;
       const result = await search(database, ws, { vector: e0(768) });
       expect(result.results.map((r) => [r.content, r.accessCount])).toEqual([
-        [held!.content, 0],
-        [free!.content, 1],
+        [held!.content, 1],
+        [free!.content, 2],
       ]);
     } finally {
       release();
@@ -286,8 +416,8 @@ describeEachDatabase("memory search", (db) => {
     }
     const after = await search(database, ws, { vector: e0(768) });
     expect(after.results.map((r) => [r.content, r.accessCount, r.importance])).toEqual([
-      [held!.content, 1, 0.8],
-      [free!.content, 2, 0.5],
+      [held!.content, 2, 0.8],
+      [free!.content, 3, 0.5],
     ]);
   });
 
@@ -336,6 +466,20 @@ describeEachDatabase("memory search", (db) => {
     expect(auto).toMatch(new RegExp(`One-Time Filter: .*> '${EXACT_SCAN_MAX_ROWS}'::bigint`));
     expect(auto).toMatch(new RegExp(`One-Time Filter: .*<= '${EXACT_SCAN_MAX_ROWS}'::bigint`));
     expect(auto).toMatch(/memories_embedding_1536_hnsw/);
+  });
+
+  it("finds text matches of the request's workspace only, though cairn_text_matches bypasses row-level security", async () => {
+    const { database } = db();
+    const a = await seedWorkspace(database);
+    const b = await seedWorkspace(database);
+    const [memory] = await store(database, a.workspaceId, [{ content: "the vault combination", embedding: e0(768) }]);
+    const matches = (tx: Parameters<Parameters<Database["withTenant"]>[1]>[0]) =>
+      rows<{ id: string }>(tx, sql`select cairn_text_matches(to_tsquery('english', 'vault')) as id`);
+    expect(await database.withTenant({ workspaceId: a.workspaceId }, matches)).toEqual([{ id: memory!.id }]);
+    expect(await database.withTenant({ workspaceId: b.workspaceId }, matches)).toEqual([]);
+    // As cairn_app with no workspace set: nothing.
+    expect(await database.withSettings({}, matches)).toEqual([]);
+    expect((await search(database, b.workspaceId, { query: "vault combination", mode: "text" })).results).toEqual([]);
   });
 
   it("never returns another workspace's memories, whatever the strategy", async () => {
