@@ -23,6 +23,7 @@ import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Invalid, NotFound } from "../shared/errors";
+import { after, decodeCursor, type PageQuery as Page, PageQuery, page, pageBy } from "../shared/pagination";
 import { parseInput, StorableJson } from "../shared/validation";
 import { conditionProblem } from "./matching";
 import { type ApprovalPolicy, policyColumns } from "./schemas";
@@ -87,7 +88,7 @@ export const UpdatePolicyInput = z
   .openapi("UpdateApprovalPolicyInput");
 export type UpdatePolicyInput = z.infer<typeof UpdatePolicyInput>;
 
-export const PolicyListQuery = z.object({
+export const PolicyListQuery = PageQuery.extend({
   includeDisabled: z
     .enum(["true", "false"])
     .default("true")
@@ -200,32 +201,46 @@ export function getPolicy(tx: Tx, actor: Actor, policyKey: string): Promise<Appr
 export async function listPolicies(
   tx: Tx,
   actor: Actor,
-  query: { includeDisabled: boolean },
-): Promise<ApprovalPolicy[]> {
+  query: Page & { includeDisabled: boolean },
+): Promise<{ items: ApprovalPolicy[]; nextCursor: string | null }> {
+  // The order policies are matched in: by when each policy (its first version) was created.
+  const firstCreated = sql<Date>`(select min(v.created_at) from approval_policies v
+           where v.workspace_id = ${approvalPolicies.workspaceId} and v.policy_key = ${approvalPolicies.policyKey})`;
   const filters = [eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.isCurrent, true)];
   if (!query.includeDisabled) filters.push(eq(approvalPolicies.enabled, true));
+  if (query.cursor) {
+    // Oldest first, so the page after the cursor is what sorts after it: (first created, key) greater.
+    const position = decodeCursor(query.cursor);
+    filters.push(
+      sql`(${firstCreated}, ${approvalPolicies.policyKey}) > (${position.createdAt.toISOString()}::timestamptz, ${position.id}::uuid)`,
+    );
+  }
   const found = await tx
-    .select(policyColumns)
+    .select({ ...policyColumns, firstCreatedAt: firstCreated.mapWith(approvalPolicies.createdAt) })
     .from(approvalPolicies)
     .where(and(...filters))
-    // The order policies are matched in: by when each policy (its first version) was created.
-    .orderBy(
-      sql`(select min(v.created_at) from approval_policies v
-           where v.workspace_id = ${approvalPolicies.workspaceId} and v.policy_key = ${approvalPolicies.policyKey})`,
-      asc(approvalPolicies.policyKey),
-    )
-    .limit(500);
-  return found;
+    .orderBy(firstCreated, asc(approvalPolicies.policyKey))
+    .limit(query.limit + 1);
+  const paged = pageBy(found, query.limit, (policy) => ({ createdAt: policy.firstCreatedAt, id: policy.policyKey }));
+  return { items: paged.items.map(({ firstCreatedAt: _, ...policy }) => policy), nextCursor: paged.nextCursor };
 }
 
-export async function listPolicyVersions(tx: Tx, actor: Actor, policyKey: string): Promise<ApprovalPolicy[]> {
+/** A policy's versions, newest first (each version is a new row, made after the one before). */
+export async function listPolicyVersions(tx: Tx, actor: Actor, policyKey: string, query: Page) {
   const found = await tx
     .select(policyColumns)
     .from(approvalPolicies)
-    .where(and(eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.policyKey, policyKey)))
-    .orderBy(desc(approvalPolicies.version));
-  if (found.length === 0) throw new NotFound("Approval policy", policyKey);
-  return found;
+    .where(
+      and(
+        eq(approvalPolicies.workspaceId, actor.workspaceId),
+        eq(approvalPolicies.policyKey, policyKey),
+        after(approvalPolicies.createdAt, approvalPolicies.id, query.cursor),
+      ),
+    )
+    .orderBy(desc(approvalPolicies.createdAt), desc(approvalPolicies.id))
+    .limit(query.limit + 1);
+  if (found.length === 0 && !query.cursor) throw new NotFound("Approval policy", policyKey);
+  return page(found, query.limit);
 }
 
 /**

@@ -6,10 +6,10 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Database, Tx } from "../../db/client";
 import { authenticate } from "./auth";
+import { DOCS_CSP, DOCS_SCRIPT_PATH, docsScript, renderDocsPage } from "./docs-page";
 import type { AppEnv } from "./env";
 import { AppError, BadRequest, fromDatabaseError, PayloadTooLarge, rootMessage, toErrorBody } from "./errors";
 import { logger } from "./logger";
-import { DOCS_CSP, DOCS_SCRIPT_PATH, docsScript, renderDocsPage } from "./docs-page";
 import { finishDocument } from "./openapi-contract";
 import { buildRouteTable, type RouteTable } from "./route-table";
 import { validationIssues } from "./validation";
@@ -181,9 +181,7 @@ export function createApp(options: AppOptions): Router {
     if (allowed.length > 0) {
       c.header("Allow", allowed.join(", "));
       return c.json(
-        toErrorBody(
-          new AppError("method_not_allowed", `${c.req.method} is not served at ${c.req.path}`, { allowed }),
-        ),
+        toErrorBody(new AppError("method_not_allowed", `${c.req.method} is not served at ${c.req.path}`, { allowed })),
         405,
       );
     }

@@ -112,7 +112,8 @@ const APP_ERRORS: { status: number; codes: ErrorCode[]; description: string; whe
   {
     status: 400,
     codes: ["validation_failed"],
-    description: "Malformed request: a parameter, header or body that does not match the schema, or an unknown query parameter",
+    description:
+      "Malformed request: a parameter, header or body that does not match the schema, or an unknown query parameter",
     when: "always",
   },
   { status: 401, codes: ["unauthorized"], description: "Missing, invalid, revoked or expired API key", when: "keyed" },
@@ -252,7 +253,8 @@ export function finishDocument<T extends object>(generated: T): T {
         const content = operation.requestBody.content;
         if (isObject(content)) {
           for (const media of Object.values(content)) {
-            if (isObject(media) && isObject(media.schema)) media.schema = defaultsAsDescriptions(media.schema);
+            if (isObject(media) && isObject(media.schema))
+              media.schema = mapSchemas(media.schema, defaultsAsDescriptions);
           }
         }
       }
@@ -265,7 +267,7 @@ export function finishDocument<T extends object>(generated: T): T {
   for (const name of requestSide) {
     const schema = schemas[name];
     // A shape that is also a response keeps its defaults: there the server always sends the field.
-    if (isObject(schema) && !responseSide.has(name)) schemas[name] = defaultsAsDescriptions(schema);
+    if (isObject(schema) && !responseSide.has(name)) schemas[name] = mapSchemas(schema, defaultsAsDescriptions);
   }
 
   const known = TAGS.filter((tag) => usedTags.has(tag.name));

@@ -9,7 +9,10 @@ export const ErrorBody = z
         .enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]])
         .openapi({ description: "What went wrong, for programs (the status follows from it)" }),
       message: z.string().openapi({ description: "What went wrong, for people" }),
-      details: z.unknown().optional().openapi({ description: "Specifics: the invalid fields, the conflicting record…" }),
+      details: z
+        .unknown()
+        .optional()
+        .openapi({ description: "Specifics: the invalid fields, the conflicting record…" }),
     }),
   })
   .openapi("Error");

@@ -6,8 +6,9 @@
  * (the declared query schema), and matched with Hono's own router so a path means here what
  * it means to the app.
  */
-import type { RouterRoute } from "hono/types";
+
 import { TrieRouter } from "hono/router/trie-router";
+import type { RouterRoute } from "hono/types";
 
 interface RouteEntry {
   method: string;
@@ -36,7 +37,10 @@ function objectKeys(schema: unknown): string[] | undefined {
   return shape && typeof shape === "object" ? Object.keys(shape) : undefined;
 }
 
-export function buildRouteTable(app: { routes: RouterRoute[] }, definitions: readonly RegistryDefinition[]): RouteTable {
+export function buildRouteTable(
+  app: { routes: RouterRoute[] },
+  definitions: readonly RegistryDefinition[],
+): RouteTable {
   const router = new TrieRouter<RouteEntry>();
   const openApiRoutes = new Map<string, ReadonlySet<string>>();
   for (const definition of definitions) {

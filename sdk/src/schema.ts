@@ -986,7 +986,10 @@ export interface components {
             expiresAt: string;
         };
         AddMemberInput: {
-            /** Format: email */
+            /**
+             * @description An email address (a dotless domain such as localhost is allowed)
+             * @example ada@example.com
+             */
             email: string;
             /** @description The person's name in this workspace */
             name?: string;
@@ -1912,9 +1915,9 @@ export interface components {
             minSimilarity?: number;
             /** @description Hybrid: each list's weight in the fused score (default 1 and 1) */
             weights?: {
-                /** @default 1 */
+                /** @description Defaults to `1`. */
                 vector?: number;
-                /** @default 1 */
+                /** @description Defaults to `1`. */
                 text?: number;
             };
             /** @description Reciprocal rank fusion constant. Defaults to `60`. */
@@ -2126,14 +2129,19 @@ export type $defs = Record<string, never>;
 export interface operations {
     listWorkspaces: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1..200 */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Workspaces */
+            /** @description A page of workspaces, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2141,6 +2149,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["Workspace"][];
+                        nextCursor: string | null;
                     };
                 };
             };
@@ -2336,14 +2345,19 @@ export interface operations {
     };
     listMembers: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1..200 */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Members */
+            /** @description A page of members, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2351,6 +2365,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["Member"][];
+                        nextCursor: string | null;
                     };
                 };
             };
@@ -2945,14 +2960,19 @@ export interface operations {
     };
     listApiKeys: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1..200 */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description API keys */
+            /** @description A page of API keys, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2960,6 +2980,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["ApiKey"][];
+                        nextCursor: string | null;
                     };
                 };
             };
@@ -8005,6 +8026,10 @@ export interface operations {
     listApprovalPolicies: {
         parameters: {
             query?: {
+                /** @description Page size, 1..200 */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
                 /** @description Include disabled policies (default true) */
                 includeDisabled?: "true" | "false";
             };
@@ -8014,7 +8039,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Policies */
+            /** @description A page of policies, in matching order */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8022,6 +8047,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["ApprovalPolicy"][];
+                        nextCursor: string | null;
                     };
                 };
             };
@@ -8415,7 +8441,12 @@ export interface operations {
     };
     listApprovalPolicyVersions: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1..200 */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 key: string;
@@ -8424,7 +8455,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Versions */
+            /** @description A page of versions, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8432,6 +8463,7 @@ export interface operations {
                 content: {
                     "application/json": {
                         items: components["schemas"]["ApprovalPolicy"][];
+                        nextCursor: string | null;
                     };
                 };
             };
