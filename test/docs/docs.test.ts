@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { docsScriptSource } from "../../functions/shared/docs-page";
 import { type Cairn, startCairn } from "../sdk/support/server";
@@ -16,6 +16,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"];
 const SCREENSHOTS = join(import.meta.dirname, "..", "console", "screenshots");
 const WAIT = { timeout: 30_000, interval: 200 };
+const visible = (locator: Locator) => locator.waitFor({ state: "visible", timeout: WAIT.timeout });
 
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs it`);
@@ -76,12 +77,18 @@ describe.skipIf(!haveChromium)("/docs in a browser, against npm start", () => {
   });
 
   it("shows an operation with its parameters and a schema with its fields", async () => {
-    const operation = page.getByText("Claim up to", { exact: false }).first();
-    await operation.waitFor({ state: "visible", timeout: WAIT.timeout });
-    await page.getByText("Create a work order with its items", { exact: false }).first().scrollIntoViewIfNeeded();
-    // A schema from components: its name and one of its fields.
-    await expect.poll(() => page.getByText("ClaimWorkItemsInput", { exact: true }).count(), WAIT).toBeGreaterThan(0);
-    await expect.poll(() => page.getByText("leaseSeconds", { exact: true }).count(), WAIT).toBeGreaterThan(0);
+    // An operation (the first group is open): its summary and its Idempotency-Key header parameter.
+    await visible(page.getByText("Create a work order with its items", { exact: false }).first());
+    await expect.poll(() => page.getByText("Idempotency-Key", { exact: true }).count(), WAIT).toBeGreaterThan(0);
+    // A schema: open the models, then one of them, and see one of its fields.
+    await page
+      .getByRole("button", { name: /Models/ })
+      .first()
+      .click();
+    const schema = page.getByText("ClaimWorkItemsInput", { exact: true }).first();
+    await visible(schema);
+    await schema.click();
+    await visible(page.getByText("leaseSeconds", { exact: true }).first());
     mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: join(SCREENSHOTS, "docs.png") });
   });
