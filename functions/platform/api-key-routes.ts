@@ -1,5 +1,5 @@
 /** `/v1/api-keys`: keys of the workspace (their secrets only at creation). */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
