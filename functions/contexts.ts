@@ -26,6 +26,7 @@ export const contexts: Record<ContextName, ContextRoutes> = {
       "GET /health",
       "GET /openapi.json",
       "GET /docs",
+      "GET /docs/api-reference.js",
       ...resource("/v1/workspaces"),
       ...resource("/v1/members"),
       ...resource("/v1/invitations"),

@@ -1,5 +1,5 @@
 import { allRouters } from "./routers";
-import { createApp, OPENAPI_CONFIG } from "./shared/app";
+import { apiDocument, createApp } from "./shared/app";
 
 /** The OpenAPI document of every context together, as the local server serves it. */
 export function openApiDocument(): object {
@@ -7,5 +7,5 @@ export function openApiDocument(): object {
     database: () => Promise.reject(new Error("documentation only")),
     routers: Object.values(allRouters),
   });
-  return app.getOpenAPI31Document(OPENAPI_CONFIG);
+  return apiDocument(app);
 }

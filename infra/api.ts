@@ -4,6 +4,7 @@
  * there, not here, so the local server, this file and the route-coverage test cannot drift.
  */
 import { type ContextName, contexts } from "../functions/contexts";
+import { docsAsset } from "./bundling";
 import { defineDatabaseFunction } from "./database";
 import { embeddingEnvironment } from "./embedding";
 import type { CairnFunctionArgs } from "./function-defaults";
@@ -20,7 +21,8 @@ const functionNames: Record<ContextName, string> = {
 
 /** What a context needs beyond the defaults and the database. */
 const contextSettings: Record<ContextName, Partial<CairnFunctionArgs>> = {
-  platform: {},
+  // /docs: Scalar's standalone script, read from disk on its first request (functions/shared/docs-page.ts).
+  platform: { copyFiles: [{ from: docsAsset.from, to: docsAsset.to }] },
   workOrders: {},
   approvals: {},
   memory: {

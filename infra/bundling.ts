@@ -42,6 +42,16 @@ export const lambdaFunctions: Record<string, Handler> = {
   migrator: migratorFunction,
 };
 
+/**
+ * The API reference's script (Scalar's standalone bundle, 4.8 MB): copied next to the platform
+ * function, which serves /docs, rather than bundled, so no function loads it at cold start.
+ * `to` is DOCS_SCRIPT_BUNDLED in functions/shared/docs-page.ts.
+ */
+export const docsAsset = {
+  from: "node_modules/@scalar/api-reference/dist/browser/standalone.js",
+  to: "docs-assets/api-reference.js",
+} as const;
+
 /** Where `copyFiles` puts the migrations, relative to the function root (the Lambda's cwd). */
 export const migrationsDir = "db/migrations";
 

@@ -18,6 +18,7 @@ import { type BuildOptions as BuildOptions_, build, type Metafile } from "esbuil
 import { buildConsole, consoleBytes, consoleOutdir } from "../console/build";
 import {
   contextFunctions,
+  docsAsset,
   esmRequireBanner,
   forbiddenBundleInputs,
   type Handler,
@@ -125,6 +126,11 @@ async function buildOne(name: string, handler: Handler, outdir: string): Promise
   });
   const metafile = result.metafile;
   await writeFile(join(dir, "meta.json"), JSON.stringify(metafile));
+  if (name === "platform") {
+    // Same layout as the Lambda package (copyFiles in infra/api.ts): /docs serves it from there.
+    await mkdir(join(dir, dirname(docsAsset.to)), { recursive: true });
+    await cp(join(root, docsAsset.from), join(dir, docsAsset.to));
+  }
   if (name === "migrator" && existsSync(join(root, migrationsDir))) {
     // Same layout as the Lambda package (copyFiles in infra/database.ts).
     await cp(join(root, migrationsDir), join(dir, migrationsDir), { recursive: true });

@@ -24,6 +24,7 @@ import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Conflict, Invalid, NotFound } from "../shared/errors";
+import { after, decodeCursor, type PageQuery as Page, PageQuery, page, pageBy } from "../shared/pagination";
 import { parseInput, StorableJson } from "../shared/validation";
 import { conditionProblem } from "./matching";
 import { type ApprovalPolicy, policyColumns } from "./schemas";
@@ -88,7 +89,7 @@ export const UpdatePolicyInput = z
   .openapi("UpdateApprovalPolicyInput");
 export type UpdatePolicyInput = z.infer<typeof UpdatePolicyInput>;
 
-export const PolicyListQuery = z.object({
+export const PolicyListQuery = PageQuery.extend({
   includeDisabled: z
     .enum(["true", "false"])
     .default("true")
@@ -208,26 +209,32 @@ export function getPolicy(tx: Tx, actor: Actor, ref: string): Promise<ApprovalPo
 export async function listPolicies(
   tx: Tx,
   actor: Actor,
-  query: { includeDisabled: boolean },
-): Promise<ApprovalPolicy[]> {
+  query: Page & { includeDisabled: boolean },
+): Promise<{ items: ApprovalPolicy[]; nextCursor: string | null }> {
+  // The order policies are matched in: by when each policy (its first version) was created.
+  const firstCreated = sql<Date>`(select min(v.created_at) from approval_policies v
+           where v.workspace_id = ${approvalPolicies.workspaceId} and v.policy_key = ${approvalPolicies.policyKey})`;
   const filters = [eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.isCurrent, true)];
   if (!query.includeDisabled) filters.push(eq(approvalPolicies.enabled, true));
+  if (query.cursor) {
+    // Oldest first, so the page after the cursor is what sorts after it: (first created, key) greater.
+    const position = decodeCursor(query.cursor);
+    filters.push(
+      sql`(${firstCreated}, ${approvalPolicies.policyKey}) > (${position.createdAt.toISOString()}::timestamptz, ${position.id}::uuid)`,
+    );
+  }
   const found = await tx
-    .select(policyColumns)
+    .select({ ...policyColumns, firstCreatedAt: firstCreated.mapWith(approvalPolicies.createdAt) })
     .from(approvalPolicies)
     .where(and(...filters))
-    // The order policies are matched in: by when each policy (its first version) was created.
-    .orderBy(
-      sql`(select min(v.created_at) from approval_policies v
-           where v.workspace_id = ${approvalPolicies.workspaceId} and v.policy_key = ${approvalPolicies.policyKey})`,
-      asc(approvalPolicies.policyKey),
-    )
-    .limit(500);
-  return found;
+    .orderBy(firstCreated, asc(approvalPolicies.policyKey))
+    .limit(query.limit + 1);
+  const paged = pageBy(found, query.limit, (policy) => ({ createdAt: policy.firstCreatedAt, id: policy.policyKey }));
+  return { items: paged.items.map(({ firstCreatedAt: _, ...policy }) => policy), nextCursor: paged.nextCursor };
 }
 
 /** Every version of the policy `ref` addresses (by its policyKey or one version's id), newest first. */
-export async function listPolicyVersions(tx: Tx, actor: Actor, ref: string): Promise<ApprovalPolicy[]> {
+export async function listPolicyVersions(tx: Tx, actor: Actor, ref: string, query: Page) {
   const found = await tx
     .select(policyColumns)
     .from(approvalPolicies)
@@ -242,11 +249,13 @@ export async function listPolicyVersions(tx: Tx, actor: Actor, ref: string): Pro
                  where v.workspace_id = ${actor.workspaceId}::uuid and v.id = ${ref}::uuid)`,
           ),
         ),
+        after(approvalPolicies.createdAt, approvalPolicies.id, query.cursor),
       ),
     )
-    .orderBy(desc(approvalPolicies.version));
-  if (found.length === 0) throw new NotFound("Approval policy", ref);
-  return found;
+    .orderBy(desc(approvalPolicies.createdAt), desc(approvalPolicies.id))
+    .limit(query.limit + 1);
+  if (found.length === 0 && !query.cursor) throw new NotFound("Approval policy", ref);
+  return page(found, query.limit);
 }
 
 /**

@@ -7,6 +7,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { created, errorResponses, json, jsonBody } from "../shared/openapi";
+import { PageQuery, pageSchema } from "../shared/pagination";
 import {
   CreatePolicyInput,
   createPolicy,
@@ -40,9 +41,9 @@ export const policyRoutes = createRouter()
       summary: "The current version of every approval policy, in matching order",
       middleware: [requireScope("approvals:read")] as const,
       request: { query: PolicyListQuery },
-      responses: { 200: json(z.object({ items: z.array(ApprovalPolicy) }), "Policies"), ...errorResponses },
+      responses: { 200: json(pageSchema(ApprovalPolicy), "A page of policies, in matching order"), ...errorResponses },
     }),
-    async (c) => c.json({ items: await inTenant(c, (tx) => listPolicies(tx, c.var.actor, c.req.valid("query"))) }, 200),
+    async (c) => c.json(await inTenant(c, (tx) => listPolicies(tx, c.var.actor, c.req.valid("query"))), 200),
   )
   .openapi(
     createRoute({
@@ -80,11 +81,14 @@ export const policyRoutes = createRouter()
       tags,
       summary: "Every version of a policy, newest first",
       middleware: [requireScope("approvals:read")] as const,
-      request: { params: PolicyParam },
-      responses: { 200: json(z.object({ items: z.array(ApprovalPolicy) }), "Versions"), ...errorResponses },
+      request: { params: PolicyParam, query: PageQuery },
+      responses: { 200: json(pageSchema(ApprovalPolicy), "A page of versions, newest first"), ...errorResponses },
     }),
     async (c) =>
-      c.json({ items: await inTenant(c, (tx) => listPolicyVersions(tx, c.var.actor, c.req.valid("param").id)) }, 200),
+      c.json(
+        await inTenant(c, (tx) => listPolicyVersions(tx, c.var.actor, c.req.valid("param").id, c.req.valid("query"))),
+        200,
+      ),
   )
   .openapi(
     createRoute({

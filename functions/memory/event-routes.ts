@@ -84,7 +84,10 @@ export const eventRoutes = createRouter()
       request: {
         params: IdParam,
         headers: z.object({
-          [SIGNATURE_HEADER.toLowerCase()]: z.string().optional().openapi({ example: "sha256=9f86d081884c7d65…" }),
+          [SIGNATURE_HEADER.toLowerCase()]: z
+            .string()
+            .optional()
+            .openapi({ example: "sha256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" }),
           [TIMESTAMP_HEADER.toLowerCase()]: z.string().optional().openapi({ example: "1767225600" }),
         }),
       },

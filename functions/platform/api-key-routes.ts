@@ -1,8 +1,9 @@
 /** `/v1/api-keys`: keys of the workspace (their secrets only at creation). */
-import { createRoute, z } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
+import { PageQuery, pageSchema } from "../shared/pagination";
 import { CreateApiKeyInput, createApiKey, listApiKeys, revokeApiKey } from "./api-keys";
 import { ApiKey, CreatedApiKey } from "./schemas";
 
@@ -17,9 +18,10 @@ export const apiKeyRoutes = createRouter()
       tags,
       summary: "API keys of the workspace (never their secrets)",
       middleware: [admin] as const,
-      responses: { 200: json(z.object({ items: z.array(ApiKey) }), "API keys"), ...errorResponses },
+      request: { query: PageQuery },
+      responses: { 200: json(pageSchema(ApiKey), "A page of API keys, newest first"), ...errorResponses },
     }),
-    async (c) => c.json({ items: await inTenant(c, (tx) => listApiKeys(tx, c.var.actor)) }, 200),
+    async (c) => c.json(await inTenant(c, (tx) => listApiKeys(tx, c.var.actor, c.req.valid("query"))), 200),
   )
   .openapi(
     createRoute({

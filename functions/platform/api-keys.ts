@@ -15,6 +15,7 @@ import { type Actor, actorRef, hasScope, Scope, systemActor, withinScopes } from
 import { audit } from "../shared/audit";
 import { generateApiKey } from "../shared/auth";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
+import { after, type PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { apiKeyColumns } from "./schemas";
 
@@ -36,12 +37,15 @@ export const CreateApiKeyInput = z
   })
   .openapi("CreateApiKeyInput");
 
-export function listApiKeys(tx: Tx, actor: Actor) {
-  return tx
+/** The workspace's keys, newest first, a page at a time. */
+export async function listApiKeys(tx: Tx, actor: Actor, query: PageQuery) {
+  const found = await tx
     .select(apiKeyColumns)
     .from(apiKeys)
-    .where(eq(apiKeys.workspaceId, actor.workspaceId))
-    .orderBy(desc(apiKeys.createdAt));
+    .where(and(eq(apiKeys.workspaceId, actor.workspaceId), after(apiKeys.createdAt, apiKeys.id, query.cursor)))
+    .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
+    .limit(query.limit + 1);
+  return page(found, query.limit);
 }
 
 /** A key's secret is in the result and nowhere else, ever. */

@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, json, jsonBody } from "../shared/openapi";
+import { PageQuery, pageSchema } from "../shared/pagination";
 import { Invitation } from "./invitations";
 import {
   AddMemberInput,
@@ -34,9 +35,10 @@ export const memberRoutes = createRouter()
       tags,
       summary: "Members of the workspace and their roles",
       middleware: [requireScope("platform:read")] as const,
-      responses: { 200: json(z.object({ items: z.array(Member) }), "Members"), ...errorResponses },
+      request: { query: PageQuery },
+      responses: { 200: json(pageSchema(Member), "A page of members, newest first"), ...errorResponses },
     }),
-    async (c) => c.json({ items: await inTenant(c, (tx) => listMembers(tx, c.var.actor)) }, 200),
+    async (c) => c.json(await inTenant(c, (tx) => listMembers(tx, c.var.actor, c.req.valid("query"))), 200),
   )
   .openapi(
     createRoute({

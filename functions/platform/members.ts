@@ -14,14 +14,25 @@ import { apiKeys, users, workspaceMembers } from "../../db/schema";
 import { type Actor, actorRef, outranks, type MemberRole as Role } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { Conflict, Forbidden, NotFound } from "../shared/errors";
+import { after, type PageQuery, pageBy } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { keepAnAdminKey } from "./api-keys";
 import { issueInvitation } from "./invitations";
 import { MemberRole, memberColumns } from "./schemas";
 
+/**
+ * An address as a browser's `<input type="email">` takes it (WHATWG): a dotless domain is fine,
+ * so `admin@localhost`, the address `npm start` gives its first admin, can be invited too.
+ * A pattern rather than `format: email`, whose common validators require a dot in the domain.
+ */
+export const EmailAddress = z.string().trim().max(320).regex(z.regexes.html5Email, "Invalid email address").openapi({
+  description: "An email address (a dotless domain such as localhost is allowed)",
+  example: "ada@example.com",
+});
+
 export const AddMemberInput = z
   .strictObject({
-    email: z.string().trim().email().max(320),
+    email: EmailAddress,
     name: z.string().trim().max(200).optional().openapi({ description: "The person's name in this workspace" }),
     role: MemberRole.default("MEMBER"),
   })
@@ -32,10 +43,18 @@ export const UpdateMemberInput = z.strictObject({ role: MemberRole }).openapi("U
 const members = (tx: Tx) =>
   tx.select(memberColumns).from(workspaceMembers).innerJoin(users, eq(users.id, workspaceMembers.userId));
 
-export function listMembers(tx: Tx, actor: Actor) {
-  return members(tx)
-    .where(eq(workspaceMembers.workspaceId, actor.workspaceId))
-    .orderBy(desc(workspaceMembers.createdAt));
+/** The workspace's members, newest first, a page at a time. */
+export async function listMembers(tx: Tx, actor: Actor, query: PageQuery) {
+  const found = await members(tx)
+    .where(
+      and(
+        eq(workspaceMembers.workspaceId, actor.workspaceId),
+        after(workspaceMembers.createdAt, workspaceMembers.userId, query.cursor),
+      ),
+    )
+    .orderBy(desc(workspaceMembers.createdAt), desc(workspaceMembers.userId))
+    .limit(query.limit + 1);
+  return pageBy(found, query.limit, (member) => ({ createdAt: member.createdAt, id: member.userId }));
 }
 
 export async function getMember(tx: Tx, actor: Actor, userId: string) {

@@ -3,6 +3,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
 import { errorResponses, json, jsonBody } from "../shared/openapi";
+import { PageQuery, pageSchema } from "../shared/pagination";
 import { Workspace } from "./schemas";
 import { CreateWorkspaceInput, createWorkspace, listWorkspaces } from "./workspaces";
 
@@ -16,9 +17,10 @@ export const workspaceRoutes = createRouter()
       path: "/v1/workspaces",
       tags,
       summary: "The caller's workspace, and the person's other workspaces when the key's membership is verified",
-      responses: { 200: json(z.object({ items: z.array(Workspace) }), "Workspaces"), ...errorResponses },
+      request: { query: PageQuery },
+      responses: { 200: json(pageSchema(Workspace), "A page of workspaces, newest first"), ...errorResponses },
     }),
-    async (c) => c.json({ items: await inTenant(c, (tx) => listWorkspaces(tx, c.var.actor)) }, 200),
+    async (c) => c.json(await inTenant(c, (tx) => listWorkspaces(tx, c.var.actor, c.req.valid("query"))), 200),
   )
   .openapi(
     createRoute({

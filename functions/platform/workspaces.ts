@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import { and, eq, or, sql } from "drizzle-orm";
+import { and, desc, eq, or, sql } from "drizzle-orm";
 import { type Database, one, type Tx } from "../../db/client";
 import { apiKeys, workspaceMembers, workspaces } from "../../db/schema";
 import { type Actor, actorRef, type Scope } from "../shared/actor";
 import { audit } from "../shared/audit";
 import { generateApiKey, hashApiKey } from "../shared/auth";
 import { BadRequest, Forbidden } from "../shared/errors";
+import { after, type PageQuery, page } from "../shared/pagination";
 import { parseInput } from "../shared/validation";
 import { ensureUser } from "./members";
 
@@ -103,12 +104,13 @@ export function createWorkspace(tx: Tx, actor: Actor, input: CreateWorkspaceInpu
  * identity, see invitations.ts) — the person's other verified ones. A service key sees its own.
  * (RLS: `member_can_list`, `own_memberships`.)
  */
-export async function listWorkspaces(tx: Tx, actor: Actor) {
+/** The caller's workspaces (see the route), newest first, a page at a time. */
+export async function listWorkspaces(tx: Tx, actor: Actor, query: PageQuery) {
   const others = actor.identityVerified
     ? and(eq(workspaceMembers.userId, sql`cairn_current_user()`), eq(workspaceMembers.identityVerified, true))
     : undefined;
   const own = eq(workspaces.id, actor.workspaceId);
-  return tx
+  const found = await tx
     .select({
       id: workspaces.id,
       name: workspaces.name,
@@ -120,6 +122,8 @@ export async function listWorkspaces(tx: Tx, actor: Actor) {
       workspaceMembers,
       and(eq(workspaceMembers.workspaceId, workspaces.id), eq(workspaceMembers.userId, sql`cairn_current_user()`)),
     )
-    .where(others ? or(own, others) : own)
-    .orderBy(workspaces.createdAt);
+    .where(and(others ? or(own, others) : own, after(workspaces.createdAt, workspaces.id, query.cursor)))
+    .orderBy(desc(workspaces.createdAt), desc(workspaces.id))
+    .limit(query.limit + 1);
+  return page(found, query.limit);
 }

@@ -6,6 +6,7 @@ import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Database, Tx } from "../../db/client";
 import { assertScopes, authenticate, authenticateKey, bearerKey, forgetKey, keyFailure } from "./auth";
+import { DOCS_CSP, DOCS_SCRIPT_PATH, docsScript, renderDocsPage } from "./docs-page";
 import type { AppEnv } from "./env";
 import {
   AppError,
@@ -17,7 +18,8 @@ import {
   Unauthorized,
 } from "./errors";
 import { logger } from "./logger";
-import { renderDocsPage } from "./openapi";
+import { finishDocument } from "./openapi-contract";
+import { buildRouteTable, type RouteTable } from "./route-table";
 import { validationIssues } from "./validation";
 
 export type Router = OpenAPIHono<AppEnv>;
@@ -93,9 +95,21 @@ export interface AppOptions {
 
 export const OPENAPI_CONFIG = {
   openapi: "3.1.0",
-  info: { title: "Cairn", version: "0.1.0" },
+  info: {
+    title: "Cairn",
+    version: "0.1.0",
+    description:
+      "Durable work orders with human approvals and dead letters, and a semantic memory, for teams that run AI agents. " +
+      'Every `/v1` route takes `Authorization: Bearer <API key>`; errors are `{"error":{"code","message","details"}}`. ' +
+      "A known path asked with a method it does not serve answers 405 with an `Allow` header; " +
+      "an unknown query parameter is a 400.",
+    license: { name: "UNLICENSED", identifier: "UNLICENSED" },
+  },
   security: [{ apiKey: [] }],
 };
+
+/** The app's OpenAPI document: generated from its routes, then finished (openapi-contract.ts). */
+export const apiDocument = (app: Router): object => finishDocument(app.getOpenAPI31Document(OPENAPI_CONFIG));
 
 export function createApp(options: AppOptions): Router {
   const app = createRouter();
@@ -130,6 +144,24 @@ export function createApp(options: AppOptions): Router {
     if (c.req.method === "POST" && KEYLESS_ROUTE.test(c.req.path)) return next();
     return authenticate(c, next);
   });
+  // The route table is built on first use: by then every router (and local.ts's extra routes) is mounted.
+  let table: RouteTable | undefined;
+  const routeTable = () => {
+    table ??= buildRouteTable(app, app.openAPIRegistry.definitions);
+    return table;
+  };
+  // A query parameter the route does not declare is a mistake to report, not one to ignore.
+  app.use("/v1/*", async (c, next) => {
+    const keys = [...new URL(c.req.url).searchParams.keys()];
+    const unknown = routeTable().unknownQueryKeys(c.req.method, c.req.path, [...new Set(keys)]);
+    if (unknown.length > 0) {
+      throw new BadRequest(
+        `Unknown query parameter${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}`,
+        unknown.map((key) => ({ path: key, message: "This route takes no such query parameter" })),
+      );
+    }
+    await next();
+  });
   // The MCP endpoint is the API for agents: the same database and API-key authentication.
   app.use("/mcp", async (c, next) => {
     c.set("database", await options.database());
@@ -157,13 +189,39 @@ export function createApp(options: AppOptions): Router {
     scheme: "bearer",
     description: "An API key: `Authorization: Bearer cairn_…`",
   });
-  const document = () => options.document ?? app.getOpenAPI31Document(OPENAPI_CONFIG);
+  let generated: object | undefined;
+  const document = () => {
+    generated ??= options.document ?? apiDocument(app);
+    return generated;
+  };
   app.get("/openapi.json", (c) => c.json(document()));
-  app.get("/docs", (c) => c.html(renderDocsPage(document() as never)));
+  app.get("/docs", (c) => {
+    c.header("Content-Security-Policy", DOCS_CSP);
+    return c.html(renderDocsPage(OPENAPI_CONFIG.info.title));
+  });
+  app.get(DOCS_SCRIPT_PATH, async (c) => {
+    const script = await docsScript();
+    c.header("Content-Type", "text/javascript; charset=utf-8");
+    c.header("Cache-Control", "public, max-age=3600");
+    c.header("Vary", "Accept-Encoding");
+    if (/\bgzip\b/.test(c.req.header("accept-encoding") ?? "")) {
+      c.header("Content-Encoding", "gzip");
+      return c.body(script.gzipped as Uint8Array<ArrayBuffer>);
+    }
+    return c.body(script.plain as Uint8Array<ArrayBuffer>);
+  });
 
-  app.notFound((c) =>
-    c.json(toErrorBody(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`)), 404),
-  );
+  app.notFound((c) => {
+    const allowed = routeTable().allowedMethods(c.req.path);
+    if (allowed.length > 0) {
+      c.header("Allow", allowed.join(", "));
+      return c.json(
+        toErrorBody(new AppError("method_not_allowed", `${c.req.method} is not served at ${c.req.path}`, { allowed })),
+        405,
+      );
+    }
+    return c.json(toErrorBody(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`)), 404);
+  });
   app.onError((error, c) => {
     const known =
       error instanceof AppError

@@ -1,11 +1,18 @@
 import { z } from "@hono/zod-openapi";
+import { ERROR_STATUS, type ErrorCode } from "./errors";
 
+/** The body of every error response; `code` is one of the closed vocabulary in errors.ts. */
 export const ErrorBody = z
   .object({
     error: z.object({
-      code: z.string(),
-      message: z.string(),
-      details: z.unknown().optional(),
+      code: z
+        .enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]])
+        .openapi({ description: "What went wrong, for programs (the status follows from it)" }),
+      message: z.string().openapi({ description: "What went wrong, for people" }),
+      details: z
+        .unknown()
+        .optional()
+        .openapi({ description: "Specifics: the invalid fields, the conflicting record…" }),
     }),
   })
   .openapi("Error");
@@ -52,30 +59,5 @@ export const created = <T extends z.ZodTypeAny>(schema: T, description: string) 
 export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
   body: { content: { "application/json": { schema } }, required: true },
 });
-
-/** A self-contained reference page (no CDN assets: it works offline, like the embedded default). */
-export function renderDocsPage(document: {
-  info: { title: string; version: string };
-  paths?: Record<string, Record<string, { summary?: string; description?: string; tags?: string[] }>>;
-}): string {
-  const entities: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" };
-  const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (ch) => entities[ch] ?? ch);
-  const rows = Object.entries(document.paths ?? {})
-    .flatMap(([path, operations]) =>
-      Object.entries(operations).map(
-        ([method, op]) =>
-          `<tr><td><code>${method.toUpperCase()}</code></td><td><code>${escapeHtml(path)}</code></td><td>${escapeHtml(op.tags?.join(", ") ?? "")}</td><td>${escapeHtml(op.summary ?? "")}</td></tr>`,
-      ),
-    )
-    .join("\n");
-  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(document.info.title)} API</title>
-<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;text-align:left}code{font-size:.95em}</style></head>
-<body><h1>${escapeHtml(document.info.title)} API <small>${escapeHtml(document.info.version)}</small></h1>
-<p>Every <code>/v1</code> route needs <code>Authorization: Bearer &lt;API key&gt;</code>. Errors are <code>{"error":{"code","message","details"}}</code>.
-The full OpenAPI 3.1 document, with every schema, is at <a href="/openapi.json">/openapi.json</a>.</p>
-<table><thead><tr><th>Method</th><th>Path</th><th>Area</th><th>Summary</th></tr></thead><tbody>
-${rows}
-</tbody></table></body></html>`;
-}
 
 export { Timestamp } from "./schemas";

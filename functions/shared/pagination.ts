@@ -39,9 +39,18 @@ export function after(createdAt: AnyColumn, id: AnyColumn, cursor: string | unde
 
 /** Given `limit + 1` rows, the page and the cursor of the next one. */
 export function page<T extends CursorPosition>(rows: T[], limit: number): { items: T[]; nextCursor: string | null } {
+  return pageBy(rows, limit, (row) => row);
+}
+
+/** `page` for rows whose key is not called `id` (members are keyed by their user). */
+export function pageBy<T>(
+  rows: T[],
+  limit: number,
+  position: (row: T) => CursorPosition,
+): { items: T[]; nextCursor: string | null } {
   const items = rows.slice(0, limit);
   const last = items[items.length - 1];
-  return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  return { items, nextCursor: rows.length > limit && last ? encodeCursor(position(last)) : null };
 }
 
 export const pageSchema = <T extends z.ZodTypeAny>(item: T) =>

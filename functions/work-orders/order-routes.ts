@@ -21,7 +21,7 @@ const write = requireScope("work:write");
 const tags = ["Work orders"];
 
 const IdempotencyHeader = z.object({
-  "idempotency-key": IdempotencyKey.optional().openapi({
+  "Idempotency-Key": IdempotencyKey.optional().openapi({
     description: "Makes creation safe to retry: the same key and body return the original order",
   }),
 });
@@ -42,7 +42,7 @@ export const orderRoutes = createRouter()
       },
     }),
     async (c) => {
-      const key = c.req.valid("header")["idempotency-key"];
+      const key = c.req.valid("header")["Idempotency-Key"];
       const created = await inTenant(c, (tx) =>
         createWorkOrder(tx, c.var.actor, c.req.valid("json"), { idempotencyKey: key }),
       );

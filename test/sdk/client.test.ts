@@ -118,7 +118,7 @@ describe("createClient retries", () => {
     expect(retry.headers["idempotency-key"]).toBe(first.headers["idempotency-key"]);
     expect(retry.body).toBe(first.body);
 
-    await client.POST("/v1/work-orders", { body: { title: "t" }, params: { header: { "idempotency-key": "mine" } } });
+    await client.POST("/v1/work-orders", { body: { title: "t" }, params: { header: { "Idempotency-Key": "mine" } } });
     expect(server.seen[2].headers["idempotency-key"]).toBe("mine");
     await client.GET("/v1/work-orders");
     expect(server.seen.at(-1)?.headers["idempotency-key"]).toBeUndefined();

@@ -3,6 +3,7 @@ import { bootstrapWorkspace } from "../../functions/platform/workspaces";
 import { allRouters } from "../../functions/routers";
 import type { Actor } from "../../functions/shared/actor";
 import { createApp, type Router } from "../../functions/shared/app";
+import { Contract, type ContractCheck, type OpenApiDocument } from "./contract";
 
 export function testApp(database: Database, routers: Router[] = Object.values(allRouters)): Router {
   return createApp({ database: async () => database, routers });
@@ -48,7 +49,24 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-/** Calls the app in-process; returns the status and the parsed JSON body. */
+const contracts = new WeakMap<Router, Promise<Contract>>();
+/** The app's own OpenAPI document, as a response checker (one per app). */
+export function contractOf(app: Router): Promise<Contract> {
+  let contract = contracts.get(app);
+  if (!contract) {
+    contract = Promise.resolve(app.request("/openapi.json")).then(
+      async (response) => new Contract((await response.json()) as OpenApiDocument),
+    );
+    contracts.set(app, contract);
+  }
+  return contract;
+}
+
+/**
+ * Calls the app in-process; returns the status, the parsed JSON body and the contract check.
+ * Every response is checked against the app's `/openapi.json` (test/support/contract.ts): a
+ * status the operation does not document, or a body its schema does not accept, fails the call.
+ */
 export async function call(app: Router, method: string, path: string, options: CallOptions = {}) {
   const headers: Record<string, string> = { ...options.headers };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
@@ -65,5 +83,15 @@ export async function call(app: Router, method: string, path: string, options: C
   } catch {
     json = text;
   }
-  return { status: response.status, body: json, headers: response.headers };
+  const contract: ContractCheck = (await contractOf(app)).check(
+    method.toUpperCase(),
+    path,
+    response.status,
+    json,
+    response.headers.get("content-type"),
+  );
+  if (contract.problems.length > 0) {
+    throw new Error(`The response breaks the OpenAPI document:\n${contract.problems.join("\n")}`);
+  }
+  return { status: response.status, body: json, headers: response.headers, contract };
 }

@@ -19,7 +19,7 @@ export const workOrderCommands: Command[] = [
       const order = await context.client().POST("/v1/work-orders", {
         // The file goes as it is: the server validates it.
         body: body as components["schemas"]["CreateWorkOrderInput"],
-        params: { header: key ? { "idempotency-key": key } : {} },
+        params: { header: key ? { "Idempotency-Key": key } : {} },
       });
       print(context, order, () => `${order.id}  ${order.status}  ${order.items.length} items  ${order.title}`);
       return undefined;
