@@ -52,7 +52,9 @@ export function resolveDependencies(specs: Keyed[]): { ids: string[]; dependsOn:
   const cycle = findCycle(edges);
   if (cycle) {
     const names = cycle.map((index) => specs[index]?.key ?? String(index));
-    throw new Invalid(`The dependencies form a cycle: ${names.join(" → ")}`, { cycle: names });
+    throw new Invalid(`The dependencies form a cycle (each depends on the next): ${names.join(" → ")}`, {
+      cycle: names,
+    });
   }
   const ids = specs.map(() => randomUUID());
   return {
