@@ -69,8 +69,11 @@ CREATE FUNCTION cairn_key_limit(ws uuid, concurrency_key text) RETURNS queue_lim
 -- the last interval; a claim is admitted while fewer than rate_limit are in it. The time is
 -- clock_timestamp() after the locks, so a group's times only grow; the claim uses it as its
 -- attempts' started_at, so the attempts show exactly what the windows counted.
+--
+-- Returns the admitted items (item_id, admitted_at) and, for each candidate a spent rate budget
+-- held back, a row without item_id whose due_at is when that budget has room again.
 CREATE FUNCTION cairn_admit_claims(ws uuid, candidates uuid[])
-  RETURNS TABLE (item_id uuid, admitted_at timestamptz)
+  RETURNS TABLE (item_id uuid, admitted_at timestamptz, due_at timestamptz)
   LANGUAGE plpgsql VOLATILE
   AS $$
 DECLARE
@@ -83,7 +86,7 @@ DECLARE
   in_window int;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM queue_limits l WHERE l.workspace_id = ws) THEN
-    RETURN QUERY SELECT u.id, NULL::timestamptz FROM unnest(candidates) u(id);
+    RETURN QUERY SELECT u.id, NULL::timestamptz, NULL::timestamptz FROM unnest(candidates) u(id);
     RETURN;
   END IF;
 
@@ -130,11 +133,30 @@ BEGIN
       SELECT count(*) INTO in_window FROM queue_rate_windows r, unnest(r.recent) t
       WHERE r.limit_id = c.kl_id AND r.group_key = c.ckey AND t > decided - c.kl_ms * interval '1 millisecond';
       ok := in_window < c.kl_rate;
+      IF NOT ok THEN
+        item_id := NULL;
+        admitted_at := NULL;
+        -- The window has room again when its (in_window - rate + 1)-th oldest claim leaves it.
+        SELECT t + c.kl_ms * interval '1 millisecond' INTO due_at
+        FROM queue_rate_windows r, unnest(r.recent) t
+        WHERE r.limit_id = c.kl_id AND r.group_key = c.ckey AND t > decided - c.kl_ms * interval '1 millisecond'
+        ORDER BY t OFFSET in_window - c.kl_rate LIMIT 1;
+        RETURN NEXT;
+      END IF;
     END IF;
     IF ok AND c.tl_rate IS NOT NULL THEN
       SELECT count(*) INTO in_window FROM queue_rate_windows r, unnest(r.recent) t
       WHERE r.limit_id = c.tl_id AND r.group_key = c.type AND t > decided - c.tl_ms * interval '1 millisecond';
       ok := in_window < c.tl_rate;
+      IF NOT ok THEN
+        item_id := NULL;
+        admitted_at := NULL;
+        SELECT t + c.tl_ms * interval '1 millisecond' INTO due_at
+        FROM queue_rate_windows r, unnest(r.recent) t
+        WHERE r.limit_id = c.tl_id AND r.group_key = c.type AND t > decided - c.tl_ms * interval '1 millisecond'
+        ORDER BY t OFFSET in_window - c.tl_rate LIMIT 1;
+        RETURN NEXT;
+      END IF;
     END IF;
     CONTINUE WHEN NOT ok;
 
@@ -160,6 +182,7 @@ BEGIN
     END IF;
     item_id := c.id;
     admitted_at := decided;
+    due_at := NULL;
     RETURN NEXT;
   END LOOP;
 END $$;

@@ -363,4 +363,51 @@ describeEachDatabase("queue controls", (db) => {
     ).rejects.toMatchObject({ status: 422 });
     expect((await d.claim("w", 10)).items).toEqual([]);
   });
+
+  it("a limit of 5 claims per second is never exceeded over a 3-second run (attempts' start times), and the claim says when the next is due", async () => {
+    const { database, target, url } = db();
+    const ws = await seedWorkspace(database);
+    const actor = ownerActor(ws);
+    const d = domain(database, actor);
+    await d.limit({ type: "llm", rate: { limit: 5, intervalSeconds: 1 } });
+    await d.create({ title: "calls", items: Array.from({ length: 60 }, (_, n) => ({ type: "llm", payload: { n } })) });
+    const pool = target === "postgres" ? await connect(url, { driver: "neon", max: 10 }) : database;
+    let sawNext = 0;
+    try {
+      const deadline = Date.now() + 3000;
+      const worker = async (w: number) => {
+        const mine = domain(pool, actor);
+        while (Date.now() < deadline) {
+          const claimed = await mine.claim(`w${w}`, 2);
+          for (const item of claimed.items) await mine.complete(item.id, item);
+          if (claimed.items.length === 0) {
+            // Null when nothing was held back by the limit (the candidates were locked by other claims).
+            const wait = claimed.nextClaimableAt ? claimed.nextClaimableAt.getTime() - Date.now() : 5;
+            // Never later than one interval from now (allowing for clock reads on both sides).
+            expect(wait).toBeLessThanOrEqual(1100);
+            if (claimed.nextClaimableAt) sawNext++;
+            await sleep(Math.min(Math.max(wait, 5), 50));
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, (_, w) => worker(w)));
+    } finally {
+      if (pool !== database) await pool.close();
+    }
+    // Every six consecutive claims span at least a second: no window of 1 s holds more than 5.
+    const [stats] = await rows<{ claims: number; crowded: number; first: string; last: string }>(
+      database.db,
+      sql`select count(*)::int as claims,
+                 count(*) filter (where sixth - started_at < interval '1 second')::int as crowded,
+                 min(started_at)::text as first, max(started_at)::text as last
+          from (select a.started_at, lead(a.started_at, 5) over (order by a.started_at) as sixth
+                from attempts a join work_items i on i.id = a.work_item_id
+                where i.workspace_id = ${actor.workspaceId}::uuid) s`,
+    );
+    expect(stats!.crowded).toBe(0);
+    // The limit was reached, not idled under: about 5 per second for 3 seconds.
+    expect(stats!.claims).toBeGreaterThanOrEqual(12);
+    expect(stats!.claims).toBeLessThanOrEqual(20);
+    expect(sawNext).toBeGreaterThan(0);
+  }, 60_000);
 });

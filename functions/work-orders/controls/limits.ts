@@ -180,15 +180,20 @@ export const notBlocked = (): SQL =>
       and i.type <> all(array(select group_key from blocked where kind = 'TYPE'))`;
 
 /**
- * CTE `admitted` (id, admitted_at): the candidates (CTE `candidates`, in claim order) that the
+ * CTEs `admission` and `admitted` (id, admitted_at): the candidates (CTE `candidates`, in claim order) that the
  * limits admit, decided under the groups' locks (`cairn_admit_claims`). `admitted_at` is the
  * decision's time when a limit applied (the attempts start then), else null.
  */
 export const admittedCte = (ws: SQL): SQL =>
-  sql`admitted as materialized (
+  sql`admission as materialized (
           -- A CTE scan returns the rows in the order its LIMIT produced them: the claim order.
-          select a.item_id as id, a.admitted_at from cairn_admit_claims(${ws}, array(select id from candidates)) a
-        )`;
+          select a.item_id as id, a.admitted_at, a.due_at from cairn_admit_claims(${ws}, array(select id from candidates)) a
+        ),
+        admitted as (select id, admitted_at from admission where id is not null)`;
 
-/** When a rate-limited group at its limit can next be claimed (null if none is). */
-export const nextClaimableAt = (): SQL => sql`(select min(due_at) from blocked)`;
+/**
+ * When a rate-limited group at its limit can next be claimed: the earliest of the groups the
+ * scan passed over and the candidates the admission held back (null if none).
+ */
+export const nextClaimableAt = (): SQL =>
+  sql`least((select min(due_at) from blocked), (select min(due_at) from admission))`;
