@@ -43,6 +43,7 @@ CREATE TABLE "work_schedules" (
 	"next_run_at" timestamp with time zone NOT NULL,
 	"last_run_at" timestamp with time zone,
 	"last_order_id" uuid,
+	"last_error" text,
 	"created_by" uuid,
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL

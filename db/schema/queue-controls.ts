@@ -101,6 +101,8 @@ export const workSchedules = pgTable(
     nextRunAt: timestamp("next_run_at", { withTimezone: true }).notNull(),
     lastRunAt: timestamp("last_run_at", { withTimezone: true }),
     lastOrderId: uuid("last_order_id").references(() => workOrders.id, { onDelete: "set null" }),
+    /** Why the last run created no order (the template no longer fits, say); null after a run that did. */
+    lastError: text("last_error"),
     createdBy: uuid("created_by").references(() => users.id, { onDelete: "set null" }),
     ...timestamps(),
   },

@@ -1,6 +1,6 @@
 /**
- * Queue controls: `/v1/queue-limits` (concurrency and rate limits), `/v1/paused-types` and
- * pausing an order's claiming. Changing them is workspace administration (`platform:write`:
+ * Queue controls: `/v1/queue-limits` (concurrency and rate limits), `/v1/paused-types`,
+ * pausing an order's claiming, and `/v1/schedules`. Changing them is workspace administration (`platform:write`:
  * owners and admins); reading them needs `work:read`.
  */
 import { createRoute, z } from "@hono/zod-openapi";
@@ -16,6 +16,15 @@ import {
   resumeItemType,
   setOrderPaused,
 } from "./controls/pauses";
+import {
+  CreateScheduleInput,
+  createSchedule,
+  deleteSchedule,
+  getSchedule,
+  listSchedules,
+  Schedule,
+  setSchedulePaused,
+} from "./controls/schedules";
 
 const read = requireScope("work:read");
 const administer = requireScope("platform:write");
@@ -124,4 +133,80 @@ export const controlRoutes = createRouter()
     }),
     async (c) =>
       c.json(await inTenant(c, (tx) => setOrderPaused(tx, c.var.actor, c.req.valid("param").id, false)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/schedules",
+      tags,
+      summary: "Create a schedule: a cron expression (UTC) that creates an order from a template each period",
+      middleware: [administer] as const,
+      request: jsonBody(CreateScheduleInput),
+      responses: { 201: json(Schedule, "Created"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => createSchedule(tx, c.var.actor, c.req.valid("json"))), 201),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/schedules",
+      tags,
+      summary: "The workspace's schedules",
+      middleware: [read] as const,
+      responses: { 200: json(z.object({ items: z.array(Schedule) }), "Schedules"), ...errorResponses },
+    }),
+    async (c) => c.json({ items: await inTenant(c, (tx) => listSchedules(tx, c.var.actor)) }, 200),
+  )
+  .openapi(
+    createRoute({
+      method: "get",
+      path: "/v1/schedules/{id}",
+      tags,
+      summary: "A schedule, with its next and last run",
+      middleware: [read] as const,
+      request: { params: IdParam },
+      responses: { 200: json(Schedule, "The schedule"), ...errorResponses },
+    }),
+    async (c) => c.json(await inTenant(c, (tx) => getSchedule(tx, c.var.actor, c.req.valid("param").id)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/schedules/{id}/pause",
+      tags,
+      summary: "Pause a schedule (it does not fire while paused)",
+      middleware: [administer] as const,
+      request: { params: IdParam },
+      responses: { 200: json(Schedule, "Paused"), ...errorResponses },
+    }),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => setSchedulePaused(tx, c.var.actor, c.req.valid("param").id, true)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/schedules/{id}/resume",
+      tags,
+      summary: "Resume a schedule: its next run is the first after now (runs missed while paused are not made up)",
+      middleware: [administer] as const,
+      request: { params: IdParam },
+      responses: { 200: json(Schedule, "Resumed"), ...errorResponses },
+    }),
+    async (c) =>
+      c.json(await inTenant(c, (tx) => setSchedulePaused(tx, c.var.actor, c.req.valid("param").id, false)), 200),
+  )
+  .openapi(
+    createRoute({
+      method: "delete",
+      path: "/v1/schedules/{id}",
+      tags,
+      summary: "Delete a schedule (the orders it created stay)",
+      middleware: [administer] as const,
+      request: { params: IdParam },
+      responses: deleted,
+    }),
+    async (c) => {
+      await inTenant(c, (tx) => deleteSchedule(tx, c.var.actor, c.req.valid("param").id));
+      return c.body(null, 204);
+    },
   );
