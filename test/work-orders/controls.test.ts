@@ -12,7 +12,7 @@ import { pauseItemType, resumeItemType, setOrderPaused } from "../../functions/w
 import { getWorkItem } from "../../functions/work-orders/items";
 import { createWorkOrder, getWorkOrder } from "../../functions/work-orders/work-orders";
 import { describeEachDatabase } from "../support/databases";
-import { call, ownerActor, seedWorkspace, testApp } from "../support/http";
+import { ownerActor, seedWorkspace } from "../support/http";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 type FenceLike = { attemptId: string; fencingToken: string };

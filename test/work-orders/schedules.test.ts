@@ -7,7 +7,6 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../db/client";
 import { runSweeper } from "../../functions/jobs/sweeper";
-import type { Actor } from "../../functions/shared/actor";
 import { nextRun, parseCron } from "../../functions/work-orders/controls/cron";
 import {
   createSchedule,
