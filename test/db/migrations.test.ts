@@ -60,6 +60,11 @@ describe("migrations and schema code", () => {
         "tool_capabilities",
         "schemas",
         "activity_log",
+        // Queue controls (issue 15).
+        "queue_limits",
+        "queue_rate_windows",
+        "queue_pauses",
+        "work_schedules",
       ].sort(),
     );
   });
