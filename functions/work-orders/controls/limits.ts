@@ -141,23 +141,30 @@ export async function deleteQueueLimit(tx: Tx, actor: Actor, id: string) {
 }
 
 /**
- * CTE `blocked` (kind 'KEY' | 'TYPE', group_key, due_at): the groups of workspace `ws` that are
+ * CTEs `limited` (whether the workspace has limits) and `blocked` (kind 'KEY' | 'TYPE', group_key, due_at): the groups of workspace `ws` that are
  * at a limit in this statement's snapshot — keys and types with `maxInFlight` items PROCESSING,
  * and rate windows that are full (due_at: when the oldest claim counted leaves the window).
  * Empty, after one index probe each, in a workspace without limits.
  */
 export function blockedGroupsCte(ws: SQL): SQL {
-  return sql`blocked as materialized (
+  // \`limited\`: one index probe; every part below is a one-time filter on it, so a workspace
+  // without limits runs none of them (nor the admission function).
+  return sql`limited as materialized (
+          select exists (select 1 from queue_limits l where l.workspace_id = ${ws}) as yes
+        ),
+        blocked as materialized (
           select 'KEY' as kind, p.concurrency_key as group_key, null::timestamptz as due_at
           from work_items p
-          where p.workspace_id = ${ws} and p.status = 'PROCESSING' and p.concurrency_key is not null
+          where (select yes from limited)
+            and p.workspace_id = ${ws} and p.status = 'PROCESSING' and p.concurrency_key is not null
             and exists (select 1 from queue_limits l where l.workspace_id = ${ws} and l.kind <> 'TYPE' and l.max_in_flight is not null)
           group by p.concurrency_key
           having count(*) >= (cairn_key_limit(${ws}, p.concurrency_key)).max_in_flight
           union all
           select 'TYPE', l.target, null::timestamptz
           from queue_limits l
-          where l.workspace_id = ${ws} and l.kind = 'TYPE' and l.max_in_flight is not null
+          where (select yes from limited)
+            and l.workspace_id = ${ws} and l.kind = 'TYPE' and l.max_in_flight is not null
             and l.max_in_flight <= (select count(*) from work_items p
                                     where p.workspace_id = ${ws} and p.status = 'PROCESSING' and p.type = l.target)
           union all
@@ -170,7 +177,7 @@ export function blockedGroupsCte(ws: SQL): SQL {
                                where t > now() - l.rate_interval_ms * interval '1 millisecond' order by t) as recent) r
             where cardinality(recent) >= l.rate_limit
           ) full_window
-          where w.workspace_id = ${ws}
+          where (select yes from limited) and w.workspace_id = ${ws}
         )`;
 }
 
@@ -186,8 +193,13 @@ export const notBlocked = (): SQL =>
  */
 export const admittedCte = (ws: SQL): SQL =>
   sql`admission as materialized (
+          select c.id, null::timestamptz as admitted_at, null::timestamptz as due_at
+          from candidates c where not (select yes from limited)
+          union all
           -- A CTE scan returns the rows in the order its LIMIT produced them: the claim order.
-          select a.item_id as id, a.admitted_at, a.due_at from cairn_admit_claims(${ws}, array(select id from candidates)) a
+          select a.item_id, a.admitted_at, a.due_at
+          from cairn_admit_claims(${ws}, array(select id from candidates)) a
+          where (select yes from limited)
         ),
         admitted as (select id, admitted_at from admission where id is not null)`;
 
