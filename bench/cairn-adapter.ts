@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import pg from "pg";
 import { connect, type Database } from "../db/client.js";
 import { migrateDatabase } from "../db/migrate.js";
@@ -12,10 +13,10 @@ import {
 } from "../functions/memory/search.js";
 import { bootstrapWorkspace } from "../functions/platform/workspaces.js";
 import type { Actor } from "../functions/shared/actor.js";
-import { claimWorkItems, completeWorkItem } from "../functions/work-orders/claims.js";
+import { claimWorkItems, completeWorkItems } from "../functions/work-orders/claims.js";
 import { putQueueLimit } from "../functions/work-orders/controls/limits.js";
 import { createWorkOrder, MAX_ITEMS_PER_ORDER } from "../functions/work-orders/work-orders.js";
-import { startWsProxy, type WsProxy } from "../scripts/ws-proxy.js";
+import type { WsProxy } from "../scripts/ws-proxy.js";
 import type { ClaimTarget } from "./lib/claim-harness.js";
 import { MemoryGenerator } from "./lib/memories.js";
 import { now } from "./lib/stats.js";
@@ -108,7 +109,7 @@ export class CairnBench {
     const t0 = now();
     await migrateDatabase(url.toString());
     console.log(`  Cairn: database ${name} created and migrated in ${((now() - t0) / 1000).toFixed(1)} s`);
-    const proxy = await startWsProxy();
+    const proxy = await startProxyProcess();
     configureNeonForProxy(proxy.port);
     const database = await connect(url.toString(), { driver: "neon", max: 4 });
     const owner = new pg.Pool({ connectionString: url.toString(), max: 2, application_name: "cairn-bench-owner" });
@@ -118,6 +119,11 @@ export class CairnBench {
   /** A Neon-driver Database of its own (e.g. one connection per claim worker). */
   connectNeon(max: number): Promise<Database> {
     return connect(this.url, { driver: "neon", max });
+  }
+
+  /** A Database of its own on `driver` (node-postgres over TCP, or Neon through the proxy process). */
+  connectDriver(driver: "pg" | "neon", max: number): Promise<Database> {
+    return connect(this.url, { driver, max });
   }
 
   async workspace(label: string): Promise<Workspace> {
@@ -148,10 +154,11 @@ export class CairnBench {
   /**
    * `items` QUEUED work items in a fresh workspace, created with `createWorkOrder` (orders of
    * `itemsPerOrder`, at most MAX_ITEMS_PER_ORDER), and a ClaimTarget whose claim is
-   * `claimWorkItems` and whose completion is `completeWorkItem` (one transaction per item, as
-   * `POST /v1/work-items/{id}/complete` does), each inside `database.withTenant` on its own
-   * Neon-driver pool of `workers` connections. With `concurrencyKeys`, item n carries the key
-   * `tenant:<n mod keys>` and a prefix limit gives each key `maxInFlight` (queue controls in use).
+   * `claimWorkItems` and whose completion is `completeWorkItems` (one batch completion per claim,
+   * as `POST /v1/work-items:complete` does), each inside `database.withTenant` on its own pool of
+   * `workers` connections on `driver` (default the Neon driver through the proxy process). With
+   * `concurrencyKeys`, item n carries the key `tenant:<n mod keys>` and a prefix limit gives each
+   * key `maxInFlight` (queue controls in use).
    */
   async claimTarget(
     items: number,
@@ -160,6 +167,7 @@ export class CairnBench {
       itemsPerOrder?: number;
       name?: string;
       database?: Database;
+      driver?: "pg" | "neon";
       concurrencyKeys?: { keys: number; maxInFlight: number };
     } = {},
   ): Promise<ClaimTarget> {
@@ -195,7 +203,7 @@ export class CairnBench {
     await Promise.all([makeOrders(), makeOrders()]);
     await this.owner.query("vacuum analyze work_items");
 
-    const database = options.database ?? (await this.connectNeon(workers));
+    const database = options.database ?? (await this.connectDriver(options.driver ?? "neon", workers));
     const ownsDatabase = !options.database;
     const fences = new Map<string, { attemptId: string; fencingToken: string }>();
     const owner = this.owner;
@@ -209,12 +217,16 @@ export class CairnBench {
         return claimed.map((c) => c.id);
       },
       async complete(_worker, ids) {
-        for (const id of ids) {
+        // One batch completion for what one claim returned (POST /v1/work-items:complete).
+        const items = ids.map((id) => {
           const fence = fences.get(id);
           if (!fence) throw new Error(`completing ${id}, which this target did not claim`);
-          await database.withTenant(tenant, (tx) => completeWorkItem(tx, ws.actor, id, fence));
           fences.delete(id);
-        }
+          return { id, ...fence };
+        });
+        const outcomes = await database.withTenant(tenant, (tx) => completeWorkItems(tx, ws.actor, { items }));
+        const refused = outcomes.find((outcome) => outcome.outcome !== "completed");
+        if (refused) throw new Error(`completion of ${refused.id} refused: ${refused.outcome}`);
       },
       async verify() {
         const { rows } = await owner.query<{ done: number; not_done: number; reclaimed: number; attempts: number }>(
@@ -458,3 +470,32 @@ export async function createCairnAdapter(benchUrl: string): Promise<CairnBench> 
 }
 
 export type CairnAdapter = CairnBench;
+
+/**
+ * The WebSocket-to-TCP proxy in a process of its own (scripts/ws-proxy.ts on an ephemeral port),
+ * so its CPU is not the benchmark's: the Neon driver path is measured as it runs in production,
+ * where the proxy is Neon's, not the client's.
+ */
+async function startProxyProcess(): Promise<WsProxy> {
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/ws-proxy.ts"], {
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /ws:\/\/[^:]+:(\d+)\//.exec(output);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`the ws proxy process exited (${code}) before listening`)));
+  });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}

@@ -2,6 +2,8 @@ import type { EventEmitter } from "node:events";
 import type { ExtractTablesWithRelations, SQL, Table } from "drizzle-orm";
 import { getTableColumns, sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import { PgDialect } from "drizzle-orm/pg-core";
+import { type PipelineClient, type PipelinedStatement, runPipeline, SkippedStatement } from "./pipeline";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -13,6 +15,18 @@ export type DriverKind = "pglite" | "neon" | "pg";
 export interface Tenant {
   workspaceId: string;
   userId?: string | null;
+  /**
+   * The API key the request presented, checked again by the set-up statement itself
+   * (`cairn_authenticate`, migration 0009): a revoked key or changed grants fail the
+   * transaction before its first statement runs, in the same round trip.
+   */
+  key?: PresentedKey;
+}
+
+/** A key's SHA-256 and the fingerprint of the grants it was authenticated with. */
+export interface PresentedKey {
+  hash: string;
+  fingerprint: string;
 }
 
 export interface Database {
@@ -93,14 +107,118 @@ export async function connect(url = process.env.DATABASE_URL, options: ConnectOp
     const { drizzle } = await import("drizzle-orm/neon-serverless");
     const pool = new Pool({ connectionString: url, max: options.max ?? 10 });
     listenForLostConnections(pool, log);
-    return wrap("neon", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end(), log);
+    const onConnection = (client: PooledClient) => drizzle({ client: client as never, schema }) as unknown as Db;
+    return wrap(
+      "neon",
+      drizzle({ client: pool, schema }) as unknown as Db,
+      () => pool.end(),
+      log,
+      pipelined(pool as unknown as ClientPool, onConnection),
+    );
   }
   const { default: pg } = await import("pg");
   const { drizzle } = await import("drizzle-orm/node-postgres");
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10 });
   listenForLostConnections(pool, log);
-  return wrap("pg", drizzle({ client: pool, schema }) as unknown as Db, () => pool.end(), log);
+  const onConnection = (client: PooledClient) => drizzle({ client: client as never, schema }) as unknown as Db;
+  return wrap(
+    "pg",
+    drizzle({ client: pool, schema }) as unknown as Db,
+    () => pool.end(),
+    log,
+    pipelined(pool as unknown as ClientPool, onConnection),
+  );
 }
+
+/** A node-postgres or Neon pool, as far as transactions need it. */
+interface ClientPool {
+  connect(): Promise<PoolClient>;
+}
+
+interface PoolClient extends PipelineClient {
+  query(config: unknown, values?: unknown): Promise<unknown>;
+  release(destroy?: Error | boolean): void;
+}
+
+/**
+ * A pooled connection as Drizzle's client for one transaction at a time. The transaction's
+ * opening statements (BEGIN and the tenant set-up) are not sent on their own: they travel in one
+ * round trip with the transaction's first statement (db/pipeline.ts). A one-statement transaction
+ * thus costs two round trips, that one and COMMIT.
+ */
+class PooledClient {
+  private opening: PipelinedStatement[] = [];
+  /** Whether BEGIN was sent (so the transaction needs a COMMIT or ROLLBACK). */
+  begun = false;
+  readonly db: Db;
+
+  constructor(
+    readonly client: PoolClient,
+    makeDb: (client: PooledClient) => Db,
+  ) {
+    this.db = makeDb(this);
+  }
+
+  open(statements: PipelinedStatement[]) {
+    this.opening = statements;
+    this.begun = false;
+  }
+
+  async query(config: unknown, values?: unknown[]): Promise<unknown> {
+    if (this.opening.length === 0) return this.client.query(config, values);
+    const outcomes = await this.sendOpening([{ config, values }]);
+    return outcomes.at(-1)?.result;
+  }
+
+  /** Sends the opening statements if no statement carried them (the set-up must still run). */
+  async flush(): Promise<void> {
+    if (this.opening.length > 0) await this.sendOpening([]);
+  }
+
+  private async sendOpening(statements: PipelinedStatement[]) {
+    const batch = [...this.opening, ...statements];
+    this.opening = [];
+    this.begun = true;
+    const outcomes = await runPipeline(this.client, batch);
+    const failed = outcomes.find((outcome) => outcome.error && !(outcome.error instanceof SkippedStatement));
+    if (failed) throw failed.error;
+    return outcomes;
+  }
+}
+
+/** Transactions over a pool whose opening statements ride with the first statement. */
+function pipelined(pool: ClientPool, makeDb: (client: PooledClient) => Db): TransactionRunner {
+  const dialect = new PgDialect();
+  const clients = new WeakMap<PoolClient, PooledClient>();
+  return async (setup, fn) => {
+    const client = await pool.connect();
+    let connection = clients.get(client);
+    if (!connection) {
+      connection = new PooledClient(client, makeDb);
+      clients.set(client, connection);
+    }
+    const query = dialect.sqlToQuery(setup);
+    connection.open([{ config: { text: "begin" } }, { config: { text: query.sql }, values: query.params }]);
+    let broken: Error | undefined;
+    try {
+      const result = await fn(connection.db as unknown as Tx);
+      await connection.flush();
+      await client.query("commit");
+      return result;
+    } catch (error) {
+      if (connection.begun) {
+        await client.query("rollback").catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
+}
+
+type TransactionRunner = <T>(setup: SQL, fn: (tx: Tx) => Promise<T>) => Promise<T>;
 
 /**
  * A connection that dies (a server restart or failover, a Neon compute scaling to zero, an
@@ -151,13 +269,44 @@ async function connectPglite(url: string | undefined, log: DatabaseLog, template
   );
 }
 
-function wrap(kind: DriverKind, db: Db, end: () => Promise<void>, log: DatabaseLog): Database {
-  const run = async <T>(setup: SQL, fn: (tx: Tx) => Promise<T>): Promise<T> => {
-    const hooks: CommitHook[] = [];
-    const result = await db.transaction(async (tx) => {
-      commitHooks.set(tx, hooks);
+/** Drizzle's own transactions: BEGIN, the set-up, the statements and COMMIT, one by one (PGlite). */
+function drizzleTransactions(db: Db): TransactionRunner {
+  return (setup, fn) =>
+    db.transaction(async (tx) => {
       await tx.execute(setup);
       return fn(tx as Tx);
+    });
+}
+
+/**
+ * The set-up of a request's transaction: the presented key checked again (revoked, expired or
+ * with changed grants, it raises and the transaction stops here), its workspace and person as
+ * the tenant, and the role, in one statement.
+ */
+function authenticatedSetup(key: PresentedKey, extra: SQL[]): SQL {
+  return sql`select set_config('app.workspace_id', a.workspace_id::text, true),
+                    set_config('app.user_id', coalesce(a.user_id::text, ''), true),
+                    set_config('role', 'cairn_app', true)${sql.join(extra)}
+             from cairn_authenticate(${key.hash}, ${key.fingerprint}) a`;
+}
+
+function wrap(
+  kind: DriverKind,
+  db: Db,
+  end: () => Promise<void>,
+  log: DatabaseLog,
+  transactions: TransactionRunner = drizzleTransactions(db),
+): Database {
+  const run = async <T>(setup: SQL, fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    const hooks: CommitHook[] = [];
+    const result = await transactions(setup, async (tx) => {
+      commitHooks.set(tx, hooks);
+      try {
+        return await fn(tx);
+      } finally {
+        // A pooled connection's Drizzle instance serves its next transaction too.
+        commitHooks.delete(tx);
+      }
     });
     for (const hook of hooks) {
       try {
@@ -174,6 +323,7 @@ function wrap(kind: DriverKind, db: Db, end: () => Promise<void>, log: DatabaseL
     // One round trip sets both the tenant and the role (ARCHITECTURE.md, request flow).
     withTenant: (tenant, fn, settings = {}) => {
       const extra = Object.entries(settings).map(([name, value]) => sql`, set_config(${name}, ${value}, true)`);
+      if (tenant.key) return run(authenticatedSetup(tenant.key, extra), fn);
       return run(
         sql`select set_config('app.workspace_id', ${tenant.workspaceId}, true),
                    set_config('app.user_id', ${tenant.userId ?? ""}, true),
@@ -197,6 +347,14 @@ function wrap(kind: DriverKind, db: Db, end: () => Promise<void>, log: DatabaseL
  * on every driver, and one parameter however many elements it holds.
  */
 export const jsonParam = (value: unknown): SQL => sql`${JSON.stringify(value)}::jsonb`;
+
+/**
+ * A timestamptz as text in the one format the API gives every timestamp — ISO 8601 in UTC with
+ * milliseconds and `Z`, what JSON makes of a Date — for timestamps SQL puts into a jsonb value
+ * (`to_jsonb(timestamptz)` would write `…:19.97+00:00`).
+ */
+export const isoTimestamp = (value: SQL): SQL<string> =>
+  sql<string>`to_char(${value} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /**
  * An enum or uuid array column of a raw row: some drivers parse it, others return the

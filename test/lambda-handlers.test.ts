@@ -90,6 +90,8 @@ for (const target of targets) {
       const health = await invoke(platform, "GET", "/health");
       expect(health.status).toBe(200);
       expect(health.body.database).toEqual({ status: "ok", driver: target === "postgres" ? "neon" : "pglite" });
+      // The provider under the name of the setting that selects it (CAIRN_EMBEDDING_PROVIDER=lexical, the default).
+      expect(health.body.embedding).toMatchObject({ provider: "lexical", dimensions: 768 });
       expect((await invoke(platform, "GET", "/v1/workspaces", key)).body.items).toHaveLength(1);
       expect((await invoke(platform, "GET", "/v1/workspaces")).status).toBe(401);
 

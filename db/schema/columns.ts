@@ -5,11 +5,12 @@ import { customType, timestamp, uuid } from "drizzle-orm/pg-core";
 export const id = () => uuid("id").primaryKey().default(sql`gen_random_uuid()`);
 
 export const createdAt = () => timestamp("created_at", { withTimezone: true, precision: 3 }).notNull().defaultNow();
+/** Set by every update through Drizzle, on the database's clock like `created_at` (not the process's). */
 export const updatedAt = () =>
   timestamp("updated_at", { withTimezone: true, precision: 3 })
     .notNull()
     .defaultNow()
-    .$onUpdate(() => new Date());
+    .$onUpdate(() => sql`now()`);
 
 export const timestamps = () => ({ createdAt: createdAt(), updatedAt: updatedAt() });
 

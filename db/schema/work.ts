@@ -86,6 +86,12 @@ export const workItems = pgTable(
       .notNull()
       .references(() => workOrders.id, { onDelete: "cascade" }),
     sequence: integer("sequence").notNull().default(0),
+    /**
+     * The order of creation across the workspace (an identity, so items made by one statement
+     * count up in the order they were given): the claim's last tie-breaker, after priority and
+     * creation time, which items created together share.
+     */
+    createdSeq: bigint("created_seq", { mode: "number" }).generatedAlwaysAsIdentity().notNull(),
     type: text("type").notNull(),
     payload: jsonb("payload").$type<Record<string, unknown>>().notNull().default({}),
     status: workItemStatus("status").notNull().default("QUEUED"),
@@ -126,7 +132,7 @@ export const workItems = pgTable(
       .where(sql`${t.status} = 'PROCESSING' AND ${t.concurrencyKey} IS NOT NULL`),
     // The claim path: queued items of a workspace, highest priority first, then oldest.
     index("work_items_claim_idx")
-      .on(t.workspaceId, t.priority.desc(), t.createdAt, t.id)
+      .on(t.workspaceId, t.priority.desc(), t.createdAt, t.createdSeq)
       .where(sql`${t.status} = 'QUEUED'`),
     // The lease reaper: in-flight items by lease expiry.
     index("work_items_lease_idx").on(t.leaseExpiresAt).where(sql`${t.status} = 'PROCESSING'`),

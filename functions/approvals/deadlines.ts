@@ -88,7 +88,7 @@ export async function sweepApprovalDeadlines(
       const closing = events
         .filter((e) => e.decision !== "ESCALATED")
         .map((e) => ({ request: e.request, status: e.decision as "APPROVED" | "REJECTED", reason: e.reason }));
-      await closeRequests(tx, { workspaceId: null, type: "SYSTEM", id: null }, closing, now);
+      await closeRequests(tx, { workspaceId: null, type: "SYSTEM", id: null }, closing);
       await escalateRequests(
         tx,
         events.filter((e) => e.decision === "ESCALATED").map((e) => e.request),

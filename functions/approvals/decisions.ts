@@ -7,7 +7,7 @@
  */
 
 import { z } from "@hono/zod-openapi";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { rows, type Tx } from "../../db/client";
 import { approvalEvents, approvalRequests, workItems, workOrders } from "../../db/schema";
 import type { Actor, ActorRef } from "../shared/actor";
@@ -40,6 +40,13 @@ const eventTime = (requestId: string) =>
   sql`greatest(clock_timestamp(), (select max(e.created_at) + interval '1 millisecond'
                                    from approval_events e where e.request_id = ${requestId}::uuid))`;
 
+/**
+ * The time of the request's latest decision (the database's clock, like every timestamp of a
+ * decision): a request closes, or moves on, at the time of the decision that made it.
+ */
+const lastDecisionTime = (requestId: SQL) =>
+  sql`(select max(e.created_at) from approval_events e where e.request_id = ${requestId})`;
+
 export interface NewEvent {
   request: RequestRow;
   actorType: "USER" | "SYSTEM";
@@ -70,18 +77,21 @@ export async function insertEvents(tx: Tx, events: NewEvent[]): Promise<void> {
   );
 }
 
-/** Closes requests and applies their effects on the items, in the caller's transaction. */
+/**
+ * Closes requests and applies their effects on the items, in the caller's transaction. Each
+ * request's closing decision is in the log already: `decidedAt` is that decision's `createdAt`.
+ */
 export async function closeRequests(
   tx: Tx,
   actor: ActorRef,
   closing: Array<{ request: RequestRow; status: "APPROVED" | "REJECTED"; reason: string | null }>,
-  now: Date,
 ): Promise<void> {
   for (const status of ["APPROVED", "REJECTED"] as const) {
     const ids = closing.filter((c) => c.status === status).map((c) => c.request.id);
     if (ids.length === 0) continue;
+    const decided = lastDecisionTime(sql`approval_requests.id`);
     await tx.execute(
-      sql`update approval_requests set status = ${status}, decided_at = ${now}, updated_at = ${now}
+      sql`update approval_requests set status = ${status}, decided_at = ${decided}, updated_at = ${decided}
           where id in (${sql.join(
             ids.map((id) => sql`${id}::uuid`),
             sql`, `,
@@ -102,10 +112,15 @@ export async function closeRequests(
 }
 
 /**
- * Hands a request to its escalation roles with a new deadline. After an escalation the
- * deadline action is REJECT: an escalated request that is still ignored does not pass.
+ * Hands a request to its escalation roles with a new deadline, counted from `now` (the sweeper's
+ * clock) or, by default, from the escalating decision. After an escalation the deadline action is
+ * REJECT: an escalated request that is still ignored does not pass.
  */
-export async function escalateRequests(tx: Tx, requests: RequestRow[], now: Date): Promise<void> {
+export async function escalateRequests(
+  tx: Tx,
+  requests: RequestRow[],
+  now: Date | SQL = lastDecisionTime(sql`approval_requests.id`),
+): Promise<void> {
   if (requests.length === 0) return;
   await tx.execute(
     sql`update approval_requests
@@ -130,27 +145,26 @@ function mayDecide(request: RequestRow, person: { userId: string; role: Actor["r
  * checks: unknown id 404; closed or past its deadline 409; the requester (four-eyes) or a
  * caller who is not an allowed approver 403; a second decision by the same approver 409.
  */
-export async function recordDecision(
-  tx: Tx,
-  actor: Actor,
-  requestId: string,
-  raw: z.input<typeof DecisionInput>,
-  now = new Date(),
-) {
+export async function recordDecision(tx: Tx, actor: Actor, requestId: string, raw: z.input<typeof DecisionInput>) {
   const input = parseInput(DecisionInput, raw);
   const { userId } = actor;
   if (userId === null) {
     throw new Forbidden("A service key acts as no person and cannot decide an approval; decisions are people's");
   }
-  const [request] = await tx
-    .select()
+  // The deadline is compared on the database's clock, the one every decision is stamped with.
+  const [locked] = await tx
+    .select({
+      request: approvalRequests,
+      pastDeadline: sql<boolean>`coalesce(${approvalRequests.deadline} <= clock_timestamp(), false)`,
+    })
     .from(approvalRequests)
     .where(and(eq(approvalRequests.workspaceId, actor.workspaceId), eq(approvalRequests.id, requestId)))
     .for("update");
-  if (!request) throw new NotFound("Approval request", requestId);
+  if (!locked) throw new NotFound("Approval request", requestId);
+  const { request } = locked;
   if (request.status !== "PENDING")
     throw new Conflict(`The approval request is already ${request.status}`, { status: request.status });
-  if (request.deadline && request.deadline <= now) {
+  if (locked.pastDeadline) {
     throw new Conflict("The approval request is past its deadline; its timeout action applies", {
       deadline: request.deadline,
       timeoutAction: request.timeoutAction,
@@ -199,15 +213,15 @@ export async function recordDecision(
     const approvals = request.approvalsCount + 1;
     await tx
       .update(approvalRequests)
-      .set({ approvalsCount: approvals, updatedAt: now })
+      .set({ approvalsCount: approvals, updatedAt: lastDecisionTime(sql`${request.id}::uuid`) })
       .where(eq(approvalRequests.id, request.id));
     if (approvals >= request.requiredApprovals) {
-      await closeRequests(tx, who, [{ request, status: "APPROVED", reason: input.reason ?? null }], now);
+      await closeRequests(tx, who, [{ request, status: "APPROVED", reason: input.reason ?? null }]);
     }
   } else if (input.decision === "REJECTED") {
-    await closeRequests(tx, who, [{ request, status: "REJECTED", reason: input.reason ?? null }], now);
+    await closeRequests(tx, who, [{ request, status: "REJECTED", reason: input.reason ?? null }]);
   } else {
-    await escalateRequests(tx, [request], now);
+    await escalateRequests(tx, [request]);
   }
   await audit(tx, actorRef(actor), {
     action: `approval.${input.decision.toLowerCase()}`,

@@ -143,7 +143,7 @@ export function beforeTheAction(requirement: ApprovalRequirement | null): Approv
 }
 
 /** The request row a requirement produces, defaults applied, so the request is explicit. */
-function requestValues(requirement: ApprovalRequirement, now: Date) {
+function requestValues(requirement: ApprovalRequirement) {
   const users = requirement.approverUserIds ?? [];
   const escalateTo = requirement.escalateToRoles ?? [];
   const timeoutAction = requirement.timeoutAction ?? "REJECT";
@@ -154,7 +154,11 @@ function requestValues(requirement: ApprovalRequirement, now: Date) {
     requiredApprovals: requirement.requiredApprovals ?? 1,
     approverRoles: approverRolesOf(requirement),
     approverUserIds: users,
-    deadline: requirement.timeoutSeconds ? new Date(now.getTime() + requirement.timeoutSeconds * 1000) : null,
+    // From the database's clock, like the request's createdAt and every decision's time; to the
+    // millisecond like createdAt, since the inbox pages by deadline with cursors in milliseconds.
+    deadline: requirement.timeoutSeconds
+      ? sql`(now() + make_interval(secs => ${requirement.timeoutSeconds}::int))::timestamptz(3)`
+      : null,
     // Escalating with nobody to escalate to would leave the request waiting forever.
     timeoutAction: timeoutAction === "ESCALATE" && escalateTo.length === 0 ? ("REJECT" as const) : timeoutAction,
     escalateToRoles: escalateTo as Array<(typeof memberRole.enumValues)[number]>,
@@ -179,7 +183,6 @@ export async function openApprovalRequests(
     payload: Record<string, unknown>;
     requirement: ApprovalRequirement;
   }>,
-  now: Date = new Date(),
 ): Promise<string[]> {
   if (requests.length === 0) return [];
   const values = requests.map((request) => ({
@@ -189,7 +192,7 @@ export async function openApprovalRequests(
     workOrderId: request.workOrderId,
     requestedBy: actor.userId,
     payloadHash: canonicalHash(request.payload),
-    ...requestValues(request.requirement, now),
+    ...requestValues(request.requirement),
   }));
   await tx.insert(approvalRequests).values(values);
 
@@ -213,7 +216,6 @@ export async function openApprovalRequests(
         type: APPROVAL_WEBHOOK_JOB,
         input: { requestId, connectorId: hook.id },
         maxAttempts: WEBHOOK_MAX_ATTEMPTS,
-        availableAt: now,
       })),
     ),
   );

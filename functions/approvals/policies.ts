@@ -1,13 +1,14 @@
 /**
  * Workspace approval policies. A policy is versioned by `policy_key`: an edit inserts the
  * next version and clears `is_current` on the previous one, so requests made under an old
- * version keep pointing at exactly what applied to them. The API addresses a policy by its
- * key; each version has its own `id` (what requests record).
+ * version keep pointing at exactly what applied to them. Each version has its own `id` (what
+ * requests record); the API reads a version by its `id` and a policy's current version by its
+ * `policyKey`, and edits the current version by either.
  */
 
 import { randomUUID } from "node:crypto";
 import { z } from "@hono/zod-openapi";
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, or, sql } from "drizzle-orm";
 import { one, type Tx } from "../../db/client";
 import {
   approvalGate,
@@ -22,7 +23,7 @@ import {
 import type { Actor } from "../shared/actor";
 import { actorRef } from "../shared/actor";
 import { audit } from "../shared/audit";
-import { Invalid, NotFound } from "../shared/errors";
+import { Conflict, Invalid, NotFound } from "../shared/errors";
 import { parseInput, StorableJson } from "../shared/validation";
 import { conditionProblem } from "./matching";
 import { type ApprovalPolicy, policyColumns } from "./schemas";
@@ -177,24 +178,31 @@ export async function createPolicy(
   return row;
 }
 
-async function currentVersion(tx: Tx, actor: Actor, policyKey: string, lock: boolean): Promise<ApprovalPolicy> {
+/**
+ * A policy as the API addresses it: a version's `id` gives that version (the create response's
+ * `id` is version 1's), the policy's `policyKey` its current version.
+ */
+async function findPolicy(tx: Tx, actor: Actor, ref: string, lock: boolean): Promise<ApprovalPolicy> {
   const query = tx
     .select(policyColumns)
     .from(approvalPolicies)
     .where(
       and(
         eq(approvalPolicies.workspaceId, actor.workspaceId),
-        eq(approvalPolicies.policyKey, policyKey),
-        eq(approvalPolicies.isCurrent, true),
+        or(
+          eq(approvalPolicies.id, ref),
+          and(eq(approvalPolicies.policyKey, ref), eq(approvalPolicies.isCurrent, true)),
+        ),
       ),
-    );
+    )
+    .limit(1);
   const [row] = lock ? await query.for("update") : await query;
-  if (!row) throw new NotFound("Approval policy", policyKey);
+  if (!row) throw new NotFound("Approval policy", ref);
   return row;
 }
 
-export function getPolicy(tx: Tx, actor: Actor, policyKey: string): Promise<ApprovalPolicy> {
-  return currentVersion(tx, actor, policyKey, false);
+export function getPolicy(tx: Tx, actor: Actor, ref: string): Promise<ApprovalPolicy> {
+  return findPolicy(tx, actor, ref, false);
 }
 
 export async function listPolicies(
@@ -218,28 +226,48 @@ export async function listPolicies(
   return found;
 }
 
-export async function listPolicyVersions(tx: Tx, actor: Actor, policyKey: string): Promise<ApprovalPolicy[]> {
+/** Every version of the policy `ref` addresses (by its policyKey or one version's id), newest first. */
+export async function listPolicyVersions(tx: Tx, actor: Actor, ref: string): Promise<ApprovalPolicy[]> {
   const found = await tx
     .select(policyColumns)
     .from(approvalPolicies)
-    .where(and(eq(approvalPolicies.workspaceId, actor.workspaceId), eq(approvalPolicies.policyKey, policyKey)))
+    .where(
+      and(
+        eq(approvalPolicies.workspaceId, actor.workspaceId),
+        or(
+          eq(approvalPolicies.policyKey, ref),
+          eq(
+            approvalPolicies.policyKey,
+            sql`(select v.policy_key from approval_policies v
+                 where v.workspace_id = ${actor.workspaceId}::uuid and v.id = ${ref}::uuid)`,
+          ),
+        ),
+      ),
+    )
     .orderBy(desc(approvalPolicies.version));
-  if (found.length === 0) throw new NotFound("Approval policy", policyKey);
+  if (found.length === 0) throw new NotFound("Approval policy", ref);
   return found;
 }
 
 /**
- * A new version with the changes applied. The current row is locked first, so two
- * concurrent edits are serialised (the second builds on the first's version).
+ * A new version with the changes applied, from the current version (addressed by the policyKey or
+ * its id; an older version's id is a 409, as for workflow templates). The current row is locked
+ * first, so two concurrent edits are serialised (the second builds on the first's version).
  */
 export async function updatePolicy(
   tx: Tx,
   actor: Actor,
-  policyKey: string,
+  ref: string,
   raw: z.input<typeof UpdatePolicyInput>,
 ): Promise<ApprovalPolicy> {
   const changes = parseInput(UpdatePolicyInput, raw);
-  const current = await currentVersion(tx, actor, policyKey, true);
+  const current = await findPolicy(tx, actor, ref, true);
+  if (!current.isCurrent) {
+    throw new Conflict("Only the current version of a policy can be edited", {
+      policyKey: current.policyKey,
+      version: current.version,
+    });
+  }
   const next: PolicySettings = {
     name: changes.name ?? current.name,
     description: changes.description === undefined ? current.description : changes.description,
@@ -261,7 +289,7 @@ export async function updatePolicy(
   };
   await assertValidPolicy(tx, actor, next);
   await tx.update(approvalPolicies).set({ isCurrent: false }).where(eq(approvalPolicies.id, current.id));
-  const row = await insertVersion(tx, actor, policyKey, current.version + 1, next);
+  const row = await insertVersion(tx, actor, current.policyKey, current.version + 1, next);
   await audit(tx, actorRef(actor), {
     action: "approval_policy.updated",
     entity: { type: "approval_policy", id: row.id },

@@ -4,6 +4,7 @@
  * status refresh that follows. Shared by the fail call, the lease reaper and approval rejections.
  */
 import { type SQL, sql } from "drizzle-orm";
+import { isoTimestamp } from "../../db/client";
 
 /**
  * CTEs after a `target` CTE of work items just updated (columns id, workspace_id,
@@ -23,7 +24,7 @@ export function closeFailedItems(attemptStatus: "FAILED" | "TIMEOUT"): SQL {
           select t.workspace_id, 'work_item', t.id, t.reason, t.payload,
                  ${attemptErrors(sql`t.id`)} ||
                  jsonb_build_array(jsonb_build_object('attempt', t.attempt_count, 'attemptId', t.current_attempt_id,
-                                                      'status', ${attemptStatus}::text, 'error', t.error, 'at', now()))
+                                                      'status', ${attemptStatus}::text, 'error', t.error, 'at', ${isoTimestamp(sql`now()`)}))
           from target t where t.status = 'FAILED'
           returning id, workspace_id, work_item_id
         ),
@@ -40,7 +41,7 @@ export function closeFailedItems(attemptStatus: "FAILED" | "TIMEOUT"): SQL {
  */
 export function attemptErrors(itemId: SQL): SQL {
   return sql`(select coalesce(jsonb_agg(jsonb_build_object('attempt', a.attempt_number, 'attemptId', a.id, 'status', a.status,
-                                                           'error', a.error, 'at', a.finished_at) order by a.started_at), '[]'::jsonb)
+                                                           'error', a.error, 'at', ${isoTimestamp(sql`a.finished_at`)}) order by a.started_at), '[]'::jsonb)
               from attempts a
               where a.work_item_id = ${itemId} and a.status in ('FAILED', 'TIMEOUT')
                 and a.started_at > coalesce((select max(dl.redriven_at) from dead_letters dl where dl.work_item_id = ${itemId}), '-infinity'))`;

@@ -1,21 +1,25 @@
 /**
  * Embedding providers behind one interface.
  *
- * - `LexicalHashEmbeddingProvider` ("lexical-hash"): offline, deterministic feature hashing of
+ * - `LexicalHashEmbeddingProvider` ("lexical"): offline, deterministic feature hashing of
  *   word unigrams, word bigrams and character 3-grams. It captures lexical overlap only — not
  *   meaning — and is the embedded default and the provider used in tests. No network, no model.
- * - `OpenAICompatibleEmbeddingProvider` ("openai-compatible"): a client for any server that
+ * - `OpenAICompatibleEmbeddingProvider` ("openai"): a client for any server that
  *   speaks `POST {baseUrl}/embeddings` (OpenAI, Azure OpenAI, Ollama, vLLM, …), with batching,
  *   retry with exponential backoff and full jitter on 429 / 5xx / network errors / timeouts,
  *   and a per-request timeout.
  *
- * Which provider is active is configuration (`embeddingProviderFromEnv`), and `describe()`
- * reports it for /health without ever including the API key.
+ * Which provider is active is configuration (`embeddingProviderFromEnv`, CAIRN_EMBEDDING_PROVIDER),
+ * and `describe()` reports it for /health under the same name, without ever including the API key.
  */
 import { z } from "zod";
 
 export const SUPPORTED_DIMENSIONS = [768, 1536] as const;
 export type SupportedDimensions = (typeof SUPPORTED_DIMENSIONS)[number];
+
+/** The providers, named as CAIRN_EMBEDDING_PROVIDER selects them and as /health reports them. */
+export const EMBEDDING_PROVIDERS = ["lexical", "openai"] as const;
+export type EmbeddingProviderName = (typeof EMBEDDING_PROVIDERS)[number];
 
 export interface EmbeddingProviderDescription {
   provider: string;
@@ -25,7 +29,7 @@ export interface EmbeddingProviderDescription {
 }
 
 export interface EmbeddingProvider {
-  /** "lexical-hash" | "openai-compatible" */
+  /** The CAIRN_EMBEDDING_PROVIDER value that selects it (EMBEDDING_PROVIDERS). */
   readonly name: string;
   /** Stored on each memory as embedding_model. */
   readonly model: string;
@@ -109,7 +113,7 @@ export interface LexicalHashOptions {
  * whereas e0 keeps every distance finite and such texts simply rank as dissimilar to real text.
  */
 export class LexicalHashEmbeddingProvider implements EmbeddingProvider {
-  readonly name = "lexical-hash";
+  readonly name: EmbeddingProviderName = "lexical";
   readonly model = LEXICAL_MODEL;
   readonly dimensions: number;
 
@@ -243,7 +247,7 @@ async function errorMessageFrom(response: Response): Promise<string> {
 }
 
 export class OpenAICompatibleEmbeddingProvider implements EmbeddingProvider {
-  readonly name = "openai-compatible";
+  readonly name: EmbeddingProviderName = "openai";
   readonly model: string;
   readonly dimensions: number;
   readonly baseUrl: string;
@@ -457,7 +461,7 @@ const optionalPositiveInt = z.preprocess(blankToUndefined, z.coerce.number().int
 const embeddingEnvSchema = z.object({
   CAIRN_EMBEDDING_PROVIDER: z.preprocess(
     (value) => (typeof value === "string" ? blankToUndefined(value.trim().toLowerCase()) : value),
-    z.enum(["lexical", "openai"]).default("lexical"),
+    z.enum(EMBEDDING_PROVIDERS).default("lexical"),
   ),
   CAIRN_EMBEDDING_BASE_URL: z.preprocess(blankToUndefined, z.url().default("https://api.openai.com/v1")),
   CAIRN_EMBEDDING_MODEL: z.preprocess(blankToUndefined, z.string().default("text-embedding-3-small")),

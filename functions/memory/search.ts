@@ -27,7 +27,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { mapRow, rows, type Tx } from "../../db/client";
 import { memories } from "../../db/schema";
 import { Invalid } from "../shared/errors";
-import { parseInput } from "../shared/validation";
+import { DateTimeInput, parseInput } from "../shared/validation";
 import type { EmbeddingProvider, SupportedDimensions } from "./embeddings";
 import {
   embedTexts,
@@ -72,11 +72,8 @@ export const MemorySearchFilters = z
       .optional()
       .openapi({ description: "Defaults to hot and warm: cold memories are searched only when asked for" }),
     metadata: Metadata.optional().openapi({ description: "Metadata must contain this object (jsonb `@>`)" }),
-    createdAfter: z.coerce.date().optional().openapi({ type: "string", format: "date-time", description: "Inclusive" }),
-    createdBefore: z.coerce
-      .date()
-      .optional()
-      .openapi({ type: "string", format: "date-time", description: "Exclusive" }),
+    createdAfter: DateTimeInput("Inclusive").optional(),
+    createdBefore: DateTimeInput("Exclusive").optional(),
     minImportance: z.number().min(0).max(1).optional(),
   })
   .openapi("MemorySearchFilters");

@@ -19,7 +19,7 @@ import { activityLog, actorType, users, workspaceMembers } from "../../db/schema
 import { type Actor, hasScope, type Scope } from "../shared/actor";
 import { BadRequest, Forbidden } from "../shared/errors";
 import { PageQuery } from "../shared/pagination";
-import { parseInput } from "../shared/validation";
+import { DateTimeInput, parseInput } from "../shared/validation";
 import { type ActivityEntry, activityColumns, actorUserColumns } from "./activity-schemas";
 
 /** The scope that reads each entity type's activity (the scope that reads the entity). */
@@ -53,9 +53,6 @@ export function readableEntityTypes(actor: Pick<Actor, "scopes">): string[] | "a
   return Object.keys(ACTIVITY_READ_SCOPES).filter((type) => hasScope(actor, activityReadScope(type)));
 }
 
-const DateQuery = (description: string) =>
-  z.coerce.date().optional().openapi({ type: "string", format: "date-time", description });
-
 export const ActivityQuery = PageQuery.extend({
   entityType: z
     .string()
@@ -73,8 +70,8 @@ export const ActivityQuery = PageQuery.extend({
     .regex(/^[a-z_.]+(\.\*)?$/, "an action is like approval.approved, or a prefix like approval.*")
     .optional()
     .openapi({ description: "Exact (`approval.approved`) or a prefix ending in `.*` (`approval.*`)" }),
-  since: DateQuery("At or after (ISO 8601)"),
-  until: DateQuery("Before (ISO 8601)"),
+  since: DateTimeInput("At or after (ISO 8601)").optional(),
+  until: DateTimeInput("Before (ISO 8601)").optional(),
 }).refine((query) => !query.since || !query.until || query.since < query.until, {
   message: "since must be before until",
   path: ["until"],

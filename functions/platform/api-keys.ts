@@ -131,7 +131,7 @@ export async function keepAnAdminKey(
 }
 
 /** Revokes a key: an admin any of the workspace's, a person their own. Never the last admin key. */
-export async function revokeApiKey(tx: Tx, actor: Actor, id: string, now = new Date()) {
+export async function revokeApiKey(tx: Tx, actor: Actor, id: string) {
   const [existing] = await tx
     .select(apiKeyColumns)
     .from(apiKeys)
@@ -143,7 +143,7 @@ export async function revokeApiKey(tx: Tx, actor: Actor, id: string, now = new D
   if (existing.revokedAt) return existing;
   await keepAnAdminKey(tx, actor.workspaceId, (key) => key.id === id);
   const revoked = one(
-    await tx.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, id)).returning(apiKeyColumns),
+    await tx.update(apiKeys).set({ revokedAt: sql`now()` }).where(eq(apiKeys.id, id)).returning(apiKeyColumns),
   );
   await audit(tx, actorRef(actor), { action: "api_key.revoked", entity: { type: "api_key", id } });
   return revoked;

@@ -39,10 +39,10 @@ export const Invitation = z
   .openapi("Invitation");
 
 /** A new invitation for the member; earlier unredeemed ones stop working. */
-export async function issueInvitation(tx: Tx, actor: Actor, userId: string, now = new Date()) {
+export async function issueInvitation(tx: Tx, actor: Actor, userId: string) {
   await tx
     .update(invitations)
-    .set({ revokedAt: now })
+    .set({ revokedAt: sql`now()` })
     .where(
       and(
         eq(invitations.workspaceId, actor.workspaceId),
@@ -52,7 +52,6 @@ export async function issueInvitation(tx: Tx, actor: Actor, userId: string, now 
       ),
     );
   const secret = `cairn_inv_${randomBytes(24).toString("base64url")}`;
-  const expiresAt = new Date(now.getTime() + INVITATION_TTL_MS);
   const created = one(
     await tx
       .insert(invitations)
@@ -60,12 +59,12 @@ export async function issueInvitation(tx: Tx, actor: Actor, userId: string, now 
         workspaceId: actor.workspaceId,
         userId,
         secretHash: hashSecret(secret),
-        expiresAt,
+        expiresAt: sql`now() + make_interval(secs => ${INVITATION_TTL_MS / 1000}::int)`,
         createdBy: actor.userId,
       })
-      .returning({ id: invitations.id }),
+      .returning({ id: invitations.id, expiresAt: invitations.expiresAt }),
   );
-  return { id: created.id, secret, expiresAt };
+  return { id: created.id, secret, expiresAt: created.expiresAt };
 }
 
 export const AcceptInvitationInput = z
@@ -104,7 +103,7 @@ export async function acceptInvitation(
 ) {
   const input = parseInput(AcceptInvitationInput, raw);
   const now = options.now ?? new Date();
-  const proof = options.proofKey ? await resolveApiKey(database, options.proofKey, now) : undefined;
+  const proof = options.proofKey ? await resolveApiKey(database, options.proofKey) : undefined;
   return database.withSettings({ "app.invitation_hash": hashSecret(input.secret) }, async (tx) => {
     // Read through the `invitation_lookup` policy (the workspace is not known yet), then claimed
     // as the workspace's tenant by one conditional UPDATE, so two redemptions cannot both pass.
@@ -122,7 +121,7 @@ export async function acceptInvitation(
     );
     const [claimed] = await tx
       .update(invitations)
-      .set({ redeemedAt: now })
+      .set({ redeemedAt: sql`now()` })
       .where(and(eq(invitations.id, invitation.id), isNull(invitations.redeemedAt), isNull(invitations.revokedAt)))
       .returning({ id: invitations.id });
     if (!claimed) throw new Conflict("The invitation was already redeemed");

@@ -131,7 +131,7 @@ export async function updateMember(tx: Tx, actor: Actor, userId: string, raw: z.
 }
 
 /** Removes the member and revokes their API keys in this workspace: a former member's key must not keep its scopes. */
-export async function removeMember(tx: Tx, actor: Actor, userId: string, now = new Date()) {
+export async function removeMember(tx: Tx, actor: Actor, userId: string) {
   const before = await getMember(tx, actor, userId);
   assertMayGrant(actor, before.role, "remove");
   await assertNotLastOwner(tx, actor, userId);
@@ -141,7 +141,7 @@ export async function removeMember(tx: Tx, actor: Actor, userId: string, now = n
     .where(and(eq(workspaceMembers.workspaceId, actor.workspaceId), eq(workspaceMembers.userId, userId)));
   const revoked = await tx
     .update(apiKeys)
-    .set({ revokedAt: now })
+    .set({ revokedAt: sql`now()` })
     .where(and(eq(apiKeys.workspaceId, actor.workspaceId), eq(apiKeys.userId, userId), isNull(apiKeys.revokedAt)))
     .returning({ id: apiKeys.id });
   await audit(tx, actorRef(actor), {

@@ -5,9 +5,17 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
 import type { Database, Tx } from "../../db/client";
-import { authenticate } from "./auth";
+import { assertScopes, authenticate, authenticateKey, bearerKey, forgetKey, keyFailure } from "./auth";
 import type { AppEnv } from "./env";
-import { AppError, BadRequest, fromDatabaseError, PayloadTooLarge, rootMessage, toErrorBody } from "./errors";
+import {
+  AppError,
+  BadRequest,
+  fromDatabaseError,
+  PayloadTooLarge,
+  rootMessage,
+  toErrorBody,
+  Unauthorized,
+} from "./errors";
 import { logger } from "./logger";
 import { renderDocsPage } from "./openapi";
 import { validationIssues } from "./validation";
@@ -24,14 +32,41 @@ const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
 /** A context's sub-app; `createApp` mounts it with the shared middleware. */
 export const createRouter = (): Router => new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-/** Runs `fn` in one transaction as the request's tenant (RLS applies), with optional extra settings. */
-export function inTenant<T>(
+/**
+ * Runs `fn` in one transaction as the request's tenant (RLS applies), with optional extra
+ * settings. The transaction's set-up checks the request's key again, in the round trip of its
+ * first statement: a revoked key is a 401 and nothing ran. If the key's grants changed since this
+ * process authenticated it, the request is authenticated afresh, its scopes checked again, and
+ * `fn` runs once more (the first try rolled back); `fn` reads the actor from `c.var.actor`.
+ */
+export async function inTenant<T>(
   c: Context<AppEnv>,
   fn: (tx: Tx) => Promise<T>,
   settings?: Record<string, string>,
 ): Promise<T> {
-  const { workspaceId, userId } = c.var.actor;
-  return c.var.database.withTenant({ workspaceId, userId }, fn, settings);
+  const credential = c.var.credential;
+  const attempt = () => {
+    const { workspaceId, userId } = c.var.actor;
+    return c.var.database.withTenant({ workspaceId, userId, key: credential?.key }, fn, settings);
+  };
+  if (!credential) return attempt();
+  try {
+    const result = await attempt();
+    credential.checked = true;
+    return result;
+  } catch (error) {
+    const failure = keyFailure(error);
+    if (!failure) throw error;
+    forgetKey(credential.key.hash);
+    if (failure === "invalid") throw new Unauthorized(rootMessage(error));
+    const fresh = await authenticateKey(c.var.database, bearerKey(c.req.header("authorization")) ?? "");
+    c.set("actor", fresh.actor);
+    credential.key = fresh.key;
+    assertScopes(fresh.actor, credential.requiredScopes);
+    const result = await attempt();
+    credential.checked = true;
+    return result;
+  }
 }
 
 const DEFAULT_BODY_LIMIT = 1024 * 1024;

@@ -186,6 +186,9 @@ export function fromDatabaseError(error: unknown): AppError | undefined {
       return new Invalid("A regular expression is invalid");
     case "42501":
       return new Forbidden("The operation is not allowed");
+    case "28000":
+      // cairn_authenticate (migration 0009): a key that is missing, revoked or expired, with the reason.
+      return new Unauthorized(rootMessage(error));
     case "40001":
     case "40P01":
     case "55P03":

@@ -38,6 +38,17 @@ export const json = <T extends z.ZodTypeAny>(schema: T, description: string) => 
   description,
 });
 
+/**
+ * 201 Created: the JSON of what was created and its path in `Location`. A new version of a versioned
+ * resource (an approval policy, a workflow template) is created too, so an edit answers this as well.
+ */
+export const created = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
+  ...json(schema, description),
+  headers: z.object({
+    Location: z.string().openapi({ description: "The path of what was created (a new version's own id)" }),
+  }),
+});
+
 export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
   body: { content: { "application/json": { schema } }, required: true },
 });

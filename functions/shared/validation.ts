@@ -84,3 +84,20 @@ export const StorableJson = <T extends z.ZodTypeAny>(schema: T) =>
   });
 /** A JSON object (payloads, metadata, configs) under the storable-JSON rule. */
 export const StorableJsonObject = () => StorableJson(z.record(z.string(), z.unknown()));
+
+const ISO_DATE_TIME = z.iso.datetime({ offset: true });
+export const DATE_TIME_MESSAGE = "expected an ISO 8601 date-time with a time zone, e.g. 2026-01-31T09:00:00Z";
+
+/**
+ * A date-time a client sends (query strings and JSON bodies alike): an ISO 8601 date-time with a
+ * time zone (`Z` or `±hh:mm`), the format every timestamp the API returns has. Anything else —
+ * "yesterday", a bare date, epoch numbers — is a 400 saying so, never a guess. Domain callers may
+ * pass a Date.
+ */
+export const DateTimeInput = (description?: string) =>
+  z
+    .preprocess(
+      (value) => (typeof value === "string" && ISO_DATE_TIME.safeParse(value).success ? new Date(value) : value),
+      z.date({ error: DATE_TIME_MESSAGE }),
+    )
+    .openapi({ type: "string", format: "date-time", ...(description ? { description } : {}) });

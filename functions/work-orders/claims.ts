@@ -63,6 +63,21 @@ export const CompleteInput = z
   .strictObject({ ...Fence, result: StorableJson(z.unknown()).optional().openapi({ description: "Any JSON value" }) })
   .openapi("CompleteWorkItemInput");
 
+export const MAX_BATCH_COMPLETION = 100;
+
+export const CompleteBatchInput = z
+  .strictObject({
+    items: z
+      .array(z.strictObject({ id: z.string().uuid(), ...CompleteInput.shape }))
+      .min(1)
+      .max(MAX_BATCH_COMPLETION)
+      .refine(
+        (items) => new Set(items.map((item) => item.id)).size === items.length,
+        "each item at most once per call",
+      ),
+  })
+  .openapi("CompleteWorkItemsInput");
+
 export const FailInput = z
   .strictObject({
     ...Fence,
@@ -70,6 +85,28 @@ export const FailInput = z
     retryable: z.boolean().default(true),
   })
   .openapi("FailWorkItemInput");
+
+/**
+ * The claim order: priority, then creation time, then the creation sequence (items created by
+ * one statement share their creation time). Exactly the order of work_items_claim_idx (priority
+ * DESC NULLS LAST), so the claim is an index scan that stops after `limit` rows instead of a sort
+ * of the whole queue. Over `work_items i`.
+ */
+export const CLAIM_ORDER = sql`i.priority desc nulls last, i.created_at, i.created_seq`;
+
+/**
+ * The items a claim takes, locked: a workspace's claimable items in `CLAIM_ORDER`, skipping
+ * those another claim holds. `filter` narrows them (a condition on `i`, starting with `and`);
+ * this is where queue controls compose into the claim.
+ */
+export function claimCandidates(workspaceId: string, filter: SQL, limit: number): SQL {
+  return sql`select i.id from work_items i
+             where i.workspace_id = ${workspaceId}::uuid and i.status = 'QUEUED' and i.available_at <= now()
+             ${filter}
+             order by ${CLAIM_ORDER}
+             limit ${limit}
+             for update skip locked`;
+}
 
 /**
  * Claims up to `limit` claimable items, highest priority first, then oldest, in ONE
@@ -97,17 +134,7 @@ export async function claimWork(
   const claimed = await rows<Record<string, unknown>>(
     tx,
     sql`with ${blockedGroupsCte(ws)},
-        candidates as (
-          select i.id from work_items i
-          where i.workspace_id = ${ws} and i.status = 'QUEUED' and i.available_at <= now()
-          ${typeFilter}
-          and ${notPaused(ws)} and ${dependenciesMet()} and ${notBlocked()}
-          -- Exactly the order of work_items_claim_idx (priority DESC NULLS LAST), so the claim is an
-          -- index scan that stops after \`limit\` rows instead of a sort of the whole queue.
-          order by i.priority desc nulls last, i.created_at, i.id
-          limit ${input.limit}
-          for update skip locked
-        ),
+        candidates as (${claimCandidates(actor.workspaceId, sql`${typeFilter} and ${notPaused(ws)} and ${dependenciesMet()} and ${notBlocked()}`, input.limit)}),
         ${admittedCte(ws)},
         claimed as (
           update work_items i
@@ -151,10 +178,10 @@ export async function claimWork(
               from orders o`,
         )}
         -- One row even when nothing was claimed: it carries next_claimable_at.
-        select c.*, ${dependencyResults()} as dependency_results, n.next_claimable_at
+        select i.*, ${dependencyResults()} as dependency_results, n.next_claimable_at
         from (select ${nextDue()} as next_claimable_at) n
-        left join claimed c on true
-        order by c.priority desc nulls last, c.created_at, c.id`,
+        left join claimed i on true
+        order by ${CLAIM_ORDER}`,
   );
   const items = claimed.flatMap((row) => {
     if (row.id === null || row.id === undefined) return [];
@@ -193,40 +220,46 @@ const fenced = (workspaceId: string, itemId: string, fence: Fence): SQL =>
       and i.current_attempt_id = ${fence.attemptId}::uuid and i.fencing_token = ${fence.fencingToken}::bigint`;
 
 /** The item as the statement's snapshot saw it, to explain a fenced-off call. */
-const existingItem = (workspaceId: string, itemId: string): SQL =>
-  sql`(select jsonb_build_object('status', e.status, 'attemptId', e.current_attempt_id, 'fencingToken', e.fencing_token::text)
+const existingItem = (workspaceId: string, itemId: string, fence: Fence): SQL =>
+  sql`(select jsonb_build_object('status', e.status, 'attemptId', e.current_attempt_id, 'fencingToken', e.fencing_token::text,
+                                 'attemptKnown', exists (select 1 from attempts p where p.id = ${fence.attemptId}::uuid and p.work_item_id = e.id))
        from work_items e where e.id = ${itemId}::uuid and e.workspace_id = ${workspaceId}::uuid)`;
 
 interface Existing {
   status: string;
   attemptId: string | null;
   fencingToken: string | null;
+  /** Whether the fence's attempt is one of this item's attempts (an earlier one, if not the current). */
+  attemptKnown?: boolean;
 }
 
-/** Why a fenced call changed nothing: 404 if the item is not there, else 409 saying why. */
-function rejectStale(existing: Existing | null, itemId: string, fence: Fence): never {
-  if (!existing) throw new NotFound("Work item", itemId);
+/** Why a fenced call changed nothing: 404 if the item is not there, else a 409 saying why. */
+function staleFence(existing: Existing | null, itemId: string, fence: Fence): Conflict | NotFound {
+  if (!existing) return new NotFound("Work item", itemId);
+  const status = { status: existing.status };
   if (existing.status === "CANCELLED") {
-    throw new Conflict("The work item was cancelled; this attempt's calls are no longer accepted", {
-      status: existing.status,
-    });
+    return new Conflict("The work item was cancelled; this attempt's calls are no longer accepted", status);
   }
-  if (existing.attemptId !== fence.attemptId || existing.fencingToken !== fence.fencingToken) {
-    throw new Conflict("Stale attempt: the lease was lost and the item was reclaimed by a newer attempt", {
-      status: existing.status,
-    });
+  if (existing.attemptId === fence.attemptId && existing.fencingToken !== fence.fencingToken) {
+    return new Conflict("The fencing token does not match the current attempt's", status);
+  }
+  if (existing.attemptId !== fence.attemptId && existing.attemptKnown === false) {
+    return new Conflict("The attempt id is not one of this item's attempts", status);
+  }
+  if (existing.attemptId !== fence.attemptId && existing.status === "PROCESSING") {
+    return new Conflict("Stale attempt: the lease was lost and the item was reclaimed by a newer attempt", status);
   }
   if (existing.status === "QUEUED") {
-    throw new Conflict("Stale attempt: the lease expired and the item was requeued", { status: existing.status });
+    return new Conflict("Stale attempt: the lease expired and the item was requeued", status);
   }
   if (existing.status !== "PROCESSING") {
-    throw new Conflict(`The attempt is no longer running (the item is ${existing.status})`, {
-      status: existing.status,
-    });
+    return new Conflict(`The attempt is no longer running (the item is ${existing.status})`, status);
   }
-  throw new Conflict("The work item changed concurrently; this attempt no longer holds it", {
-    status: existing.status,
-  });
+  return new Conflict("The work item changed concurrently; this attempt no longer holds it", status);
+}
+
+function rejectStale(existing: Existing | null, itemId: string, fence: Fence): never {
+  throw staleFence(existing, itemId, fence);
 }
 
 const parseJson = <T>(value: T | string | null): T | null =>
@@ -259,7 +292,7 @@ export async function heartbeatWorkItem(tx: Tx, actor: Actor, itemId: string, ra
           returning a.id
         )
         select (select jsonb_build_object('leaseExpiresAt', item.lease_expires_at, 'attempts', (select count(*) from attempt)) from item) as extended,
-               ${existingItem(actor.workspaceId, itemId)} as existing`,
+               ${existingItem(actor.workspaceId, itemId, input)} as existing`,
   );
   const extended = parseJson(row?.extended ?? null);
   if (!extended) rejectStale(parseJson(row?.existing ?? null), itemId, input);
@@ -268,30 +301,84 @@ export async function heartbeatWorkItem(tx: Tx, actor: Actor, itemId: string, ra
 
 /**
  * Completes the attempt and stores the result: the item becomes COMPLETED, or
- * AWAITING_APPROVAL when it has an after-gate (a review request is opened). Two statements:
- * item + attempt + activity + the order's row lock, then the order status refresh.
+ * AWAITING_APPROVAL when it has an after-gate (a review request is opened). The batch
+ * statement with one item (`completeWorkItems`); a refused fence is a 409 (404 if the item
+ * is not there).
  */
 export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.input<typeof CompleteInput>) {
   const input = parseInput(CompleteInput, raw);
+  const [outcome] = await completeWorkItems(tx, actor, { items: [{ id: itemId, ...input }] });
+  if (!outcome) throw new Error("the completion statement returned no outcome");
+  if (outcome.outcome !== "completed") throw outcome.refusal;
+  return outcome.item;
+}
+
+/** A completion's answer: the item as it now is. */
+export interface Completed {
+  id: string;
+  workOrderId: string;
+  status: "COMPLETED" | "AWAITING_APPROVAL";
+  attemptId: string;
+  completedAt: Date | null;
+  approvalRequestIds: string[];
+}
+
+/** One completion of a batch: done, or refused by its fence (a 409) or not found (a 404). */
+export type BatchCompletion =
+  | { id: string; outcome: "completed"; item: Completed }
+  | { id: string; outcome: "conflict" | "not_found"; refusal: Conflict | NotFound };
+
+/**
+ * Completes many attempts in ONE statement, each fenced on its own: a stale fence among good
+ * ones changes nothing for that item (its outcome says why) and the others complete. The
+ * statement writes the attempts, the results and the activity rows, and locks each order the
+ * batch may have finished; a second statement then refreshes those orders only
+ * (`refreshOrderStatus` needs a snapshot taken after the lock), and items with an after-gate get
+ * their review requests. Outcomes are in input order.
+ */
+export async function completeWorkItems(
+  tx: Tx,
+  actor: Actor,
+  raw: z.input<typeof CompleteBatchInput>,
+): Promise<BatchCompletion[]> {
+  const input = parseInput(CompleteBatchInput, raw);
   const who = actorRef(actor);
-  const result = JSON.stringify(input.result === undefined ? null : input.result);
-  const [row] = await rows<{ done: Done | string | null; existing: Existing | string | null }>(
+  const fences = input.items.map((item) => ({
+    id: item.id,
+    attemptId: item.attemptId,
+    fencingToken: item.fencingToken,
+    result: item.result === undefined ? null : item.result,
+  }));
+  const found = await rows<{
+    id: string;
+    done: Done | string | null;
+    existing: Existing | string | null;
+    locked: string[] | string | null;
+  }>(
     tx,
-    sql`with target as (
+    sql`with input as (
+          select (e->>'id')::uuid as id, (e->>'attemptId')::uuid as attempt_id, (e->>'fencingToken')::bigint as fencing_token,
+                 e->'result' as result, n.ord
+          from jsonb_array_elements(${jsonParam(fences)}) with ordinality as n(e, ord)
+        ),
+        target as (
           update work_items i
           set status = (case when i.approval->>'gate' = 'AFTER' then 'AWAITING_APPROVAL' else 'COMPLETED' end)::work_item_status,
-              result = ${result}::jsonb,
+              result = f.result,
               completed_at = case when i.approval->>'gate' = 'AFTER' then null else now() end,
               lease_expires_at = null, locked_by = null, last_error = null, updated_at = now()
-          where ${fenced(actor.workspaceId, itemId, input)}
-          returning i.id, i.workspace_id, i.work_order_id, i.status, i.current_attempt_id, i.approval, i.payload, i.completed_at
+          from input f
+          where i.id = f.id and i.workspace_id = ${actor.workspaceId}::uuid and i.status = 'PROCESSING'
+            and i.current_attempt_id = f.attempt_id and i.fencing_token = f.fencing_token
+          returning i.id, i.workspace_id, i.work_order_id, i.status, i.current_attempt_id, i.approval, i.payload, i.completed_at,
+                    f.result
         ),
         attempt as (
-          update attempts a set status = 'COMPLETED', result = ${result}::jsonb, finished_at = now(), updated_at = now()
+          update attempts a set status = 'COMPLETED', result = t.result, finished_at = now(), updated_at = now()
           from target t where a.id = t.current_attempt_id
           returning a.id
         ),
-        -- Only a completion that may be the order's last needs the order (locked) and a status
+        -- Only a completion that may be its order's last needs the order (locked) and a status
         -- refresh. Another unfinished item that nobody is changing proves this is not the last;
         -- it is share-locked until commit, so it cannot finish unseen meanwhile. Items locked by
         -- a concurrent completion are skipped: both completions then lock the order in turn,
@@ -305,6 +392,7 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
                 and w.status in ('QUEUED', 'AWAITING_APPROVAL', 'PROCESSING')
               for share skip locked
             )
+          order by o.id
           for update
         ),
         ${auditCte(
@@ -314,31 +402,53 @@ export async function completeWorkItem(tx: Tx, actor: Actor, itemId: string, raw
                      jsonb_build_object('status', t.status, 'attemptId', t.current_attempt_id)
               from target t`,
         )}
-        select (select jsonb_build_object('id', t.id, 'workOrderId', t.work_order_id, 'status', t.status, 'approval', t.approval,
+        select f.id,
+               (select jsonb_build_object('id', t.id, 'workOrderId', t.work_order_id, 'status', t.status, 'approval', t.approval,
                                           'payload', case when t.status = 'AWAITING_APPROVAL' then t.payload end,
-                                          'completedAt', t.completed_at, 'attempts', (select count(*) from attempt),
-                                          'ordersLocked', (select count(*) from order_lock))
-                from target t) as done,
-               ${existingItem(actor.workspaceId, itemId)} as existing`,
+                                          'completedAt', t.completed_at, 'attemptId', t.current_attempt_id,
+                                          'attempts', (select count(*) from attempt))
+                from target t where t.id = f.id) as done,
+               (select jsonb_build_object('status', e.status, 'attemptId', e.current_attempt_id, 'fencingToken', e.fencing_token::text,
+                                          'attemptKnown', exists (select 1 from attempts p where p.id = f.attempt_id and p.work_item_id = e.id))
+                from work_items e where e.id = f.id and e.workspace_id = ${actor.workspaceId}::uuid) as existing,
+               case when f.ord = 1 then (select coalesce(jsonb_agg(l.id), '[]'::jsonb) from order_lock l) end as locked
+        from input f order by f.ord`,
   );
-  const done = parseJson(row?.done ?? null);
-  if (!done) rejectStale(parseJson(row?.existing ?? null), itemId, input);
-  let approvalRequestIds: string[] = [];
-  if (done.status === "COMPLETED") {
-    if (done.ordersLocked > 0) await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
-  } else if (done.approval) {
-    approvalRequestIds = await openApprovalRequests(tx, { workspaceId: actor.workspaceId, userId: actor.userId }, [
-      { workItemId: done.id, workOrderId: done.workOrderId, payload: done.payload ?? {}, requirement: done.approval },
-    ]);
+  const lockedOrders = parseJson<string[]>(found[0]?.locked ?? null) ?? [];
+  if (lockedOrders.length > 0) await refreshOrderStatus(tx, lockedOrders, { actor: who, locked: true });
+  const outcomes: BatchCompletion[] = [];
+  for (const [index, row] of found.entries()) {
+    const done = parseJson(row.done);
+    if (!done) {
+      const refusal = staleFence(parseJson(row.existing), row.id, fences[index] as Fence);
+      outcomes.push({ id: row.id, outcome: refusal instanceof NotFound ? "not_found" : "conflict", refusal });
+      continue;
+    }
+    const approvalRequestIds =
+      done.status === "AWAITING_APPROVAL" && done.approval
+        ? await openApprovalRequests(tx, { workspaceId: actor.workspaceId, userId: actor.userId }, [
+            {
+              workItemId: done.id,
+              workOrderId: done.workOrderId,
+              payload: done.payload ?? {},
+              requirement: done.approval,
+            },
+          ])
+        : [];
+    outcomes.push({
+      id: row.id,
+      outcome: "completed",
+      item: {
+        id: done.id,
+        workOrderId: done.workOrderId,
+        status: done.status,
+        attemptId: done.attemptId,
+        completedAt: done.completedAt ? new Date(done.completedAt) : null,
+        approvalRequestIds,
+      },
+    });
   }
-  return {
-    id: done.id,
-    workOrderId: done.workOrderId,
-    status: done.status,
-    attemptId: input.attemptId,
-    completedAt: done.completedAt ? new Date(done.completedAt) : null,
-    approvalRequestIds,
-  };
+  return outcomes;
 }
 
 interface Done {
@@ -349,8 +459,7 @@ interface Done {
   /** Only when the item awaits its review: the payload the review is asked for. */
   payload: Record<string, unknown> | null;
   completedAt: string | null;
-  /** 1 when this completion may have finished the order (its row is then locked). */
-  ordersLocked: number;
+  attemptId: string;
 }
 
 /**
@@ -413,7 +522,7 @@ export async function failWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.
                                           'deadLetterId', (select d.id from dead d where d.work_item_id = t.id),
                                           'attempts', (select count(*) from attempt), 'ordersLocked', (select count(*) from order_lock))
                 from target t) as done,
-               ${existingItem(actor.workspaceId, itemId)} as existing`,
+               ${existingItem(actor.workspaceId, itemId, input)} as existing`,
   );
   const done = parseJson(row?.done ?? null);
   if (!done) rejectStale(parseJson(row?.existing ?? null), itemId, input);

@@ -16,7 +16,7 @@ import { auditCte } from "../shared/audit";
 import { canonicalHash } from "../shared/canonical-json";
 import { Conflict, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput, StorableJsonObject } from "../shared/validation";
+import { DateTimeInput, parseInput, StorableJsonObject } from "../shared/validation";
 import { deadLetterColumns } from "./schemas";
 
 const QueryFlag = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
@@ -26,8 +26,8 @@ export const ListDeadLettersQuery = PageQuery.extend({
   source: z.enum(deadLetterSource.enumValues).optional(),
   workItemId: z.string().uuid().optional(),
   autoRetry: QueryFlag.optional(),
-  createdAfter: z.coerce.date().optional().openapi({ type: "string", format: "date-time" }),
-  createdBefore: z.coerce.date().optional().openapi({ type: "string", format: "date-time" }),
+  createdAfter: DateTimeInput().optional(),
+  createdBefore: DateTimeInput().optional(),
 });
 
 export const RedriveInput = z
@@ -48,10 +48,7 @@ export const RetryPolicyInput = z
       .max(100)
       .optional()
       .openapi({ description: "Cap on automatic redrives (default kept)" }),
-    nextRetryAt: z.coerce
-      .date()
-      .optional()
-      .openapi({ type: "string", format: "date-time", description: "First automatic retry (default now)" }),
+    nextRetryAt: DateTimeInput("First automatic retry (default now)").optional(),
   })
   .openapi("DeadLetterRetryPolicy");
 
@@ -277,19 +274,16 @@ export async function discardDeadLetter(tx: Tx, actor: Actor, id: string, raw: z
  * Marks an open dead letter for automatic retry (or stops it). The dead-letter reprocessing
  * job redrives those whose next retry time has come, up to `maxRedrives` times.
  */
-export async function setDeadLetterRetry(
-  tx: Tx,
-  actor: Actor,
-  id: string,
-  raw: z.input<typeof RetryPolicyInput>,
-  now = new Date(),
-) {
+export async function setDeadLetterRetry(tx: Tx, actor: Actor, id: string, raw: z.input<typeof RetryPolicyInput>) {
   const input = parseInput(RetryPolicyInput, raw);
   const current = await getDeadLetter(tx, actor, id);
   if (current.status !== "OPEN")
     throw new Conflict(`The dead letter is already ${current.status}`, { status: current.status });
   const who = actorRef(actor);
-  const nextRetryAt = input.autoRetry ? (input.nextRetryAt ?? now) : null;
+  // Default: now, on the database's clock (the one the reprocessing job compares with), in milliseconds like updated_at.
+  const nextRetryAt = input.autoRetry
+    ? sql`coalesce(${input.nextRetryAt ?? null}::timestamptz, now()::timestamptz(3))`
+    : sql`null`;
   const maxRedrives = input.maxRedrives ?? current.maxRedrives;
   const [updated] = await rows<{ id: string }>(
     tx,

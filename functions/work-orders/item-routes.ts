@@ -2,19 +2,30 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
+import { toErrorBody } from "../shared/errors";
 import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
 import {
   ClaimInput,
+  CompleteBatchInput,
   CompleteInput,
   claimWork,
   completeWorkItem,
+  completeWorkItems,
   FailInput,
   failWorkItem,
   HeartbeatInput,
   heartbeatWorkItem,
 } from "./claims";
 import { getWorkItem, RecordEvalInput, recordEval } from "./items";
-import { ClaimedItem, CompletedItem, EvalResult, FailedItem, Heartbeat, WorkItemDetail } from "./schemas";
+import {
+  BatchCompletionResult,
+  ClaimedItem,
+  CompletedItem,
+  EvalResult,
+  FailedItem,
+  Heartbeat,
+  WorkItemDetail,
+} from "./schemas";
 
 const read = requireScope("work:read");
 const write = requireScope("work:write");
@@ -88,6 +99,29 @@ export const itemRoutes = createRouter()
         completeWorkItem(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json")),
       );
       return c.json(done, 200);
+    },
+  )
+  .openapi(
+    createRoute({
+      method: "post",
+      path: "/v1/work-items:complete",
+      tags: tags,
+      summary: "Complete many running attempts in one call, each fenced on its own, with a result per item",
+      description:
+        "One transaction. A stale fence (or an unknown id) among good ones does not stop the others: its result says " +
+        "`conflict` (with the reason a single completion's 409 gives) or `not_found`. Results are in input order.",
+      middleware: [write] as const,
+      request: jsonBody(CompleteBatchInput),
+      responses: { 200: json(BatchCompletionResult, "A result per item"), ...errorResponses },
+    }),
+    async (c) => {
+      const outcomes = await inTenant(c, (tx) => completeWorkItems(tx, c.var.actor, c.req.valid("json")));
+      const results = outcomes.map((o) =>
+        o.outcome === "completed"
+          ? { id: o.id, outcome: o.outcome, item: o.item }
+          : { id: o.id, outcome: o.outcome, error: toErrorBody(o.refusal).error },
+      );
+      return c.json({ results }, 200);
     },
   )
   .openapi(

@@ -47,7 +47,7 @@ export const WorkItem = createSelectSchema(workItems, {
   approval: ApprovalRequirement.nullable(),
   result: Json,
 })
-  .omit({ workspaceId: true, fencingToken: true })
+  .omit({ workspaceId: true, fencingToken: true, createdSeq: true })
   .openapi("WorkItem");
 export const itemColumns = selection(workItems, WorkItem);
 export type WorkItem = z.output<typeof WorkItem>;
@@ -106,6 +106,22 @@ export const CompletedItem = z
     approvalRequestIds: z.array(z.string().uuid()),
   })
   .openapi("CompletedWorkItem");
+
+export const BatchCompletionResult = z
+  .object({
+    results: z.array(
+      z.object({
+        id: z.string().uuid(),
+        outcome: z.enum(["completed", "conflict", "not_found"]),
+        item: CompletedItem.optional().openapi({ description: "The completion, when `outcome` is `completed`" }),
+        error: z
+          .object({ code: z.string(), message: z.string(), details: z.unknown().optional() })
+          .optional()
+          .openapi({ description: "Why the fence refused it (409's or 404's error), otherwise absent" }),
+      }),
+    ),
+  })
+  .openapi("CompleteWorkItemsResult");
 
 export const FailedItem = z
   .object({

@@ -2,7 +2,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter, inTenant } from "../shared/app";
 import { requireScope } from "../shared/auth";
-import { errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
+import { created, errorResponses, IdParam, json, jsonBody } from "../shared/openapi";
 import { pageSchema } from "../shared/pagination";
 import { WorkflowTemplate } from "./schemas";
 import {
@@ -18,6 +18,7 @@ import {
 const read = requireScope("work:read");
 const write = requireScope("work:write");
 const tags = ["Workflow templates"];
+const templatePath = (id: string) => `/v1/workflow-templates/${id}`;
 
 export const templateRoutes = createRouter()
   .openapi(
@@ -28,9 +29,12 @@ export const templateRoutes = createRouter()
       summary: "Create a workflow template (version 1)",
       middleware: [write] as const,
       request: jsonBody(CreateTemplateInput),
-      responses: { 201: json(WorkflowTemplate, "Created"), ...errorResponses },
+      responses: { 201: created(WorkflowTemplate, "Created"), ...errorResponses },
     }),
-    async (c) => c.json(await inTenant(c, (tx) => createTemplate(tx, c.var.actor, c.req.valid("json"))), 201),
+    async (c) => {
+      const template = await inTenant(c, (tx) => createTemplate(tx, c.var.actor, c.req.valid("json")));
+      return c.json(template, 201, { Location: templatePath(template.id) });
+    },
   )
   .openapi(
     createRoute({
@@ -64,11 +68,11 @@ export const templateRoutes = createRouter()
       summary: "Edit a template: creates the next version and deactivates this one",
       middleware: [write] as const,
       request: { params: IdParam, ...jsonBody(UpdateTemplateInput) },
-      responses: { 201: json(WorkflowTemplate, "The new version"), ...errorResponses },
+      responses: { 201: created(WorkflowTemplate, "The new version"), ...errorResponses },
     }),
-    async (c) =>
-      c.json(
-        await inTenant(c, (tx) => updateTemplate(tx, c.var.actor, c.req.valid("param").id, c.req.valid("json"))),
-        201,
-      ),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const version = await inTenant(c, (tx) => updateTemplate(tx, c.var.actor, id, c.req.valid("json")));
+      return c.json(version, 201, { Location: templatePath(version.id) });
+    },
   );

@@ -21,7 +21,7 @@ import { audit, auditCte } from "../shared/audit";
 import { canonicalHash } from "../shared/canonical-json";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
-import { parseInput, StorableJsonObject } from "../shared/validation";
+import { DateTimeInput, parseInput, StorableJsonObject } from "../shared/validation";
 import { dedupConflictTarget, dedupKeysOf, refuseLiveDuplicates } from "./controls/dedup";
 import { runAt } from "./controls/delays";
 import { MAX_DEPENDENCIES, resolveDependencies } from "./controls/dependencies";
@@ -51,7 +51,7 @@ export const CreateWorkItemInput = z
     dedupKey: z.string().min(1).max(500).optional().openapi({
       description: "While an item with this key is queued, gated or running in the workspace, another is refused (409)",
     }),
-    runAt: z.string().datetime({ offset: true }).optional().openapi({ description: "Not claimable before this time" }),
+    runAt: DateTimeInput("Not claimable before this time (ISO 8601)").optional(),
     delaySeconds: z
       .number()
       .int()
@@ -90,21 +90,12 @@ export type CreateWorkOrderInput = z.infer<typeof CreateWorkOrderInput>;
 
 export const IdempotencyKey = z.string().trim().min(1).max(255);
 
-const DateQuery = z.coerce.date();
 export const ListWorkOrdersQuery = PageQuery.extend({
   status: z.enum(workOrderStatus.enumValues).optional(),
   priority: Priority.optional(),
   templateId: z.string().uuid().optional(),
-  createdAfter: DateQuery.optional().openapi({
-    description: "Created at or after (ISO 8601)",
-    type: "string",
-    format: "date-time",
-  }),
-  createdBefore: DateQuery.optional().openapi({
-    description: "Created before (ISO 8601)",
-    type: "string",
-    format: "date-time",
-  }),
+  createdAfter: DateTimeInput("Created at or after (ISO 8601)").optional(),
+  createdBefore: DateTimeInput("Created before (ISO 8601)").optional(),
 });
 
 export const CancelWorkOrderInput = z
@@ -116,7 +107,7 @@ export const requestHash = canonicalHash;
 
 export interface CreatedWorkOrder {
   order: ReturnType<typeof presentOrder>;
-  items: Array<Omit<typeof workItems.$inferSelect, "fencingToken" | "workspaceId">>;
+  items: Array<Omit<typeof workItems.$inferSelect, "fencingToken" | "workspaceId" | "createdSeq">>;
   /** False when an earlier request with the same Idempotency-Key created it. */
   created: boolean;
   /** Approval requests opened for before-gates; deliver their notifications after commit. */

@@ -82,6 +82,7 @@ const IDEMPOTENT_CREATES = new Set(["POST /v1/work-orders"]);
 const SAFE_TO_REPEAT = new Set([
   "POST /v1/work-items/{id}/heartbeat",
   "POST /v1/work-items/{id}/complete",
+  "POST /v1/work-items:complete",
   "POST /v1/work-items/{id}/fail",
 ]);
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);

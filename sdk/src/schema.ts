@@ -4231,6 +4231,112 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/work-items:complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete many running attempts in one call, each fenced on its own, with a result per item
+         * @description One transaction. A stale fence (or an unknown id) among good ones does not stop the others: its result says `conflict` (with the reason a single completion's 409 gives) or `not_found`. Results are in input order.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["CompleteWorkItemsInput"];
+                };
+            };
+            responses: {
+                /** @description A result per item */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["CompleteWorkItemsResult"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, invalid, revoked or expired API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The key lacks a scope or the caller is not allowed */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found (also for another workspace's ids) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Body too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Semantically invalid */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/work-items/{id}/fail": {
         parameters: {
             query?: never;
@@ -5074,6 +5180,8 @@ export interface paths {
                 /** @description Created */
                 201: {
                     headers: {
+                        /** @description The path of what was created (a new version's own id) */
+                        Location: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -5268,6 +5376,8 @@ export interface paths {
                 /** @description The new version */
                 201: {
                     headers: {
+                        /** @description The path of what was created (a new version's own id) */
+                        Location: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7122,9 +7232,11 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description Created */
+                /** @description Created (version 1) */
                 201: {
                     headers: {
+                        /** @description The path of what was created (a new version's own id) */
+                        Location: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7202,20 +7314,21 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/approval-policies/{key}": {
+    "/v1/approval-policies/{id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** The current version of a policy */
+        /** A policy: the version with this id, or the current version when given the policyKey */
         get: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
-                    key: string;
+                    /** @description A version's `id` (that version), or the policy's `policyKey` (its current version) */
+                    id: string;
                 };
                 cookie?: never;
             };
@@ -7300,13 +7413,14 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Edit a policy: creates the next version (requests keep the version they were made under) */
+        /** Edit a policy: creates the next version (requests keep the version they were made under); only the current version can be edited */
         patch: {
             parameters: {
                 query?: never;
                 header?: never;
                 path: {
-                    key: string;
+                    /** @description A version's `id` (that version), or the policy's `policyKey` (its current version) */
+                    id: string;
                 };
                 cookie?: never;
             };
@@ -7316,9 +7430,11 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description New version */
-                200: {
+                /** @description The new version */
+                201: {
                     headers: {
+                        /** @description The path of what was created (a new version's own id) */
+                        Location: string;
                         [name: string]: unknown;
                     };
                     content: {
@@ -7392,7 +7508,7 @@ export interface paths {
         };
         trace?: never;
     };
-    "/v1/approval-policies/{key}/versions": {
+    "/v1/approval-policies/{id}/versions": {
         parameters: {
             query?: never;
             header?: never;
@@ -7405,7 +7521,8 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
-                    key: string;
+                    /** @description A version's `id` (that version), or the policy's `policyKey` (its current version) */
+                    id: string;
                 };
                 cookie?: never;
             };
@@ -9535,7 +9652,7 @@ export interface components {
             dedupKey?: string;
             /**
              * Format: date-time
-             * @description Not claimable before this time
+             * @description Not claimable before this time (ISO 8601)
              */
             runAt?: string;
             /** @description Not claimable for this many seconds after creation */
@@ -9664,6 +9781,33 @@ export interface components {
             fencingToken: string;
             /** @description Any JSON value */
             result?: unknown;
+        };
+        CompleteWorkItemsResult: {
+            results: {
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                outcome: "completed" | "conflict" | "not_found";
+                item?: components["schemas"]["CompletedWorkItem"] & unknown;
+                /** @description Why the fence refused it (409's or 404's error), otherwise absent */
+                error?: {
+                    code: string;
+                    message: string;
+                    details?: unknown;
+                };
+            }[];
+        };
+        CompleteWorkItemsInput: {
+            items: {
+                /** Format: uuid */
+                id: string;
+                /** Format: uuid */
+                attemptId: string;
+                /** @description The token returned by the claim (a 64-bit integer as a string) */
+                fencingToken: string;
+                /** @description Any JSON value */
+                result?: unknown;
+            }[];
         };
         FailedWorkItem: {
             /** Format: uuid */

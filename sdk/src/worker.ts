@@ -72,6 +72,12 @@ export interface WorkerOptions<P = Record<string, unknown>> {
   poll?: { minMs?: number; maxMs?: number };
   /** Backoff after a failed claim (defaults 500 ms up to 30 s, full jitter). */
   errorBackoff?: Partial<BackoffOptions>;
+  /**
+   * With `concurrency` above 1, completions that end within this many milliseconds of each other
+   * go to the server together (`POST /v1/work-items:complete`, up to 100 at once; default 5).
+   * 0 sends each on its own.
+   */
+  completionBatchMs?: number;
   /** How long `stop()` lets running handlers finish before aborting them (default 30 s). */
   shutdownGraceMs?: number;
   /** Signals that stop the worker while `run()`/`start()` is active (default SIGTERM and SIGINT; `false` for none). */
@@ -94,6 +100,7 @@ export interface Worker<P = Record<string, unknown>> {
 }
 
 const MAX_CLAIM = 100;
+const MAX_COMPLETION_BATCH = 100;
 const MAX_ERROR_LENGTH = 10_000;
 
 /** What a claim call answered, for deciding when to claim next. */
@@ -157,6 +164,9 @@ export function createWorker<P = Record<string, unknown>>(options: WorkerOptions
   const leaseSeconds = positiveInteger(options.leaseSeconds ?? 60, "leaseSeconds");
   const heartbeatMs = options.heartbeatIntervalMs ?? (leaseSeconds * 1000) / 3;
   const poll = { minMs: options.poll?.minMs ?? 200, maxMs: options.poll?.maxMs ?? 5_000 };
+  const completionBatchMs = options.completionBatchMs ?? 5;
+  const batchCompletions = concurrency > 1 && completionBatchMs > 0;
+  const completions = completionBatcher(client, completionBatchMs);
   const errorBackoff = { baseMs: options.errorBackoff?.baseMs ?? 500, capMs: options.errorBackoff?.capMs ?? 30_000 };
   const graceMs = options.shutdownGraceMs ?? 30_000;
   const signals = options.signals === false ? [] : (options.signals ?? ["SIGTERM", "SIGINT"]);
@@ -296,10 +306,10 @@ export function createWorker<P = Record<string, unknown>>(options: WorkerOptions
     const path = { params: { path: { id: task.item.id } } };
     if (outcome.ok) {
       try {
-        const done = await client.POST("/v1/work-items/{id}/complete", {
-          ...path,
-          body: outcome.result === undefined ? fence : { ...fence, result: outcome.result },
-        });
+        const body = outcome.result === undefined ? fence : { ...fence, result: outcome.result };
+        const done = batchCompletions
+          ? await completions.add({ id: task.item.id, ...body })
+          : await client.POST("/v1/work-items/{id}/complete", { ...path, body });
         emit("completed", { item: task.item, result: outcome.result, status: done.status, durationMs });
       } catch (error) {
         reportFinishError(task, "complete", error);
@@ -455,4 +465,55 @@ function clientFrom<P>(options: WorkerOptions<P>): CairnClient {
 function positiveInteger(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) throw new TypeError(`createWorker: ${name} must be a positive integer`);
   return value;
+}
+
+type Completion = components["schemas"]["CompleteWorkItemsInput"]["items"][number];
+type CompletedWorkItem = components["schemas"]["CompletedWorkItem"];
+const BATCH_OPERATION = "POST /v1/work-items:complete";
+
+/**
+ * Collects completions for `windowMs` (or until 100 wait) and sends them in one call; each
+ * caller gets its own item's outcome: the completion, or the 409/404 its fence met, as a
+ * CairnError like the single call's.
+ */
+function completionBatcher(client: CairnClient, windowMs: number) {
+  let waiting: Array<{ completion: Completion; resolve(done: CompletedWorkItem): void; reject(error: unknown): void }> =
+    [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  async function flush(): Promise<void> {
+    clearTimeout(timer);
+    timer = undefined;
+    const batch = waiting;
+    waiting = [];
+    try {
+      const { results } = await client.POST("/v1/work-items:complete", {
+        body: { items: batch.map((entry) => entry.completion) },
+      });
+      batch.forEach((entry, index) => {
+        const result = results[index];
+        if (result?.outcome === "completed" && result.item) entry.resolve(result.item);
+        else
+          entry.reject(
+            new CairnError({
+              status: result?.outcome === "not_found" ? 404 : 409,
+              code: result?.error?.code ?? "conflict",
+              message: result?.error?.message ?? "The completion was refused",
+              details: result?.error?.details,
+              operation: BATCH_OPERATION,
+            }),
+          );
+      });
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+    }
+  }
+  return {
+    add(completion: Completion): Promise<CompletedWorkItem> {
+      return new Promise((resolve, reject) => {
+        waiting.push({ completion, resolve, reject });
+        if (waiting.length >= MAX_COMPLETION_BATCH) void flush();
+        else timer ??= setTimeout(() => void flush(), windowMs);
+      });
+    },
+  };
 }

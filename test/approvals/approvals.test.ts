@@ -157,6 +157,7 @@ describeEachDatabase("approvals", (db) => {
 
     const created = await call(app, "POST", "/v1/approval-policies", { key: adminKey, body: INVOICE_POLICY });
     expect(created.status).toBe(201);
+    expect(created.headers.get("location")).toBe(`/v1/approval-policies/${created.body.id}`);
     expect(created.body).toMatchObject({
       version: 1,
       isCurrent: true,
@@ -176,9 +177,25 @@ describeEachDatabase("approvals", (db) => {
       key: adminKey,
       body: { requiredApprovals: 3 },
     });
-    expect(edited.status).toBe(200);
+    // A new version is created: 201 with its own path, as for a workflow template's edit.
+    expect(edited.status).toBe(201);
+    expect(edited.headers.get("location")).toBe(`/v1/approval-policies/${edited.body.id}`);
     expect(edited.body).toMatchObject({ policyKey: key, version: 2, requiredApprovals: 3, name: "Large invoices" });
     expect(edited.body.id).not.toBe(created.body.id);
+    // Addressed by what the responses return: a version's id reads that version, the policyKey the current one.
+    const byId = async (id: string) => (await call(app, "GET", `/v1/approval-policies/${id}`, { key: adminKey })).body;
+    expect(await byId(created.body.id)).toMatchObject({ id: created.body.id, version: 1, isCurrent: false });
+    expect(await byId(edited.body.id)).toMatchObject({ id: edited.body.id, version: 2, isCurrent: true });
+    expect(await byId(key)).toMatchObject({ id: edited.body.id, version: 2 });
+    // Only the current version is edited (an old version's id is a 409, as for templates), by its id or the key.
+    const stale = await call(app, "PATCH", `/v1/approval-policies/${created.body.id}`, {
+      key: adminKey,
+      body: { requiredApprovals: 1 },
+    });
+    expectError(stale, 409);
+    expect(stale.body.error.message).toMatch(/current version/);
+    const byVersionId = await call(app, "GET", `/v1/approval-policies/${created.body.id}/versions`, { key: adminKey });
+    expect(byVersionId.body.items.map((v: ResponseBody) => v.version)).toEqual([2, 1]);
     const versions = await call(app, "GET", `/v1/approval-policies/${key}/versions`, { key: adminKey });
     expect(versions.body.items.map((v: ResponseBody) => [v.version, v.isCurrent, v.requiredApprovals])).toEqual([
       [2, true, 3],
@@ -510,6 +527,54 @@ describeEachDatabase("approvals", (db) => {
     expect(final.decisions.map((d: ResponseBody) => d.decision)).toEqual(["ESCALATED", "REJECTED"]);
     expectError(await decide(app, t.admin.key, esc, "APPROVED"), 409);
     expect((await itemStatus(app, t.requester.key, order.id)).items[2]!.status).toBe("CANCELLED");
+  });
+
+  it("one clock: a request's decidedAt is its closing decision's createdAt, for people and for deadlines", async () => {
+    const { database } = db();
+    const app = testApp(database);
+    const t = await team(app, database);
+    const order = await createOrder(app, t.requester.key, [
+      { type: "OK", payload: {}, approval: { gate: "BEFORE", approverRoles: ["APPROVER"] } },
+      { type: "NO", payload: {}, approval: { gate: "BEFORE", approverRoles: ["APPROVER"] } },
+      { type: "LATE", payload: {}, approval: { gate: "BEFORE", timeoutSeconds: 60, timeoutAction: "REJECT" } },
+      {
+        type: "ESC",
+        payload: {},
+        approval: {
+          gate: "BEFORE",
+          approverRoles: ["APPROVER"],
+          escalateToRoles: ["ADMIN"],
+          escalationTimeoutSeconds: 600,
+        },
+      },
+    ]);
+    const [ok, no, late, esc] = order.approvalRequestIds as [string, string, string, string];
+    const approved = await decide(app, t.a.key, ok, "APPROVED");
+    const rejected = await decide(app, t.a.key, no, "REJECTED", "not this one");
+    await sweepApprovalDeadlines(database, new Date(Date.now() + 120_000));
+    const timedOut = await call(app, "GET", `/v1/approvals/${late}`, { key: t.a.key });
+    for (const [view, status] of [
+      [approved, "APPROVED"],
+      [rejected, "REJECTED"],
+      [timedOut, "REJECTED"],
+    ] as const) {
+      expect(view.body.status).toBe(status);
+      expect(view.body.decidedAt).toBe(view.body.decisions.at(-1).createdAt);
+    }
+    // To the microsecond, in the database: both come from its clock, in the same transaction.
+    const closed = await rows<{ id: string; same: boolean }>(
+      database.db,
+      sql`select r.id, r.decided_at = (select max(e.created_at) from approval_events e where e.request_id = r.id) as same
+          from approval_requests r where r.id in (${ok}::uuid, ${no}::uuid, ${late}::uuid)`,
+    );
+    expect(closed.map((row) => row.same)).toEqual([true, true, true]);
+
+    // An escalation's new deadline counts from the escalating decision.
+    const escalated = await decide(app, t.a.key, esc, "ESCALATED", "above my limit");
+    expect(escalated.body.status).toBe("PENDING");
+    expect(new Date(escalated.body.deadline).getTime()).toBe(
+      new Date(escalated.body.decisions[0].createdAt).getTime() + 600_000,
+    );
   });
 
   it("a manual escalation hands the request to the escalation roles", async () => {

@@ -7,7 +7,7 @@ import {
   redriveDueDeadLetters,
   storeQueueDeadLetters,
 } from "../../functions/jobs/dead-letters";
-import { LexicalHashEmbeddingProvider } from "../../functions/memory/embeddings";
+import { type EmbeddingProvider, EmbeddingProviderError } from "../../functions/memory/embeddings";
 import { ingestEvents } from "../../functions/memory/events/intake";
 import { processEvents } from "../../functions/memory/events/processing";
 import { describeEachDatabase } from "../support/databases";
@@ -159,16 +159,24 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
 
   it("requeues the processing job of an event dead letter", async () => {
     const { database, workspaceId } = await workspace();
-    const provider = new LexicalHashEmbeddingProvider();
-    const externalId = `no-text-${Math.random().toString(36).slice(2)}`;
+    // A provider that refuses the input for good (as a 400 would): the event is dead-lettered on its first attempt.
+    const provider: EmbeddingProvider = {
+      name: "refusing",
+      model: "refusing",
+      dimensions: 768,
+      embed: async () => {
+        throw new EmbeddingProviderError("provider rejected the input (400)", { retryable: false, status: 400 });
+      },
+      describe: () => ({ provider: "refusing", model: "refusing", dimensions: 768 }),
+    };
+    const externalId = `refused-${Math.random().toString(36).slice(2)}`;
     await database.withTenant({ workspaceId }, (tx) =>
       ingestEvents(
         tx,
         { workspaceId },
-        { events: [{ source: "git", eventType: "push", externalId, payload: { files: 3 } }] },
+        { events: [{ source: "git", eventType: "push", externalId, payload: { message: "Fix the checkout" } }] },
       ),
     );
-    // An event without text is poisoned: dead-lettered on its first attempt.
     expect(await processEvents(database, { provider })).toMatchObject({ deadLettered: 1 });
     const [letter] = await lettersOf(database, workspaceId, sql`source = 'event'`);
     await markAutoRetry(database, workspaceId, letter!.id, { maxRedrives: 1 });
@@ -189,7 +197,7 @@ describeEachDatabase("dead-letter reprocessing job", (db) => {
       redrive_count: 1,
     });
 
-    // It runs again (and, still without text, fails again into a new dead letter that has used its one redrive).
+    // It runs again (and, still refused, fails again into a new dead letter that has used its one redrive).
     expect(await processEvents(database, { provider })).toMatchObject({ claimed: 1, deadLettered: 1 });
     const rerun = await redriveDueDeadLetters(database, { ...BACKOFF, now: minutesFromNow(60) });
     expect(rerun).toMatchObject({ carriedOver: 1, due: 0 });

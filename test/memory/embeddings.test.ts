@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   cosineSimilarity,
+  EMBEDDING_PROVIDERS,
   EmbeddingProviderError,
   embeddingProviderFromEnv,
   LexicalHashEmbeddingProvider,
@@ -70,7 +71,7 @@ describe("LexicalHashEmbeddingProvider", () => {
 
   it("describes itself for /health", () => {
     expect(new LexicalHashEmbeddingProvider({ dimensions: 1536 }).describe()).toEqual({
-      provider: "lexical-hash",
+      provider: "lexical",
       model: "lexical-hash-v1",
       dimensions: 1536,
     });
@@ -358,7 +359,7 @@ describe("OpenAICompatibleEmbeddingProvider", () => {
 
   it("describes itself without the API key", () => {
     const description = client({ apiKey: "sk-secret" }).describe();
-    expect(description).toEqual({ provider: "openai-compatible", model: "test-embed", dimensions: 768, baseUrl });
+    expect(description).toEqual({ provider: "openai", model: "test-embed", dimensions: 768, baseUrl });
     expect(JSON.stringify(description)).not.toContain("sk-secret");
   });
 });
@@ -367,7 +368,15 @@ describe("embeddingProviderFromEnv", () => {
   it("defaults to the lexical provider with 768 dimensions", () => {
     const provider = embeddingProviderFromEnv({});
     expect(provider).toBeInstanceOf(LexicalHashEmbeddingProvider);
-    expect(provider.describe()).toEqual({ provider: "lexical-hash", model: "lexical-hash-v1", dimensions: 768 });
+    expect(provider.describe()).toEqual({ provider: "lexical", model: "lexical-hash-v1", dimensions: 768 });
+  });
+
+  it("names each provider in /health by the CAIRN_EMBEDDING_PROVIDER value that selects it", () => {
+    for (const name of EMBEDDING_PROVIDERS) {
+      const provider = embeddingProviderFromEnv({ CAIRN_EMBEDDING_PROVIDER: name, OPENAI_API_KEY: "sk-x" });
+      expect(provider.name).toBe(name);
+      expect(provider.describe().provider).toBe(name);
+    }
   });
 
   it("builds the lexical provider with 1536 dimensions", () => {
@@ -382,7 +391,7 @@ describe("embeddingProviderFromEnv", () => {
     const provider = embeddingProviderFromEnv({ CAIRN_EMBEDDING_PROVIDER: "openai", OPENAI_API_KEY: "sk-x" });
     expect(provider).toBeInstanceOf(OpenAICompatibleEmbeddingProvider);
     expect(provider.describe()).toEqual({
-      provider: "openai-compatible",
+      provider: "openai",
       model: "text-embedding-3-small",
       dimensions: 1536,
       baseUrl: "https://api.openai.com/v1",

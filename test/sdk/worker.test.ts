@@ -53,6 +53,39 @@ const orderDone = (id: string) =>
   });
 
 describe("createWorker against npm start", () => {
+  it("completions that end together go to the server in one batch call, each with its own result", async () => {
+    const N = 10;
+    const order = await createOrder(Array.from({ length: N }, (_, i) => ({ type: "BATCHED", payload: { i } })));
+    const paths: string[] = [];
+    const counting = createClient({
+      baseUrl: cairn.url,
+      apiKey: cairn.key,
+      fetch: (request) => {
+        paths.push(`${request.method} ${new URL(request.url).pathname}`);
+        return globalThis.fetch(request);
+      },
+    });
+    const worker = createWorker({
+      client: counting,
+      types: ["BATCHED"],
+      concurrency: N,
+      completionBatchMs: 20,
+      poll: { minMs: 20, maxMs: 50 },
+      signals: false,
+      handler: ({ item }) => ({ doubled: Number(item.payload.i) * 2 }),
+    });
+    worker.start();
+    const done = await orderDone(order.id);
+    await worker.stop();
+    expect(done.status).toBe("COMPLETED");
+    const batches = paths.filter((path) => path === "POST /v1/work-items:complete").length;
+    expect(paths.some((path) => path.endsWith("/complete") && path !== "POST /v1/work-items:complete")).toBe(false);
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThan(N);
+    const items = await client.GET("/v1/work-orders/{id}", { params: { path: { id: order.id } } });
+    for (const each of items.items) expect(each.result).toEqual({ doubled: Number(each.payload.i) * 2 });
+  });
+
   it("N items and K workers: every item is completed exactly once", async () => {
     const N = 60;
     const order = await createOrder(Array.from({ length: N }, (_, i) => ({ type: "EXACTLY_ONCE", payload: { i } })));

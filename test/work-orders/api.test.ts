@@ -24,6 +24,54 @@ describeEachDatabase("work orders API", (db) => {
     );
   }
 
+  it("completes many items in one call: each fence checked on its own, a result per item", async () => {
+    const { app, key } = await setup();
+    const created = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "batch", items: [item(), item(), item()] },
+    });
+    expect(created.status).toBe(201);
+    const claim = await call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w", limit: 3 } });
+    expect(claim.body.items).toHaveLength(3);
+    const [a, b, c] = claim.body.items;
+    const missing = "00000000-0000-4000-8000-000000000000";
+    const batch = await call(app, "POST", "/v1/work-items:complete", {
+      key,
+      body: {
+        items: [
+          { id: a.id, attemptId: a.attemptId, fencingToken: a.fencingToken, result: { n: 1 } },
+          // A stale fence among good ones: the token of another attempt.
+          { id: b.id, attemptId: b.attemptId, fencingToken: c.fencingToken, result: { n: 2 } },
+          { id: missing, attemptId: c.attemptId, fencingToken: c.fencingToken },
+          { id: c.id, attemptId: c.attemptId, fencingToken: c.fencingToken, result: { n: 3 } },
+        ],
+      },
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body.results.map((r: ResponseBody) => [r.id, r.outcome])).toEqual([
+      [a.id, "completed"],
+      [b.id, "conflict"],
+      [missing, "not_found"],
+      [c.id, "completed"],
+    ]);
+    expect(batch.body.results[0].item.status).toBe("COMPLETED");
+    expect(batch.body.results[1].error.code).toBe("conflict");
+    const stale = await call(app, "GET", `/v1/work-items/${b.id}`, { key });
+    expect(stale.body.status).toBe("PROCESSING");
+    expect((await call(app, "GET", `/v1/work-items/${c.id}`, { key })).body.result).toEqual({ n: 3 });
+    expect((await activityFor(a.id)).map((r) => r.action)).toContain("work_item.completed");
+    expect((await activityFor(b.id)).map((r) => r.action)).not.toContain("work_item.completed");
+    // Completing the last one finishes the order.
+    const last = await call(app, "POST", "/v1/work-items:complete", {
+      key,
+      body: { items: [{ id: b.id, attemptId: b.attemptId, fencingToken: b.fencingToken }] },
+    });
+    expect(last.body.results[0].outcome).toBe("completed");
+    expect((await call(app, "GET", `/v1/work-orders/${created.body.id}`, { key })).body.status).toBe("COMPLETED");
+    const empty = await call(app, "POST", "/v1/work-items:complete", { key, body: { items: [] } });
+    expect(empty.status).toBe(400);
+  });
+
   it("creates an order with items, claims, completes and finishes the order", async () => {
     const { app, key } = await setup();
     const created = await call(app, "POST", "/v1/work-orders", {
@@ -199,6 +247,7 @@ describeEachDatabase("work orders API", (db) => {
       },
     });
     expect(template.status).toBe(201);
+    expect(template.headers.get("location")).toBe(`/v1/workflow-templates/${template.body.id}`);
     expect(template.body).toMatchObject({ version: 1, isActive: true, retry: { baseMs: 50, capMs: 500 } });
     expect(
       (await call(app, "POST", "/v1/workflow-templates", { key, body: { name: "triage", steps: [{ type: "x" }] } }))
@@ -227,7 +276,9 @@ describeEachDatabase("work orders API", (db) => {
       key,
       body: { steps: [{ type: "classify" }] },
     });
+    // A new version is created: 201 with its own path, as for an approval policy's edit.
     expect(edited.status).toBe(201);
+    expect(edited.headers.get("location")).toBe(`/v1/workflow-templates/${edited.body.id}`);
     expect(edited.body).toMatchObject({
       name: "triage",
       version: 2,
@@ -501,6 +552,40 @@ describeEachDatabase("work orders API", (db) => {
       "dead_letter.retry_policy_set",
       "dead_letter.discarded",
     ]);
+  });
+
+  it("writes dead letters' errors[].at as ISO 8601 in UTC with Z, like every other timestamp", async () => {
+    const { app, key } = await setup();
+    const order = await call(app, "POST", "/v1/work-orders", {
+      key,
+      body: { title: "twice", retry: { baseMs: 1, capMs: 1 }, items: [{ ...item("twice"), maxAttempts: 2 }] },
+    });
+    expect(order.status).toBe(201);
+    let deadLetterId: string | null = null;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      let claimed: Awaited<ReturnType<typeof claimAll>> = [];
+      // The retry waits 1 ms (plus the clock of the claim statement): claim until it is due.
+      for (let tries = 0; claimed.length === 0 && tries < 50; tries++) claimed = await claimAll(app, key);
+      expect(claimed).toHaveLength(1);
+      const failed = await call(app, "POST", `/v1/work-items/${claimed[0]!.id}/fail`, {
+        key,
+        body: { attemptId: claimed[0]!.attemptId, fencingToken: claimed[0]!.fencingToken, error: `try ${attempt}` },
+      });
+      expect(failed.status).toBe(200);
+      deadLetterId = failed.body.deadLetterId ?? null;
+    }
+    expect(deadLetterId).not.toBeNull();
+    const letter = await call(app, "GET", `/v1/dead-letters/${deadLetterId}`, { key });
+    // The earlier attempt's error (read back from the attempt) and the last one (written with the letter).
+    expect(letter.body.errors.map((e: ResponseBody) => [e.attempt, e.error])).toEqual([
+      [1, "try 1"],
+      [2, "try 2"],
+    ]);
+    for (const at of [...letter.body.errors.map((e: ResponseBody) => e.at), letter.body.createdAt]) {
+      expect(at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+      expect(new Date(at).toISOString()).toBe(at);
+    }
+    expect(letter.body.errors[0].at <= letter.body.errors[1].at).toBe(true);
   });
 
   it("hides another workspace's orders, items, templates and dead letters (404 by id, absent from listings)", async () => {

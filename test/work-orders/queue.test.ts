@@ -180,9 +180,10 @@ describeEachDatabase("work queue", (db) => {
     });
     await expect(d.heartbeat(itemId, a)).rejects.toMatchObject({ status: 409 });
     await expect(d.fail(itemId, a, "late failure")).rejects.toMatchObject({ status: 409 });
-    // A forged token for the current attempt is refused too.
+    // A forged token for the current attempt is refused too, saying so (nothing was reclaimed).
     await expect(d.complete(itemId, { attemptId: b.attemptId, fencingToken: a.fencingToken })).rejects.toMatchObject({
       status: 409,
+      message: "The fencing token does not match the current attempt's",
     });
     expect((await d.item(itemId)).status).toBe("PROCESSING");
 
@@ -195,6 +196,48 @@ describeEachDatabase("work queue", (db) => {
       ["worker-b", "COMPLETED"],
     ]);
     expect((await d.order(order.order.id)).status).toBe("COMPLETED");
+  });
+
+  it("items of one priority created together are claimed one by one in creation order", async () => {
+    const { database } = db();
+    const actor = await seedActor(database);
+    const d = domain(database, actor);
+    const order = await d.create({
+      title: "order",
+      items: [0, 1, 2, 3, 4].map((n) => ({ type: "seq", payload: { n } })),
+    });
+    const claimed: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [item] = await d.claim(`w${i}`, 1);
+      claimed.push(Number(item?.payload.n));
+    }
+    expect(claimed).toEqual([0, 1, 2, 3, 4]);
+    expect(order.items.map((item) => item.payload.n)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("a wrong fencing token on a still-running attempt says it does not match the current attempt", async () => {
+    const { database } = db();
+    const actor = await seedActor(database);
+    const d = domain(database, actor);
+    const order = await d.create({ title: "token", items: [{ type: "t" }] });
+    const itemId = order.items[0]!.id;
+    const a = await claimOne(d, "worker-a");
+    const wrong = { attemptId: a.attemptId, fencingToken: String(BigInt(a.fencingToken) + 1000n) };
+    for (const call of [
+      () => d.complete(itemId, wrong),
+      () => d.heartbeat(itemId, wrong),
+      () => d.fail(itemId, wrong, "x"),
+    ]) {
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e as { status: number; message: string },
+      );
+      expect(error?.status).toBe(409);
+      expect(error?.message).toBe("The fencing token does not match the current attempt's");
+      expect(error?.message).not.toMatch(/reclaimed/);
+    }
+    expect((await d.item(itemId)).status).toBe("PROCESSING");
+    expect((await d.complete(itemId, a)).status).toBe("COMPLETED");
   });
 
   it("accepts a completion after the lease expired if the item was not reclaimed", async () => {

@@ -36,8 +36,8 @@ export const TEXT_FIELDS = ["text", "content", "message", "body", "description"]
  * The text an event contributes to memory: `payload.title` (when a non-empty string) followed,
  * after a blank line, by the first non-empty string among `payload.text`, `content`, `message`,
  * `body`, `description`. Other fields and non-string values are ignored (a connector flattens
- * nested shapes before sending). `null` when there is nothing: such an event is poisoned and
- * goes straight to a dead letter.
+ * nested shapes before sending). `null` when there is nothing: such an event (a reaction, say)
+ * is processed, COMPLETED with no memory — there was nothing to remember, which is no failure.
  */
 export function extractEventText(payload: unknown): string | null {
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) return null;
@@ -119,12 +119,8 @@ export function eventProcessingHandler(options: EventProcessingOptions = {}): Jo
           .where(and(eq(rawEvents.workspaceId, job.workspaceId), eq(rawEvents.id, job.eventId)));
         if (!event) throw new PoisonedEvent("The job's event no longer exists");
         const text = extractEventText(event.payload);
-        if (text === null) {
-          throw new PoisonedEvent(
-            `The event has no text: its payload has none of the string fields title, ${TEXT_FIELDS.join(", ")}`,
-          );
-        }
-        const chunks = chunkText(text, options.chunk);
+        // An event with nothing to remember (a reaction, a label change) is processed with no memory.
+        const chunks = text === null ? [] : chunkText(text, options.chunk);
         provider ??= embeddingProvider();
         const stored = await insertMemories(
           tx,

@@ -6,7 +6,7 @@
 import { type SQL, sql } from "drizzle-orm";
 
 /** When an item given `runAt` or `delaySeconds` becomes claimable (the database's clock for a delay). */
-export function runAt(spec: { runAt?: string; delaySeconds?: number }): Date | SQL {
-  if (spec.runAt !== undefined) return new Date(spec.runAt);
+export function runAt(spec: { runAt?: Date; delaySeconds?: number }): Date | SQL {
+  if (spec.runAt !== undefined) return spec.runAt;
   return sql`now() + make_interval(secs => ${spec.delaySeconds ?? 0})`;
 }

@@ -14,10 +14,10 @@ export const dependenciesMet = (): SQL =>
   sql`(i.depends_on is null
        or not exists (select 1 from work_items p where p.id = any(i.depends_on) and p.status <> 'COMPLETED'))`;
 
-/** For a claimed row `c`: its dependencies' results by key (their id when they have none), or null. */
+/** For a claimed row `i`: its dependencies' results by key (their id when they have none), or null. */
 export const dependencyResults = (): SQL =>
-  sql`case when c.depends_on is null then null
-           else (select jsonb_object_agg(coalesce(p.key, p.id::text), p.result) from work_items p where p.id = any(c.depends_on))
+  sql`case when i.depends_on is null then null
+           else (select jsonb_object_agg(coalesce(p.key, p.id::text), p.result) from work_items p where p.id = any(i.depends_on))
       end`;
 
 interface Keyed {

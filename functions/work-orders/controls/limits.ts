@@ -10,7 +10,7 @@
  * Enforcement is in the claim statement, in two parts:
  * - `blockedGroupsCte`: the keys and types already at a limit, from the statement's snapshot,
  *   so the candidate scan passes over their items (a saturated key cannot starve the others);
- * - `admittedCte`: the candidates go through `cairn_admit_claims` (migration 0010), which locks
+ * - `admittedCte`: the candidates go through `cairn_admit_claims` (migration 0012), which locks
  *   each limited group (advisory transaction locks, in one order) and counts again with fresh
  *   snapshots, so no number of racing claims exceeds a limit.
  */

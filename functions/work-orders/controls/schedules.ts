@@ -47,9 +47,17 @@ const ScheduleRow = createSelectSchema(workSchedules, { payload: JsonObject }).o
 export const Schedule = ScheduleRow.openapi("Schedule");
 const scheduleColumns = selection(workSchedules, ScheduleRow);
 
-export async function createSchedule(tx: Tx, actor: Actor, raw: z.input<typeof CreateScheduleInput>, now = new Date()) {
+/** The transaction's time on the database's clock: a request path's one clock. */
+async function databaseNow(tx: Tx): Promise<Date> {
+  const [row] = await rows<{ now: Date | string }>(tx, sql`select now() as now`);
+  if (!row) throw new Error("select now() returned no row");
+  return new Date(row.now);
+}
+
+/** Creates a schedule; its first run is the cron's next after `now` (default: the database's clock). */
+export async function createSchedule(tx: Tx, actor: Actor, raw: z.input<typeof CreateScheduleInput>, now?: Date) {
   const input = parseInput(CreateScheduleInput, raw);
-  const nextRunAt = nextRunOrRefuse(input.cron, now);
+  const nextRunAt = nextRunOrRefuse(input.cron, now ?? (await databaseNow(tx)));
   const template = await findTemplate(tx, actor.workspaceId, input.templateId);
   if (!template) throw new Invalid(`templateId ${input.templateId} refers to no workflow template`);
   const row = one(
@@ -93,9 +101,13 @@ export async function getSchedule(tx: Tx, actor: Actor, id: string) {
   return row;
 }
 
-/** Pauses, or resumes with the next run after `now` (runs missed while paused are not made up). */
-export async function setSchedulePaused(tx: Tx, actor: Actor, id: string, paused: boolean, now = new Date()) {
+/**
+ * Pauses, or resumes with the next run after `now` (default: the database's clock); runs missed
+ * while paused are not made up.
+ */
+export async function setSchedulePaused(tx: Tx, actor: Actor, id: string, paused: boolean, at?: Date) {
   const current = await getSchedule(tx, actor, id);
+  const now = at ?? (await databaseNow(tx));
   const [row] = await tx
     .update(workSchedules)
     .set(

@@ -1,0 +1,3 @@
+DROP INDEX "work_items_claim_idx";--> statement-breakpoint
+ALTER TABLE "work_items" ADD COLUMN "created_seq" bigint NOT NULL GENERATED ALWAYS AS IDENTITY (sequence name "work_items_created_seq_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1);--> statement-breakpoint
+CREATE INDEX "work_items_claim_idx" ON "work_items" USING btree ("workspace_id","priority" DESC NULLS LAST,"created_at","created_seq") WHERE "work_items"."status" = 'QUEUED';

@@ -1,0 +1,162 @@
+/**
+ * Round trips per API call, authentication included, counted by a wrapper around each driver's
+ * client (every `query` call is one exchange with the server: a statement, or a pipeline of them
+ * closed by one Sync). node-postgres and the Neon driver (through the repository's WebSocket
+ * proxy) need TEST_DATABASE_URL; PGlite runs in-process and is counted too.
+ */
+import { randomBytes } from "node:crypto";
+import { Client as NeonClient } from "@neondatabase/serverless";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { connect, type Database, type DriverKind } from "../db/client";
+import { configureNeonForProxy } from "../db/neon-local";
+import { openTestDatabase } from "./support/databases";
+import { call, seedWorkspace, testApp } from "./support/http";
+import { adminQuery, databaseUrl } from "./support/postgres-admin";
+
+let roundTrips = 0;
+function countQueries(prototype: { query: (...args: unknown[]) => unknown }) {
+  const original = prototype.query;
+  prototype.query = function (this: unknown, ...args: unknown[]) {
+    roundTrips += 1;
+    return original.apply(this, args);
+  };
+}
+countQueries(pg.Client.prototype as never);
+countQueries(NeonClient.prototype as never);
+
+async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; roundTrips: number }> {
+  const before = roundTrips;
+  const result = await fn();
+  return { result, roundTrips: roundTrips - before };
+}
+
+async function serverDatabase(driver: DriverKind) {
+  const server = process.env.TEST_DATABASE_URL as string;
+  const name = `cairn_rt_${randomBytes(6).toString("hex")}`;
+  await adminQuery(server, `create database ${name} template ${inject("templateDatabase")}`);
+  if (driver === "neon") configureNeonForProxy(inject("wsProxyPort"));
+  const database = await connect(databaseUrl(server, name), { driver, max: 4 });
+  return {
+    database,
+    close: async () => {
+      await database.close();
+      await adminQuery(server, `drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+const drivers: DriverKind[] = process.env.TEST_DATABASE_URL ? ["pg", "neon"] : [];
+
+for (const driver of drivers) {
+  describe(`round trips per API call [postgres] (${driver})`, () => {
+    let database: Database;
+    let close: () => Promise<void>;
+    beforeAll(async () => {
+      ({ database, close } = await serverDatabase(driver));
+    });
+    afterAll(() => close());
+
+    it("claim, complete, create and search cost at most 2 round trips each, authentication included", async () => {
+      const app = testApp(database);
+      const { adminKey: key } = await seedWorkspace(database);
+      // The first request of a key in a process authenticates it on its own; later ones do not.
+      expect((await call(app, "GET", "/v1/work-orders", { key })).status).toBe(200);
+
+      const create = await counted(() =>
+        call(app, "POST", "/v1/work-orders", {
+          key,
+          body: {
+            title: "t",
+            items: [
+              { type: "x", payload: { n: 1 } },
+              { type: "x", payload: { n: 2 } },
+            ],
+          },
+        }),
+      );
+      expect(create.result.status).toBe(201);
+
+      const claim = await counted(() => call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w" } }));
+      expect(claim.result.status).toBe(200);
+      const [claimed] = claim.result.body.items;
+
+      const complete = await counted(() =>
+        call(app, "POST", `/v1/work-items/${claimed.id}/complete`, {
+          key,
+          body: { attemptId: claimed.attemptId, fencingToken: claimed.fencingToken, result: { ok: true } },
+        }),
+      );
+      expect(complete.result.status).toBe(200);
+
+      await call(app, "POST", "/v1/memories", { key, body: { content: "the invoices are paid on Fridays" } });
+      const search = await counted(() =>
+        call(app, "POST", "/v1/memories/search", { key, body: { query: "invoices", mode: "vector" } }),
+      );
+      expect(search.result.status).toBe(200);
+      const measured = {
+        create: create.roundTrips,
+        claim: claim.roundTrips,
+        complete: complete.roundTrips,
+        search: search.roundTrips,
+      };
+      expect(measured).toEqual({ create: measured.create, claim: 2, complete: 2, search: 2 });
+      // Known gap (issue 13): creating an order is still several statements (order, items, gates).
+      expect(measured.create).toBeLessThanOrEqual(6);
+    });
+
+    it("a revoked key fails on its very next request, with nothing done", async () => {
+      const app = testApp(database);
+      const { adminKey } = await seedWorkspace(database);
+      const made = await call(app, "POST", "/v1/api-keys", {
+        key: adminKey,
+        body: { name: "worker", scopes: ["work:write", "work:read"], service: true },
+      });
+      expect(made.status).toBe(201);
+      const worker = made.body.key as string;
+      await call(app, "POST", "/v1/work-orders", {
+        key: adminKey,
+        body: { title: "t", items: [{ type: "x", payload: {} }] },
+      });
+      // Known to this process: its next request sends no authentication statement of its own.
+      expect((await call(app, "GET", "/v1/work-orders", { key: worker })).status).toBe(200);
+      expect((await call(app, "POST", `/v1/api-keys/${made.body.id}/revoke`, { key: adminKey })).status).toBe(200);
+      const refused = await call(app, "POST", "/v1/work-items/claim", { key: worker, body: { workerId: "w" } });
+      expect(refused.status).toBe(401);
+      expect(refused.body.error.message).toMatch(/revoked/);
+      const stillQueued = await call(app, "GET", "/v1/work-orders", { key: adminKey });
+      expect(stillQueued.body.items[0].status).toBe("PENDING");
+    });
+  });
+}
+
+describe("round trips per API call [pglite]", () => {
+  it("claim and complete run as one transaction of the set-up and one statement", async () => {
+    const { database, close } = await openTestDatabase("pglite");
+    try {
+      const app = testApp(database);
+      const { adminKey: key } = await seedWorkspace(database);
+      await call(app, "POST", "/v1/work-orders", { key, body: { title: "t", items: [{ type: "x", payload: {} }] } });
+      // PGlite runs in this process: a "round trip" is a call into it. Drizzle's transaction sends
+      // BEGIN, the set-up (which checks the key), the statement and COMMIT one by one.
+      const client = (database.db as unknown as { $client: { query: (...a: unknown[]) => unknown } }).$client;
+      const calls = { n: 0 };
+      for (const method of ["query", "exec"] as const) {
+        const target = client as unknown as Record<string, (...a: unknown[]) => unknown>;
+        const original = target[method]?.bind(client);
+        if (!original) continue;
+        target[method] = (...args: unknown[]) => {
+          calls.n += 1;
+          return original(...args);
+        };
+      }
+      const before = calls.n;
+      const claim = await call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w" } });
+      expect(claim.status).toBe(200);
+      expect(claim.body.items).toHaveLength(1);
+      expect(calls.n - before).toBeLessThanOrEqual(4);
+    } finally {
+      await close();
+    }
+  });
+});
