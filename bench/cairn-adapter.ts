@@ -15,6 +15,7 @@ import {
 import { bootstrapWorkspace } from "../functions/platform/workspaces.js";
 import type { Actor } from "../functions/shared/actor.js";
 import { claimWorkItems, completeWorkItems } from "../functions/work-orders/claims.js";
+import { putQueueLimit } from "../functions/work-orders/controls/limits.js";
 import { createWorkOrder, MAX_ITEMS_PER_ORDER } from "../functions/work-orders/work-orders.js";
 import type { WsProxy } from "../scripts/ws-proxy.js";
 import type { ClaimTarget } from "./lib/claim-harness.js";
@@ -160,16 +161,30 @@ export class CairnBench {
    * `itemsPerOrder`, at most MAX_ITEMS_PER_ORDER), and a ClaimTarget whose claim is
    * `claimWorkItems` and whose completion is `completeWorkItems` (one batch completion per claim,
    * as `POST /v1/work-items:complete` does), each inside `database.withTenant` on its own pool of
-   * `workers` connections on `driver` (default the Neon driver through the proxy process).
+   * `workers` connections on `driver` (default the Neon driver through the proxy process). With
+   * `concurrencyKeys`, item n carries the key `tenant:<n mod keys>` and a prefix limit gives each
+   * key `maxInFlight` (queue controls in use).
    */
   async claimTarget(
     items: number,
     workers: number,
-    options: { itemsPerOrder?: number; name?: string; database?: Database; driver?: "pg" | "neon" } = {},
+    options: {
+      itemsPerOrder?: number;
+      name?: string;
+      database?: Database;
+      driver?: "pg" | "neon";
+      concurrencyKeys?: { keys: number; maxInFlight: number };
+    } = {},
   ): Promise<ClaimTarget> {
     const perOrder = Math.min(options.itemsPerOrder ?? MAX_ITEMS_PER_ORDER, MAX_ITEMS_PER_ORDER);
     const ws = await this.workspace("claims");
     const tenant = { workspaceId: ws.workspaceId, userId: ws.userId };
+    const keyed = options.concurrencyKeys;
+    if (keyed) {
+      await this.database.withTenant(tenant, (tx) =>
+        putQueueLimit(tx, ws.actor, { keyPrefix: "tenant:", maxInFlight: keyed.maxInFlight }),
+      );
+    }
     const orders: number[] = [];
     for (let made = 0; made < items; made += perOrder) orders.push(Math.min(perOrder, items - made));
     // Set-up only: orders are created two at a time.
@@ -181,7 +196,11 @@ export class CairnBench {
         await this.database.withTenant(tenant, (tx) =>
           createWorkOrder(tx, ws.actor, {
             title: `bench order ${o}`,
-            items: Array.from({ length: count }, (_, i) => ({ type: "bench", payload: { o, i } })),
+            items: Array.from({ length: count }, (_, i) => ({
+              type: "bench",
+              payload: { o, i },
+              ...(keyed ? { concurrencyKey: `tenant:${(o * perOrder + i) % keyed.keys}` } : {}),
+            })),
           }),
         );
       }

@@ -17,6 +17,10 @@ import { now } from "./lib/stats.js";
  * Cairn on node-postgres against pg-boss and raw SQL on node-postgres, and Cairn on the Neon
  * driver (through the WebSocket proxy, which runs in its own process) against Cairn on
  * node-postgres. Each row names its target (issue 13).
+ *
+ * Then Cairn with queue controls in use: every item has one of 16 concurrency keys, each
+ * limited to 4 in flight (a prefix limit), batches of 10, on node-postgres, against Cairn
+ * without controls on node-postgres in the same run (batch 10 above).
  */
 export const claimsSection: Section = {
   name: "claims",
@@ -26,10 +30,11 @@ export const claimsSection: Section = {
     const items = ctx.options.quick ? 2_000 : 10_000;
     const workers = 8;
     const details: Record<string, unknown> = { items, workers };
+    let plain: ClaimRunResult | null = null;
 
     // Each run gets an equal share of what is left of the budget; a run cut short still
     // yields a steady-state rate (completed / elapsed) and is flagged as truncated.
-    let runsLeft = 8;
+    let runsLeft = 9;
     const runBudget = () => Math.max(5_000, (ctx.deadline - now()) / runsLeft--);
     const targets: Record<number, { pgboss: string; raw: string }> = {
       1: { pgboss: "target ≥ 3×", raw: "target ≥ 0.4×" },
@@ -77,6 +82,7 @@ export const claimsSection: Section = {
         }
       }
       details[`batch${batch}`] = { raw, pgboss: boss, cairn, cairnNeon: neon };
+      if (batch === 10) plain = cairn;
 
       const dbDup = (run: ClaimRunResult | null) => run?.verified.extra?.itemsWithMoreThanOneAttempt ?? "n/a";
       const dupNote = `duplicates: Cairn ${cairn?.duplicates ?? "n/a"} (db: ${dbDup(cairn)} items with >1 attempt), Cairn/Neon ${neon?.duplicates ?? "n/a"} (db: ${dbDup(neon)}), pg-boss ${boss?.duplicates ?? "n/a"}, raw ${raw?.duplicates ?? "n/a"}`;
@@ -117,6 +123,34 @@ export const claimsSection: Section = {
         notes: "the WebSocket-to-TCP proxy runs in its own process",
       });
     }
+    const keys = { keys: 16, maxInFlight: 4 };
+    const keyed = await measure(
+      ctx,
+      () =>
+        ctx.cairn.claimTarget(items, workers, {
+          driver: "pg",
+          name: "Cairn (concurrency keys, node-postgres)",
+          concurrencyKeys: keys,
+        }),
+      items,
+      workers,
+      10,
+      runBudget(),
+    );
+    details.concurrencyKeys = { ...keys, cairn: keyed };
+    ctx.recorder.row({
+      section: "claims",
+      scenario: `claim+complete, batch 10, ${workers} workers, ${keys.keys} concurrency keys of maxInFlight ${keys.maxInFlight}, node-postgres, vs no controls`,
+      cairn: keyed ? { value: keyed.jobsPerSecond, unit: "jobs/s" } : null,
+      baseline: plain ? { value: plain.jobsPerSecond, unit: "jobs/s", label: "Cairn, no controls" } : null,
+      notes: [
+        `duplicates: ${keyed ? keyed.duplicates : "n/a"}`,
+        "each claim passes through cairn_admit_claims (per-key advisory locks, fresh counts)",
+        keyed?.truncated ? "run cut at its time budget" : "",
+      ]
+        .filter(Boolean)
+        .join("; "),
+    });
     return details;
   },
 };

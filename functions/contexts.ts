@@ -47,6 +47,9 @@ export const contexts: Record<ContextName, ContextRoutes> = {
       ...resource("/v1/work-items"),
       ...resource("/v1/dead-letters"),
       ...resource("/v1/workflow-templates"),
+      ...resource("/v1/queue-limits"),
+      ...resource("/v1/paused-types"),
+      ...resource("/v1/schedules"),
     ],
   },
   approvals: {

@@ -105,6 +105,35 @@ for (const driver of drivers) {
       expect(measured.create).toBeLessThanOrEqual(6);
     });
 
+    it("a claim under queue limits (concurrency and rate) still costs 2 round trips", async () => {
+      const app = testApp(database);
+      const { adminKey: key } = await seedWorkspace(database);
+      for (const body of [
+        { concurrencyKey: "tenant:a", maxInFlight: 1 },
+        { type: "x", rate: { limit: 10, intervalSeconds: 60 } },
+      ]) {
+        expect((await call(app, "PUT", "/v1/queue-limits", { key, body })).status).toBe(200);
+      }
+      const created = await call(app, "POST", "/v1/work-orders", {
+        key,
+        body: {
+          title: "t",
+          items: [
+            { type: "x", payload: { n: 1 }, concurrencyKey: "tenant:a" },
+            { type: "x", payload: { n: 2 }, concurrencyKey: "tenant:a" },
+          ],
+        },
+      });
+      expect(created.status).toBe(201);
+      const claim = await counted(() =>
+        call(app, "POST", "/v1/work-items/claim", { key, body: { workerId: "w", limit: 2 } }),
+      );
+      expect(claim.result.status).toBe(200);
+      // The key's limit admits one of the two; the admission runs inside the claim statement.
+      expect(claim.result.body.items).toHaveLength(1);
+      expect(claim.roundTrips).toBe(2);
+    });
+
     it("a revoked key fails on its very next request, with nothing done", async () => {
       const app = testApp(database);
       const { adminKey } = await seedWorkspace(database);

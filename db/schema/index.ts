@@ -4,5 +4,6 @@ export * from "./jobs";
 export * from "./json-shapes";
 export * from "./memory";
 export * from "./platform";
+export * from "./queue-controls";
 export * from "./tenancy";
 export * from "./work";

@@ -62,10 +62,16 @@ export const workOrders = pgTable(
     requestHash: text("request_hash"),
     retryBaseMs: integer("retry_base_ms").notNull().default(1000),
     retryCapMs: integer("retry_cap_ms").notNull().default(300000),
+    /** Set while claiming the order's items is paused (queue controls); in-flight items finish. */
+    pausedAt: timestamp("paused_at", { withTimezone: true }),
+    /** What a dependency that failed for good does to its dependants: CANCEL them, or HOLD them queued. */
+    onDependencyFailure: text("on_dependency_failure").notNull().default("CANCEL"),
     completedAt: timestamp("completed_at", { withTimezone: true }),
     ...timestamps(),
   },
   (t) => [
+    index("work_orders_paused_idx").on(t.workspaceId).where(sql`${t.pausedAt} IS NOT NULL`),
+    check("work_orders_dependency_failure_check", sql`${t.onDependencyFailure} IN ('CANCEL', 'HOLD')`),
     uniqueIndex("work_orders_idempotency_key").on(t.workspaceId, t.idempotencyKey),
     index("work_orders_listing_idx").on(t.workspaceId, t.createdAt.desc(), t.id.desc()),
     index("work_orders_status_idx").on(t.workspaceId, t.status, t.createdAt.desc()),
@@ -109,9 +115,25 @@ export const workItems = pgTable(
     result: jsonb("result"),
     lastError: text("last_error"),
     completedAt: timestamp("completed_at", { withTimezone: true }),
+    /** The client's name for the item within its order, which `dependsOn` refers to. */
+    key: text("key"),
+    /** Items of the same order that must be COMPLETED before this one is claimable. */
+    dependsOn: uuid("depends_on").array(),
+    /** Limits (queue_limits) apply per concurrency key: a customer, a model, a repository. */
+    concurrencyKey: text("concurrency_key"),
+    /** At most one live (queued, gated or running) item per dedup key in a workspace. */
+    dedupKey: text("dedup_key"),
     ...timestamps(),
   },
   (t) => [
+    uniqueIndex("work_items_order_key").on(t.workOrderId, t.key).where(sql`${t.key} IS NOT NULL`),
+    uniqueIndex("work_items_live_dedup_key")
+      .on(t.workspaceId, t.dedupKey)
+      .where(sql`${t.dedupKey} IS NOT NULL AND ${t.status} IN ('QUEUED', 'AWAITING_APPROVAL', 'PROCESSING')`),
+    // Concurrency limits count a key's running items.
+    index("work_items_in_flight_key_idx")
+      .on(t.workspaceId, t.concurrencyKey)
+      .where(sql`${t.status} = 'PROCESSING' AND ${t.concurrencyKey} IS NOT NULL`),
     // The claim path: queued items of a workspace, highest priority first, then oldest.
     index("work_items_claim_idx")
       .on(t.workspaceId, t.priority.desc(), t.createdAt, t.createdSeq)

@@ -10,8 +10,12 @@ import { type SQL, sql } from "drizzle-orm";
 import { jsonParam, rows, type Tx } from "../../db/client";
 import type { ActorRef } from "../shared/actor";
 import { auditCte } from "../shared/audit";
+import { cancelledItemsCte } from "./cancelled-items";
+import { cancelDependants } from "./dependants";
 import { closeFailedItems } from "./failures";
 import { refreshOrderStatus } from "./orders";
+
+export { cancelledItemsCte };
 
 /** `workspace_id` filter when the actor is scoped to a workspace (defence in depth beside RLS). */
 export const inWorkspace = (column: SQL, actor: ActorRef): SQL =>
@@ -58,6 +62,11 @@ export async function failItemsToDeadLetter(
         select d.work_item_id as item_id, d.id as dead_letter_id, t.work_order_id,
                (select count(*) from attempt) as attempts_closed, (select count(*) from order_lock) as orders_locked
         from dead d join target t on t.id = d.work_item_id`,
+  );
+  await cancelDependants(
+    tx,
+    actor,
+    failed.map((row) => row.item_id),
   );
   await refreshOrderStatus(
     tx,
@@ -154,42 +163,6 @@ export async function cancelItems(
     { actor },
   );
   return cancelled.map((row) => row.id);
-}
-
-/**
- * CTEs `target` (the items cancelled), `attempt`, `withdrawn` and `logged` that cancel the
- * non-terminal items matching `where` (alias `i`); shared by cancelItems and order
- * cancellation. Approval requests still pending for those items are withdrawn (CANCELLED),
- * so nobody is asked to decide on work that will not run.
- */
-export function cancelledItemsCte(where: SQL, actor: ActorRef, reason: SQL): SQL {
-  return sql`previous as (
-          select i.id, i.status from work_items i where ${where} and i.status in ('QUEUED', 'AWAITING_APPROVAL', 'PROCESSING')
-        ),
-        target as (
-          update work_items i
-          set status = 'CANCELLED', lease_expires_at = null, locked_by = null, updated_at = now()
-          from previous p
-          where i.id = p.id and i.status in ('QUEUED', 'AWAITING_APPROVAL', 'PROCESSING')
-          returning i.id, i.workspace_id, i.work_order_id, i.current_attempt_id, p.status as before
-        ),
-        attempt as (
-          update attempts a set status = 'CANCELLED', finished_at = now(), updated_at = now()
-          from target t where a.id = t.current_attempt_id and a.status = 'STARTED'
-          returning a.id
-        ),
-        withdrawn as (
-          update approval_requests r set status = 'CANCELLED', decided_at = now(), updated_at = now()
-          from target t where r.work_item_id = t.id and r.status = 'PENDING'
-          returning r.id
-        ),
-        ${auditCte(
-          "logged",
-          actor,
-          sql`select t.workspace_id, 'work_item.cancelled', 'work_item', t.id,
-                     jsonb_build_object('status', t.before), jsonb_build_object('status', 'CANCELLED', 'reason', ${reason})
-              from target t`,
-        )}`;
 }
 
 /**

@@ -40,6 +40,9 @@ const OPERATION_IDS: Record<string, string> = {
   "DELETE /v1/tools/{id}/capabilities/{capabilityId}": "unlinkToolCapability",
   "POST /v1/work-items/claim": "claimWorkItems",
   "POST /v1/work-items:complete": "completeWorkItems",
+  "PUT /v1/queue-limits": "setQueueLimit",
+  "PUT /v1/paused-types/{type}": "pauseItemType",
+  "DELETE /v1/paused-types/{type}": "resumeItemType",
   "POST /v1/work-items/{id}/evals": "recordWorkItemEval",
   "POST /v1/approvals/{id}/decisions": "decideApproval",
   "POST /v1/memories:batch": "createMemories",
@@ -68,6 +71,10 @@ export const TAGS: { name: string; description: string }[] = [
   { name: "Conversations", description: "Agent interactions, the memories they used, and feedback" },
   { name: "Platform", description: "Workspaces, members, invitations, API keys, who am I, the activity log" },
   { name: "Catalog", description: "Connectors, tools, capabilities and payload schemas" },
+  {
+    name: "Queue controls",
+    description: "Concurrency and rate limits per key or type, paused item types, schedules",
+  },
   { name: "Projects", description: "Projects of a workspace, which memories and work orders may belong to" },
 ];
 

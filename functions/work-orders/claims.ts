@@ -13,6 +13,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { jsonParam, mapRow, rows, type Tx } from "../../db/client";
 import { type ApprovalRequirement, workItems } from "../../db/schema";
 import { openApprovalRequests } from "../approvals/gates";
+import { cancelDependants } from "../lifecycle/dependants";
 import { closeFailedItems } from "../lifecycle/failures";
 import { refreshOrderStatus } from "../lifecycle/orders";
 import type { Actor } from "../shared/actor";
@@ -21,6 +22,9 @@ import { auditCte } from "../shared/audit";
 import { Conflict, NotFound } from "../shared/errors";
 import { retryDelaySql } from "../shared/retry";
 import { parseInput, StorableJson } from "../shared/validation";
+import { dependenciesMet, dependencyResults } from "./controls/dependencies";
+import { admittedCte, blockedGroupsCte, nextClaimableAt as nextDue, notBlocked } from "./controls/limits";
+import { notPaused } from "./controls/pauses";
 import { recordMemoriesUsed, UsedMemoryIds } from "./ledger";
 import type { ClaimedItem } from "./schemas";
 
@@ -114,33 +118,46 @@ export function claimCandidates(workspaceId: string, filter: SQL, limit: number)
  * statement: lock candidates (SKIP LOCKED), start an attempt with a fresh fencing token for
  * each, move their orders from PENDING to PROCESSING and write the activity rows.
  * Each row is touched by exactly one CTE (they share one snapshot).
+ *
+ * The queue controls (./controls/) add their conditions to the candidate scan (paused types
+ * and orders, unmet dependencies, groups at a limit) and pass the candidates through the
+ * limits' admission (`admitted`); `nextClaimableAt` says when a rate-limited group at its
+ * limit has budget again.
  */
-export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof ClaimInput>): Promise<ClaimedItem[]> {
+export async function claimWork(
+  tx: Tx,
+  actor: Actor,
+  raw: z.input<typeof ClaimInput>,
+): Promise<{ items: ClaimedItem[]; nextClaimableAt: Date | null }> {
   const input = parseInput(ClaimInput, raw);
   const who = actorRef(actor);
+  const ws = sql`${actor.workspaceId}::uuid`;
   const typeFilter = input.types
     ? // An array computed once (an InitPlan), so the ordered index scan stays a plain filter.
       sql`and i.type = any(array(select jsonb_array_elements_text(${jsonParam(input.types)})))`
     : sql``;
   const claimed = await rows<Record<string, unknown>>(
     tx,
-    sql`with candidates as (${claimCandidates(actor.workspaceId, typeFilter, input.limit)}),
+    sql`with ${blockedGroupsCte(ws)},
+        candidates as (${claimCandidates(actor.workspaceId, sql`${typeFilter} and ${notPaused(ws)} and ${dependenciesMet()} and ${notBlocked()}`, input.limit)}),
+        ${admittedCte(ws)},
         claimed as (
           update work_items i
           set status = 'PROCESSING',
               attempt_count = i.attempt_count + 1,
-              lease_expires_at = now() + make_interval(secs => ${input.leaseSeconds}),
+              lease_expires_at = coalesce(c.admitted_at, now()) + make_interval(secs => ${input.leaseSeconds}),
               locked_by = ${input.workerId},
               current_attempt_id = gen_random_uuid(),
               fencing_token = nextval('fencing_tokens'),
               updated_at = now()
-          from candidates c
+          from admitted c
           where i.id = c.id
-          returning i.*
+          returning i.*, c.admitted_at
         ),
         started as (
           insert into attempts (id, workspace_id, work_item_id, attempt_number, worker_id, status, fencing_token, started_at, lease_expires_at)
-          select c.current_attempt_id, c.workspace_id, c.id, c.attempt_count, ${input.workerId}, 'STARTED', c.fencing_token, now(), c.lease_expires_at
+          select c.current_attempt_id, c.workspace_id, c.id, c.attempt_count, ${input.workerId}, 'STARTED', c.fencing_token,
+                 coalesce(c.admitted_at, now()), c.lease_expires_at
           from claimed c
           returning id
         ),
@@ -165,21 +182,39 @@ export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof C
                      jsonb_build_object('status', 'PROCESSING')
               from orders o`,
         )}
-        select i.* from claimed i order by ${CLAIM_ORDER}`,
+        -- One row even when nothing was claimed: it carries next_claimable_at.
+        select i.*, ${dependencyResults()} as dependency_results, n.next_claimable_at
+        from (select ${nextDue()} as next_claimable_at) n
+        left join claimed i on true
+        order by ${CLAIM_ORDER}`,
   );
-  return claimed.map((row) => {
+  const items = claimed.flatMap((row) => {
+    if (row.id === null || row.id === undefined) return [];
     const { workspaceId: _workspace, fencingToken, ...item } = mapRow(workItems, row);
     const { currentAttemptId, leaseExpiresAt } = item;
     // The claim statement set both; their absence would be a bug in it, not a client error.
     if (currentAttemptId === null || leaseExpiresAt === null) throw new Error("a claimed item has no attempt or lease");
-    return {
-      ...item,
-      attemptId: currentAttemptId,
-      attemptNumber: item.attemptCount,
-      fencingToken: String(fencingToken),
-      leaseExpiresAt,
-    };
+    const dependencies = parseJson(row.dependency_results as Record<string, unknown> | string | null);
+    return [
+      {
+        ...item,
+        attemptId: currentAttemptId,
+        attemptNumber: item.attemptCount,
+        fencingToken: String(fencingToken),
+        leaseExpiresAt,
+        ...(dependencies ? { dependencies } : {}),
+      },
+    ];
   });
+  const next = claimed[0]?.next_claimable_at;
+  const due =
+    items.length < input.limit && next !== null && next !== undefined ? new Date(next as string | Date) : null;
+  return { items, nextClaimableAt: due };
+}
+
+/** `claimWork`'s items alone. */
+export async function claimWorkItems(tx: Tx, actor: Actor, raw: z.input<typeof ClaimInput>): Promise<ClaimedItem[]> {
+  return (await claimWork(tx, actor, raw)).items;
 }
 
 type Fence = { attemptId: string; fencingToken: string };
@@ -497,7 +532,10 @@ export async function failWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.
   );
   const done = parseJson(row?.done ?? null);
   if (!done) rejectStale(parseJson(row?.existing ?? null), itemId, input);
-  if (done.status === "FAILED") await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
+  if (done.status === "FAILED") {
+    await cancelDependants(tx, who, [done.id]);
+    await refreshOrderStatus(tx, [done.workOrderId], { actor: who, locked: true });
+  }
   return {
     id: done.id,
     workOrderId: done.workOrderId,

@@ -8,7 +8,7 @@ import {
   ClaimInput,
   CompleteBatchInput,
   CompleteInput,
-  claimWorkItems,
+  claimWork,
   completeWorkItem,
   completeWorkItems,
   FailInput,
@@ -41,12 +41,20 @@ export const itemRoutes = createRouter()
       middleware: [write] as const,
       request: jsonBody(ClaimInput),
       responses: {
-        200: json(z.object({ items: z.array(ClaimedItem) }), "Claimed items (possibly none)"),
+        200: json(
+          z.object({
+            items: z.array(ClaimedItem),
+            nextClaimableAt: z.date().nullable().openapi({
+              description:
+                "When fewer items than asked were claimed and a rate limit held some back: when the next is due (sleep until then)",
+            }),
+          }),
+          "Claimed items (possibly none)",
+        ),
         ...errorResponses,
       },
     }),
-    async (c) =>
-      c.json({ items: await inTenant(c, (tx) => claimWorkItems(tx, c.var.actor, c.req.valid("json"))) }, 200),
+    async (c) => c.json(await inTenant(c, (tx) => claimWork(tx, c.var.actor, c.req.valid("json"))), 200),
   )
   .openapi(
     createRoute({

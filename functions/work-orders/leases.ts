@@ -6,6 +6,7 @@
  */
 import { sql } from "drizzle-orm";
 import { type Database, rows } from "../../db/client";
+import { cancelDependants } from "../lifecycle/dependants";
 import { refreshOrderStatus } from "../lifecycle/orders";
 import { systemActor } from "../shared/actor";
 import { logger } from "../shared/logger";
@@ -60,7 +61,13 @@ export async function reapExpiredLeases(
                    (select count(*) from attempt) as attempts, (select count(*) from order_lock) as orders_locked
             from target t`,
       );
-      const failedOrders = result.filter((row) => row.status === "FAILED").map((row) => row.work_order_id);
+      const failed = result.filter((row) => row.status === "FAILED");
+      await cancelDependants(
+        tx,
+        actor,
+        failed.map((row) => row.id),
+      );
+      const failedOrders = failed.map((row) => row.work_order_id);
       await refreshOrderStatus(tx, failedOrders, { actor, locked: true });
       return result;
     });

@@ -1,4 +1,5 @@
 import { createRouter } from "../shared/app";
+import { controlRoutes } from "./control-routes";
 import { deadLetterRoutes } from "./dead-letter-routes";
 import { itemRoutes } from "./item-routes";
 import { orderRoutes } from "./order-routes";
@@ -9,4 +10,5 @@ export const workOrderRoutes = createRouter()
   .route("/", orderRoutes)
   .route("/", itemRoutes)
   .route("/", deadLetterRoutes)
-  .route("/", templateRoutes);
+  .route("/", templateRoutes)
+  .route("/", controlRoutes);

@@ -93,6 +93,9 @@ export const ClaimedItem = WorkItem.extend({
   attemptNumber: z.number().int(),
   fencingToken: z.string().openapi({ description: "Send back with heartbeat, complete and fail" }),
   leaseExpiresAt: z.date(),
+  dependencies: z.record(z.string(), Json).optional().openapi({
+    description: "With `dependsOn`: the results of the items it depends on, by their keys",
+  }),
 }).openapi("ClaimedWorkItem");
 export type ClaimedItem = z.output<typeof ClaimedItem>;
 

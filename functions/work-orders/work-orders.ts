@@ -22,12 +22,17 @@ import { canonicalHash } from "../shared/canonical-json";
 import { Conflict, Forbidden, Invalid, NotFound } from "../shared/errors";
 import { after, PageQuery, page } from "../shared/pagination";
 import { DateTimeInput, parseInput, StorableJsonObject } from "../shared/validation";
+import { dedupConflictTarget, dedupKeysOf, refuseLiveDuplicates } from "./controls/dedup";
+import { runAt } from "./controls/delays";
+import { MAX_DEPENDENCIES, resolveDependencies } from "./controls/dependencies";
 import { itemCountsByOrder } from "./item-counts";
 import { itemColumns, orderColumns, presentOrder, RetryPolicy } from "./schemas";
 import { findTemplate } from "./templates";
 
 export const Priority = z.enum(priority.enumValues).openapi("Priority");
 export const MAX_ITEMS_PER_ORDER = 5000;
+const MAX_DELAY_SECONDS = 366 * 24 * 3600;
+const ControlName = z.string().trim().min(1).max(200);
 const DEFAULT_RETRY = { baseMs: 1000, capMs: 300_000 };
 
 export const CreateWorkItemInput = z
@@ -36,6 +41,28 @@ export const CreateWorkItemInput = z
     payload: StorableJsonObject().default({}),
     maxAttempts: z.number().int().min(1).max(100).optional(),
     approval: ApprovalRequirementInput.nullable().optional(),
+    key: ControlName.optional().openapi({ description: "The item's name within its order, for `dependsOn`" }),
+    dependsOn: z.array(ControlName).max(MAX_DEPENDENCIES).optional().openapi({
+      description: "Keys of items of this order that must be COMPLETED first; the claim carries their results",
+    }),
+    concurrencyKey: ControlName.optional().openapi({
+      description: "A customer, a model, a repository: limits (/v1/queue-limits) apply per key",
+    }),
+    dedupKey: z.string().min(1).max(500).optional().openapi({
+      description: "While an item with this key is queued, gated or running in the workspace, another is refused (409)",
+    }),
+    runAt: DateTimeInput("Not claimable before this time (ISO 8601)").optional(),
+    delaySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_DELAY_SECONDS)
+      .optional()
+      .openapi({ description: "Not claimable for this many seconds after creation" }),
+  })
+  .refine((item) => item.runAt === undefined || item.delaySeconds === undefined, {
+    message: "Give runAt or delaySeconds, not both",
+    path: ["delaySeconds"],
   })
   .openapi("CreateWorkItemInput");
 
@@ -53,6 +80,10 @@ export const CreateWorkOrderInput = z
     /** With a template: merged over every step's payload defaults. */
     payload: StorableJsonObject().optional(),
     retry: RetryPolicy.optional(),
+    onDependencyFailure: z.enum(["CANCEL", "HOLD"]).default("CANCEL").openapi({
+      description:
+        "When an item fails for good, its dependants are cancelled with the reason (CANCEL) or stay queued (HOLD)",
+    }),
     items: z.array(CreateWorkItemInput).max(MAX_ITEMS_PER_ORDER).default([]),
   })
   .openapi("CreateWorkOrderInput");
@@ -157,6 +188,9 @@ export async function createWorkOrder(
   if (specs.length > MAX_ITEMS_PER_ORDER) throw new Invalid(`A work order holds at most ${MAX_ITEMS_PER_ORDER} items`);
 
   if (input.projectId) await checkProject(tx, actor.workspaceId, input.projectId);
+  const dependencies = resolveDependencies(specs);
+  const dedupKeys = dedupKeysOf(specs);
+  await refuseLiveDuplicates(tx, actor.workspaceId, dedupKeys);
   await validateItemPayloads(tx, actor.workspaceId, specs);
   const resolved = await resolveApprovalRequirements(tx, actor.workspaceId, specs);
   const approvals = options.approvalBefore ? resolved.map(beforeTheAction) : resolved;
@@ -176,6 +210,7 @@ export async function createWorkOrder(
       requestHash: key ? hash : null,
       retryBaseMs: retry.baseMs,
       retryCapMs: retry.capMs,
+      onDependencyFailure: input.onDependencyFailure,
     })
     .onConflictDoNothing({ target: [workOrders.workspaceId, workOrders.idempotencyKey] })
     .returning(orderColumns);
@@ -190,28 +225,40 @@ export async function createWorkOrder(
   const CHUNK = 1000;
   for (let start = 0; start < specs.length; start += CHUNK) {
     const chunk = specs.slice(start, start + CHUNK);
-    items.push(
-      ...(await tx
-        .insert(workItems)
-        .values(
-          chunk.map((spec, offset) => {
-            const approval = approvals[start + offset] ?? null;
-            return {
-              workspaceId: actor.workspaceId,
-              workOrderId: order.id,
-              sequence: start + offset,
-              type: spec.type,
-              payload: spec.payload,
-              status: approval?.gate === "BEFORE" ? ("AWAITING_APPROVAL" as const) : ("QUEUED" as const),
-              priority: input.priority,
-              maxAttempts: spec.maxAttempts ?? 3,
-              approval,
-              requestedApproval: spec.approval ?? null,
-            };
-          }),
-        )
-        .returning(itemColumns)),
+    const insert = tx.insert(workItems).values(
+      chunk.map((spec, offset) => {
+        const approval = approvals[start + offset] ?? null;
+        return {
+          ...(dependencies
+            ? { id: dependencies.ids[start + offset], dependsOn: dependencies.dependsOn[start + offset] }
+            : {}),
+          workspaceId: actor.workspaceId,
+          workOrderId: order.id,
+          sequence: start + offset,
+          type: spec.type,
+          payload: spec.payload,
+          status: approval?.gate === "BEFORE" ? ("AWAITING_APPROVAL" as const) : ("QUEUED" as const),
+          priority: input.priority,
+          maxAttempts: spec.maxAttempts ?? 3,
+          approval,
+          requestedApproval: spec.approval ?? null,
+          key: spec.key ?? null,
+          concurrencyKey: spec.concurrencyKey ?? null,
+          dedupKey: spec.dedupKey ?? null,
+          ...(spec.runAt !== undefined || spec.delaySeconds !== undefined ? { availableAt: runAt(spec) } : {}),
+        };
+      }),
     );
+    const inserted =
+      dedupKeys.length > 0
+        ? await insert.onConflictDoNothing(dedupConflictTarget).returning(itemColumns)
+        : await insert.returning(itemColumns);
+    if (inserted.length < chunk.length) {
+      // A concurrent creation took a dedup key first (committed while this insert waited).
+      await refuseLiveDuplicates(tx, actor.workspaceId, dedupKeys);
+      throw new Conflict("A concurrent request created an item with one of these dedup keys; retry");
+    }
+    items.push(...inserted);
   }
 
   const approvalRequestIds = await openApprovalRequests(

@@ -108,32 +108,41 @@ export interface ClaimOutcome {
   requested: number;
   claimed: number;
   response: Response;
+  /** The claim's `nextClaimableAt`: when a rate limit that held items back has budget again. */
+  nextClaimableAt?: string | null;
 }
 
 /**
  * How long to wait before the next claim. Items claimed: none. Otherwise the server's word
- * when it gives one, else exponential backoff with jitter over consecutive empty polls.
- *
- * This is the seam for server-side rate limits: when the claim response says when the next
- * item is due, read it in `serverDueInMs` and the worker sleeps until then.
+ * when it gives one (a Retry-After, or the claim's `nextClaimableAt` when a rate limit held
+ * items back: the worker sleeps until then), else exponential backoff with jitter over
+ * consecutive empty polls.
  */
 export function nextClaimDelay(
   outcome: ClaimOutcome,
   emptyPolls: number,
   poll: { minMs: number; maxMs: number },
   random = Math.random,
+  now = Date.now(),
 ): number {
   if (outcome.claimed > 0) return 0;
-  const due = serverDueInMs(outcome.response);
+  const due = serverDueInMs(outcome.response) ?? untilNextClaimable(outcome.nextClaimableAt, now);
   if (due !== undefined) return due;
   const ceiling = Math.min(poll.maxMs, poll.minMs * 2 ** Math.min(emptyPolls, 30));
   // Half fixed, half random: never a busy loop, and idle workers do not poll in step.
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-/** When the server says the next item is due (today: a Retry-After on the claim response). */
+/** When the server says to come back (a Retry-After on the claim response). */
 function serverDueInMs(response: Response): number | undefined {
   return retryAfterMs(response.headers.get("retry-after"));
+}
+
+/** Milliseconds until `nextClaimableAt` (at least 1, so never a busy loop), if the claim gave one. */
+function untilNextClaimable(nextClaimableAt: string | null | undefined, now: number): number | undefined {
+  if (!nextClaimableAt) return undefined;
+  const at = Date.parse(nextClaimableAt);
+  return Number.isNaN(at) ? undefined : Math.max(1, at - now);
 }
 
 interface Task<P> {
@@ -237,7 +246,11 @@ export function createWorker<P = Record<string, unknown>>(options: WorkerOptions
       }
       failures = 0;
       for (const claimed of data.items) startTask(claimed as WorkItem<P>, sentAt);
-      const delayMs = nextClaimDelay({ requested, claimed: data.items.length, response }, emptyPolls, poll);
+      const delayMs = nextClaimDelay(
+        { requested, claimed: data.items.length, response, nextClaimableAt: data.nextClaimableAt },
+        emptyPolls,
+        poll,
+      );
       emptyPolls = data.items.length > 0 ? 0 : emptyPolls + 1;
       if (delayMs > 0 && !stopController.signal.aborted) {
         emit("idle", { delayMs, emptyPolls });

@@ -63,6 +63,11 @@ describe("migrations and schema code", () => {
         "activity_log",
         "projects",
         "work_item_memories",
+        // Queue controls (issue 15).
+        "queue_limits",
+        "queue_rate_windows",
+        "queue_pauses",
+        "work_schedules",
       ].sort(),
     );
   });

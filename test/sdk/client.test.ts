@@ -221,4 +221,21 @@ describe("backoff arithmetic", () => {
     const due = { ...empty, response: new Response("{}", { headers: { "retry-after": "12" } }) };
     expect(nextClaimDelay(due, 0, poll)).toBe(12_000);
   });
+
+  it("the worker sleeps until the claim's nextClaimableAt when a rate limit held items back", () => {
+    const now = Date.parse("2026-01-01T00:00:00Z");
+    const limited = {
+      requested: 4,
+      claimed: 0,
+      response: new Response("{}"),
+      nextClaimableAt: "2026-01-01T00:00:02.500Z",
+    };
+    const poll = { minMs: 100, maxMs: 1000 };
+    expect(nextClaimDelay(limited, 0, poll, () => 0, now)).toBe(2500);
+    // Already due: claim again (almost) at once; items claimed: no wait at all.
+    expect(nextClaimDelay({ ...limited, nextClaimableAt: "2025-12-31T23:59:59Z" }, 0, poll, () => 0, now)).toBe(1);
+    expect(nextClaimDelay({ ...limited, claimed: 1 }, 0, poll, () => 0, now)).toBe(0);
+    // No word from the server: the usual backoff.
+    expect(nextClaimDelay({ ...limited, nextClaimableAt: null }, 0, poll, () => 0, now)).toBe(50);
+  });
 });
