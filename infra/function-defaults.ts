@@ -21,6 +21,8 @@ export const functionDefaults = {
     minify: true,
     // The same externals `npm run build` checks bundles against (see infra/bundling.ts).
     esbuild: { external: lambdaExternals, mainFields: lambdaMainFields },
+    // The esbuild plugins `npm run build` uses too (path relative to sst.config.ts).
+    plugins: "./infra/esbuild-plugins.mjs",
   },
 } satisfies Partial<sst.aws.FunctionArgs>;
 

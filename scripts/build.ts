@@ -27,6 +27,7 @@ import {
   localOnlyModules,
   migrationsDir,
 } from "../infra/bundling";
+import lambdaPlugins from "../infra/esbuild-plugins.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -109,6 +110,7 @@ export const lambdaBuildOptions = {
   external: lambdaExternals,
   legalComments: "none",
   logLevel: "error",
+  plugins: lambdaPlugins,
 } as const satisfies BuildOptions_;
 
 async function buildOne(name: string, handler: Handler, outdir: string): Promise<BundleSize & { problems: string[] }> {
