@@ -88,7 +88,7 @@ export interface AppOptions {
    * Serve this OpenAPI document instead of the one generated from `routers`: a Lambda that
    * holds one context documents the whole API (functions/platform/openapi.json).
    */
-  document?: object;
+  document?: object | (() => Promise<object>);
 }
 
 export const OPENAPI_CONFIG = {
@@ -157,9 +157,13 @@ export function createApp(options: AppOptions): Router {
     scheme: "bearer",
     description: "An API key: `Authorization: Bearer cairn_…`",
   });
-  const document = () => options.document ?? app.getOpenAPI31Document(OPENAPI_CONFIG);
-  app.get("/openapi.json", (c) => c.json(document()));
-  app.get("/docs", (c) => c.html(renderDocsPage(document() as never)));
+  // A loader (platform's Lambda) keeps the committed document out of the cold start.
+  const document = async () =>
+    typeof options.document === "function"
+      ? await options.document()
+      : (options.document ?? app.getOpenAPI31Document(OPENAPI_CONFIG));
+  app.get("/openapi.json", async (c) => c.json(await document()));
+  app.get("/docs", async (c) => c.html(renderDocsPage((await document()) as never)));
 
   app.notFound((c) =>
     c.json(toErrorBody(new AppError("not_found", `No route for ${c.req.method} ${c.req.path}`)), 404),
