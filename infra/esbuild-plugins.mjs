@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
  * Zod's `z.locales` / `core.locales` namespaces re-export every locale's error messages
  * (about 258 KiB minified, a third of a small bundle) and, being namespace re-exports, defeat
  * tree shaking. Cairn never calls `z.config(z.locales.xx())`; zod registers English itself
- * (zod/v4/classic/schemas.js imports `../locales/en.js` directly). So zod's locale index is
+ * (zod/v4/classic/schemas.js imports `../locales/en.js` directly; zod/mini registers none). So zod's locale index is
  * replaced by one that exports `en` only: messages are unchanged.
  *
  * @type {import("esbuild").Plugin}
@@ -17,7 +17,7 @@ export const zodEnglishOnly = {
   name: "zod-english-only",
   setup(build) {
     build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]node_modules[\\/]zod[\\/]v4[\\/](core|classic)[\\/]/.test(args.importer)
+      /[\\/]node_modules[\\/]zod[\\/]v4[\\/](core|classic|mini)[\\/]/.test(args.importer)
         ? { path: join(dirname(args.importer), "..", "locales", "index.js"), namespace: "zod-english-only" }
         : undefined,
     );
