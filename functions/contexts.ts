@@ -45,6 +45,7 @@ export const contexts: Record<ContextName, ContextRoutes> = {
     routes: [
       ...resource("/v1/work-orders"),
       ...resource("/v1/work-items"),
+      "POST /v1/work-items:complete",
       ...resource("/v1/dead-letters"),
       ...resource("/v1/workflow-templates"),
       ...resource("/v1/queue-limits"),

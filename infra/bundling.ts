@@ -83,6 +83,12 @@ export const esmRequireBanner =
 export const forbiddenBundleInputs: { reason: string; pattern: RegExp }[] = [
   { reason: "PGlite is for local use only", pattern: /(^|\/)node_modules\/@electric-sql\/pglite/ },
   { reason: "drizzle-kit is a development tool", pattern: /(^|\/)node_modules\/drizzle-kit\// },
+  // infra/esbuild-plugins.mjs keeps zod's English messages only (~258 KiB of locales otherwise).
+  {
+    reason: "zod's non-English locales are never used",
+    // Files only: the plugin's own English-only index is a virtual module (`zod-english-only:…`).
+    pattern: /^[^:]*(^|\/)node_modules\/zod\/v4\/locales\/(?!en\.js$)/,
+  },
   { reason: "vitest is a test runner", pattern: /(^|\/)node_modules\/(@vitest\/|vitest\/)/ },
   // The console is a static site (dist/console), served next to the API, never from a function.
   { reason: "the console belongs to the static site", pattern: /^console\/|(^|\/)node_modules\/preact\// },

@@ -19,8 +19,12 @@ export const functionDefaults = {
   nodejs: {
     format: "esm",
     minify: true,
+    // `import()` targets become chunks loaded at first use (as `npm run build` bundles them).
+    splitting: true,
     // The same externals `npm run build` checks bundles against (see infra/bundling.ts).
     esbuild: { external: lambdaExternals, mainFields: lambdaMainFields },
+    // The esbuild plugins `npm run build` uses too (path relative to sst.config.ts).
+    plugins: "./infra/esbuild-plugins.mjs",
   },
 } satisfies Partial<sst.aws.FunctionArgs>;
 

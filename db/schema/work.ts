@@ -102,7 +102,15 @@ export const workItems = pgTable(
     /** Copied from the order so the claim index can order by it without a join. */
     priority: priority("priority").notNull().default("MEDIUM"),
     maxAttempts: integer("max_attempts").notNull().default(3),
+    /** Attempts made, across redrives: attempt numbers never restart. */
     attemptCount: integer("attempt_count").notNull().default(0),
+    /**
+     * `attempt_count` at the item's last redrive (0 if never redriven): the retry budget counts
+     * only the attempts after it, so a redrive gives `max_attempts` fresh attempts.
+     */
+    retryBase: integer("retry_base").notNull().default(0),
+    /** When the item was last redriven from its dead letter (null if never). */
+    redrivenAt: timestamp("redriven_at", { withTimezone: true }),
     availableAt: timestamp("available_at", { withTimezone: true }).notNull().defaultNow(),
     leaseExpiresAt: timestamp("lease_expires_at", { withTimezone: true }),
     lockedBy: text("locked_by"),

@@ -78,7 +78,7 @@ export async function failItemsToDeadLetter(
 /**
  * Items back to QUEUED (claimable after `delayMs`): from AWAITING_APPROVAL (a before-gate
  * approved, or an after-gate sent back for rework) or FAILED (redrive). `resetAttempts`
- * gives a fresh attempt budget; `payload` replaces the payload. Items of a cancelled
+ * gives a fresh attempt budget (attempt numbers keep counting: see `budgetAttempts`); `payload` replaces the payload. Items of a cancelled
  * order are never requeued. Returns the ids requeued.
  */
 export async function requeueItems(
@@ -113,7 +113,7 @@ export async function requeueItems(
           update work_items i
           set status = 'QUEUED',
               available_at = now() + x."delayMs" * interval '1 millisecond',
-              attempt_count = case when x."resetAttempts" then 0 else i.attempt_count end,
+              retry_base = case when x."resetAttempts" then i.attempt_count else i.retry_base end,
               payload = coalesce(x.payload, i.payload),
               lease_expires_at = null, locked_by = null, completed_at = null, updated_at = now()
           from input x, work_orders o

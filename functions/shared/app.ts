@@ -90,7 +90,7 @@ export interface AppOptions {
    * Serve this OpenAPI document instead of the one generated from `routers`: a Lambda that
    * holds one context documents the whole API (functions/platform/openapi.json).
    */
-  document?: object;
+  document?: object | (() => Promise<object>);
 }
 
 export const OPENAPI_CONFIG = {
@@ -189,12 +189,14 @@ export function createApp(options: AppOptions): Router {
     scheme: "bearer",
     description: "An API key: `Authorization: Bearer cairn_…`",
   });
+  // A loader (platform's Lambda) keeps the committed document out of the cold start.
   let generated: object | undefined;
-  const document = () => {
-    generated ??= options.document ?? apiDocument(app);
+  const document = async () => {
+    generated ??=
+      typeof options.document === "function" ? await options.document() : (options.document ?? apiDocument(app));
     return generated;
   };
-  app.get("/openapi.json", (c) => c.json(document()));
+  app.get("/openapi.json", async (c) => c.json(await document()));
   app.get("/docs", (c) => {
     c.header("Content-Security-Policy", DOCS_CSP);
     return c.html(renderDocsPage(OPENAPI_CONFIG.info.title));

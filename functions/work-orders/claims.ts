@@ -492,11 +492,21 @@ export function failureTail(actor: ActorRef, attemptStatus: "FAILED" | "TIMEOUT"
 }
 
 /**
+ * Attempts of item `i` counted against its retry budget: those since its last redrive.
+ * `attempt_count` keeps counting across redrives (attempt numbers never restart); a redrive
+ * sets `retry_base` to the attempts made so far, which gives a fresh budget of `max_attempts`.
+ * Fail, the lease reaper and the backoff all count with this one expression.
+ */
+export const budgetAttempts = sql`(i.attempt_count - i.retry_base)`;
+/** Whether item `i` may run again after this attempt (see `budgetAttempts`). */
+export const hasAttemptsLeft = sql`${budgetAttempts} < i.max_attempts`;
+
+/**
  * When a failed item (`i`, joined to its order `o`) runs again: the order's retry policy
  * (base and cap are its columns) with full jitter, after `now`.
  */
 export const backoffUntil = (now: SQL): SQL =>
-  sql`${now} + ${retryDelaySql({ baseMs: sql`o.retry_base_ms`, capMs: sql`o.retry_cap_ms`, jitter: "full" }, sql`i.attempt_count`)}`;
+  sql`${now} + ${retryDelaySql({ baseMs: sql`o.retry_base_ms`, capMs: sql`o.retry_cap_ms`, jitter: "full" }, budgetAttempts)}`;
 
 /**
  * Fails the attempt. A retryable failure with attempts left requeues the item after a
@@ -510,8 +520,8 @@ export async function failWorkItem(tx: Tx, actor: Actor, itemId: string, raw: z.
     tx,
     sql`with target as (
           update work_items i
-          set status = (case when ${input.retryable}::boolean and i.attempt_count < i.max_attempts then 'QUEUED' else 'FAILED' end)::work_item_status,
-              available_at = case when ${input.retryable}::boolean and i.attempt_count < i.max_attempts
+          set status = (case when ${input.retryable}::boolean and ${hasAttemptsLeft} then 'QUEUED' else 'FAILED' end)::work_item_status,
+              available_at = case when ${input.retryable}::boolean and ${hasAttemptsLeft}
                                   then ${backoffUntil(sql`now()`)} else i.available_at end,
               last_error = ${input.error}, lease_expires_at = null, locked_by = null, updated_at = now()
           from work_orders o

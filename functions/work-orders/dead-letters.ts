@@ -164,15 +164,17 @@ export async function redriveDeadLetter(
   const gated = approval?.gate === "BEFORE" && !(await approvalCovers(tx, candidate.work_item_id, payload, approval));
 
   const by = actor.id ?? actor.type;
+  // Attempt numbers keep counting; the retry budget restarts from here (see `budgetAttempts`).
   const [redriven] = await rows<{ id: string; work_item_id: string; work_order_id: string; status: string }>(
     tx,
     sql`with item as (
           update work_items i
-          set status = ${gated ? "AWAITING_APPROVAL" : "QUEUED"}::work_item_status, attempt_count = 0, available_at = now(),
+          set status = ${gated ? "AWAITING_APPROVAL" : "QUEUED"}::work_item_status, available_at = now(),
+              retry_base = i.attempt_count, redriven_at = now(),
               payload = ${jsonParam(payload)}, approval = ${approval ? jsonParam(approval) : sql`null::jsonb`},
               lease_expires_at = null, locked_by = null, completed_at = null, last_error = null, updated_at = now()
           where i.id = ${candidate.work_item_id}::uuid and i.status = 'FAILED'
-          returning i.id, i.workspace_id, i.work_order_id, i.status
+          returning i.id, i.workspace_id, i.work_order_id, i.status, i.attempt_count
         ),
         letter as (
           update dead_letters d
@@ -192,7 +194,8 @@ export async function redriveDeadLetter(
               from letter l
               union all
               select i.workspace_id, 'work_item.requeued', 'work_item', i.id,
-                     jsonb_build_object('status', 'FAILED'), jsonb_build_object('status', i.status, 'deadLetterId', ${id}::uuid)
+                     jsonb_build_object('status', 'FAILED'),
+                     jsonb_build_object('status', i.status, 'deadLetterId', ${id}::uuid, 'redrivenAfterAttempt', i.attempt_count)
               from item i`,
         )}
         select l.id, i.id as work_item_id, i.work_order_id, i.status::text as status from letter l, item i`,

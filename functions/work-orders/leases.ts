@@ -10,7 +10,7 @@ import { cancelDependants } from "../lifecycle/dependants";
 import { refreshOrderStatus } from "../lifecycle/orders";
 import { systemActor } from "../shared/actor";
 import { logger } from "../shared/logger";
-import { backoffUntil, failureTail } from "./claims";
+import { backoffUntil, failureTail, hasAttemptsLeft } from "./claims";
 
 export interface ReapResult {
   timedOut: number;
@@ -46,8 +46,8 @@ export async function reapExpiredLeases(
             ),
             target as (
               update work_items i
-              set status = (case when i.attempt_count < i.max_attempts then 'QUEUED' else 'FAILED' end)::work_item_status,
-                  available_at = case when i.attempt_count < i.max_attempts then ${backoffUntil(sql`${at}::timestamptz`)} else i.available_at end,
+              set status = (case when ${hasAttemptsLeft} then 'QUEUED' else 'FAILED' end)::work_item_status,
+                  available_at = case when ${hasAttemptsLeft} then ${backoffUntil(sql`${at}::timestamptz`)} else i.available_at end,
                   last_error = 'Lease expired: worker ' || coalesce(i.locked_by, '?') || ' stopped heartbeating',
                   lease_expires_at = null, locked_by = null, updated_at = now()
               from expired e, work_orders o

@@ -1580,6 +1580,9 @@ export interface components {
             priority: "LOW" | "MEDIUM" | "HIGH" | "URGENT";
             maxAttempts: number;
             attemptCount: number;
+            retryBase: number;
+            /** Format: date-time */
+            redrivenAt: string | null;
             /** Format: date-time */
             availableAt: string;
             /** Format: date-time */

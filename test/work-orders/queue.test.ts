@@ -315,7 +315,8 @@ describeEachDatabase("work queue", (db) => {
     });
     expect((await d.order(order.order.id)).status).toBe("PROCESSING");
     const again = await claimOne(d, "w");
-    expect(again).toMatchObject({ id: flakyItem!.id, attemptNumber: 1, payload: { v: 2 } });
+    // Attempt numbers keep counting across the redrive (issue 18).
+    expect(again).toMatchObject({ id: flakyItem!.id, attemptNumber: 4, payload: { v: 2 } });
     expect((await d.complete(again.id, again, "fixed")).status).toBe("COMPLETED");
     expect((await d.order(order.order.id)).status).toBe("COMPLETED");
     // Still exactly one dead letter, kept and marked.
@@ -325,6 +326,95 @@ describeEachDatabase("work queue", (db) => {
     await expect(
       database.withTenant(actor, (tx) => redriveDeadLetter(tx, systemActor(actor.workspaceId), letter.id)),
     ).rejects.toMatchObject({ status: 409 });
+  });
+
+  it("after a redrive, attempt numbers keep counting while fail and the lease reaper count a fresh budget", async () => {
+    const { database } = db();
+    const actor = await seedActor(database);
+    const d = domain(database, actor);
+    const order = await d.create({ title: "redriven", retry: fast, items: [{ type: "flaky", maxAttempts: 2 }] });
+    const itemId = order.items[0]!.id;
+    // Budget 1: attempt 1 fails (retry), attempt 2 fails (dead letter).
+    let claimed = await claimOne(d, "w");
+    expect(await d.fail(itemId, claimed, "boom 1")).toMatchObject({ status: "QUEUED", willRetry: true });
+    claimed = await claimOne(d, "w");
+    const failed = await d.fail(itemId, claimed, "boom 2");
+    expect(failed).toMatchObject({ status: "FAILED", willRetry: false, attemptCount: 2 });
+    const before = await d.item(itemId);
+    expect(before).toMatchObject({ attemptCount: 2, retryBase: 0, redrivenAt: null });
+
+    await database.withTenant(actor, (tx) =>
+      redriveDeadLetter(tx, systemActor(actor.workspaceId), failed.deadLetterId!),
+    );
+    const redriven = await d.item(itemId);
+    // The redrive is visible between the attempts: after attempt 2, at redrivenAt.
+    expect(redriven).toMatchObject({ status: "QUEUED", attemptCount: 2, retryBase: 2 });
+    expect(redriven.redrivenAt).toBeInstanceOf(Date);
+    const requeued = await rows<{ after: { redrivenAfterAttempt: number; deadLetterId: string } }>(
+      database.db,
+      sql`select after from activity_log where action = 'work_item.requeued' and entity_id = ${itemId}::uuid`,
+    );
+    expect(requeued.map((row) => row.after)).toEqual([
+      expect.objectContaining({ redrivenAfterAttempt: 2, deadLetterId: failed.deadLetterId }),
+    ]);
+
+    // Budget 2 (fresh, counted from the redrive): attempt 3 fails and is retried although
+    // attempt_count (3) exceeds max_attempts (2); attempt 4's lease expires: the reaper
+    // agrees the budget is spent and dead-letters it.
+    claimed = await claimOne(d, "w", 1);
+    expect(claimed.attemptNumber).toBe(3);
+    expect(await d.fail(itemId, claimed, "boom 3")).toMatchObject({
+      status: "QUEUED",
+      willRetry: true,
+      attemptCount: 3,
+      maxAttempts: 2,
+    });
+    claimed = await claimOne(d, "w", 1);
+    expect(claimed.attemptNumber).toBe(4);
+    await sleep(1100);
+    expect(await reapExpiredLeases(database)).toEqual({
+      timedOut: 1,
+      requeued: 0,
+      deadLettered: 1,
+    });
+    const after = await d.item(itemId);
+    expect(after).toMatchObject({ status: "FAILED", attemptCount: 4, retryBase: 2 });
+    expect(after.attempts.map((a) => [a.attemptNumber, a.status])).toEqual([
+      [1, "FAILED"],
+      [2, "FAILED"],
+      [3, "FAILED"],
+      [4, "TIMEOUT"],
+    ]);
+
+    // A second redrive: fresh budget again, and a lease that expires with budget left is
+    // requeued by the reaper; the item then completes as attempt 6.
+    const [letter] = await rows<{ id: string }>(
+      database.db,
+      sql`select id from dead_letters where work_item_id = ${itemId}::uuid and status = 'OPEN'`,
+    );
+    await database.withTenant(actor, (tx) => redriveDeadLetter(tx, systemActor(actor.workspaceId), letter!.id));
+    claimed = await claimOne(d, "w", 1);
+    expect(claimed.attemptNumber).toBe(5);
+    await sleep(1100);
+    expect(await reapExpiredLeases(database)).toEqual({
+      timedOut: 1,
+      requeued: 1,
+      deadLettered: 0,
+    });
+    claimed = await claimOne(d, "w");
+    expect(claimed.attemptNumber).toBe(6);
+    expect((await d.complete(itemId, claimed, "fixed")).status).toBe("COMPLETED");
+    const done = await d.item(itemId);
+    expect(done).toMatchObject({ status: "COMPLETED", attemptCount: 6, retryBase: 4 });
+    expect(done.attempts.map((a) => [a.attemptNumber, a.status])).toEqual([
+      [1, "FAILED"],
+      [2, "FAILED"],
+      [3, "FAILED"],
+      [4, "TIMEOUT"],
+      [5, "TIMEOUT"],
+      [6, "COMPLETED"],
+    ]);
+    expect((await d.order(order.order.id)).status).toBe("COMPLETED");
   });
 
   it("a non-retryable failure dead-letters at once; the reaper dead-letters a last attempt that timed out", async () => {
