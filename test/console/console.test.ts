@@ -256,7 +256,9 @@ describe.skipIf(!haveChromium)("the console in a browser, against npm start", ()
     );
 
     const item = expectOk(await api("GET", `/v1/work-items/${itemId}`, KEY));
-    expect(item).toMatchObject({ status: "QUEUED", payload: { pages: 5, title: "Q3" }, attemptCount: 0 });
+    // A redrive keeps the attempt numbers and gives a fresh budget: every attempt so far is before it.
+    expect(item).toMatchObject({ status: "QUEUED", payload: { pages: 5, title: "Q3" } });
+    expect(item.retryBase).toBe(item.attemptCount);
     const letter = expectOk(await api("GET", `/v1/dead-letters/${failed.deadLetterId}`, KEY));
     expect(letter.status).toBe("REDRIVEN");
 
