@@ -286,9 +286,17 @@ function drizzleTransactions(db: Db): TransactionRunner {
 function authenticatedSetup(key: PresentedKey, extra: SQL[]): SQL {
   return sql`select set_config('app.workspace_id', a.workspace_id::text, true),
                     set_config('app.user_id', coalesce(a.user_id::text, ''), true),
-                    set_config('role', 'cairn_app', true)${sql.join(extra)}
+                    set_config('role', 'cairn_app', true)${TENANT_DEFAULTS}${sql.join(extra)}
              from cairn_authenticate(${key.hash}, ${key.fingerprint}) a`;
 }
+
+/**
+ * Settings every tenant transaction gets from its set-up statement. `jit = off`: request-path
+ * statements run in milliseconds, but the planner's cost of some grows with the table (the claim
+ * statement's dependency check is costed once per queued item), and past `jit_above_cost`
+ * PostgreSQL spent 0.4–0.8 s compiling each claim (bench/results/redesign-before-after.md).
+ */
+const TENANT_DEFAULTS = sql`, set_config('jit', 'off', true)`;
 
 function wrap(
   kind: DriverKind,
@@ -327,7 +335,7 @@ function wrap(
       return run(
         sql`select set_config('app.workspace_id', ${tenant.workspaceId}, true),
                    set_config('app.user_id', ${tenant.userId ?? ""}, true),
-                   set_config('role', 'cairn_app', true)${sql.join(extra)}`,
+                   set_config('role', 'cairn_app', true)${TENANT_DEFAULTS}${sql.join(extra)}`,
         fn,
       );
     },

@@ -10,6 +10,7 @@ import {
   workOrders,
   workspaces,
 } from "../../db/schema";
+import { authenticateKey } from "../../functions/shared/auth";
 import { describeEachDatabase } from "../support/databases";
 import { databaseError } from "../support/errors";
 import { seedWorkspace } from "../support/http";
@@ -139,5 +140,17 @@ describeEachDatabase("tenant isolation (RLS)", (db) => {
     );
     const [kept] = await database.db.select().from(approvalEvents).where(eq(approvalEvents.id, event.id));
     expect(kept?.reason).toBeNull();
+  });
+
+  it("runs tenant transactions with JIT off, from the set-up statement, unless the caller's settings say otherwise", async () => {
+    const { database } = db();
+    const a = await seedWorkspace(database, "a");
+    const jit = (tx: Parameters<Parameters<Database["withTenant"]>[1]>[0]) =>
+      rows<{ jit: string }>(tx, sql`select current_setting('jit') as jit`).then(([row]) => row?.jit);
+    // A claim's planned cost grows with the queue; JIT compiling it cost 0.4–0.8 s per claim.
+    expect(await database.withTenant({ workspaceId: a.workspaceId, userId: a.userId }, jit)).toBe("off");
+    const { key } = await authenticateKey(database, a.adminKey);
+    expect(await database.withTenant({ workspaceId: a.workspaceId, key }, jit)).toBe("off");
+    expect(await database.withTenant({ workspaceId: a.workspaceId }, jit, { jit: "on" })).toBe("on");
   });
 });
