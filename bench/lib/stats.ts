@@ -61,6 +61,65 @@ export async function timeEach<I, R>(
   return { summary: summarise(samples, now() - start), results, truncated };
 }
 
+/**
+ * Times two calls side by side: for each input both run, one after the other, the first going
+ * first on even inputs and second on odd ones, after `warmup` untimed pairs. On a shared machine
+ * the load, the caches and the data (a queue both drain) then change under both alike, which
+ * timing one loop after the other does not give. Stops early at `deadline`, like `timeEach`.
+ */
+export async function timePairs<I, A, B>(
+  inputs: I[],
+  first: (input: I, index: number) => Promise<A>,
+  second: (input: I, index: number) => Promise<B>,
+  opts: { warmup?: number; deadline?: number } = {},
+): Promise<{
+  first: { summary: LatencySummary; results: A[] };
+  second: { summary: LatencySummary; results: B[] };
+  truncated: boolean;
+}> {
+  const warmup = Math.min(opts.warmup ?? 0, inputs.length);
+  for (let i = 0; i < warmup; i++) {
+    await first(inputs[i], i);
+    await second(inputs[i], i);
+  }
+  const samples = { first: [] as number[], second: [] as number[] };
+  const results = { first: [] as A[], second: [] as B[] };
+  const spent = { first: 0, second: 0 };
+  let truncated = false;
+  const timeFirst = async (i: number) => {
+    const t0 = now();
+    results.first.push(await first(inputs[i], i));
+    const ms = now() - t0;
+    samples.first.push(ms);
+    spent.first += ms;
+  };
+  const timeSecond = async (i: number) => {
+    const t0 = now();
+    results.second.push(await second(inputs[i], i));
+    const ms = now() - t0;
+    samples.second.push(ms);
+    spent.second += ms;
+  };
+  for (let i = 0; i < inputs.length; i++) {
+    if (opts.deadline !== undefined && now() > opts.deadline && samples.first.length >= 5) {
+      truncated = true;
+      break;
+    }
+    if (i % 2 === 0) {
+      await timeFirst(i);
+      await timeSecond(i);
+    } else {
+      await timeSecond(i);
+      await timeFirst(i);
+    }
+  }
+  return {
+    first: { summary: summarise(samples.first, spent.first), results: results.first },
+    second: { summary: summarise(samples.second, spent.second), results: results.second },
+    truncated,
+  };
+}
+
 /** recall@k: the share of the true top-k that the candidate top-k found. */
 export function recallAtK(truth: string[], found: string[], k: number): number {
   const want = new Set(truth.slice(0, k));

@@ -126,21 +126,14 @@ export function createApp(options: AppOptions): Router {
       ms: Math.round(performance.now() - started),
     });
   });
-  app.use("*", async (c, next) => {
-    const limit = BULK_PATHS.has(c.req.path) ? BULK_BODY_LIMIT : DEFAULT_BODY_LIMIT;
-    return bodyLimit({
-      maxSize: limit,
-      onError: () => {
-        throw new PayloadTooLarge(limit);
-      },
-    })(c, next);
-  });
-  // Only the API needs the database: /openapi.json and /docs answer without one.
+  // The two limits' middleware is made once, not per request.
+  const defaultLimit = limitBody(DEFAULT_BODY_LIMIT);
+  const bulkLimit = limitBody(BULK_BODY_LIMIT);
+  app.use("*", (c, next) => (BULK_PATHS.has(c.req.path) ? bulkLimit : defaultLimit)(c, next));
+  // Only the API needs the database (/openapi.json and /docs answer without one); its API key is
+  // checked in the same middleware, except on the keyless routes.
   app.use("/v1/*", async (c, next) => {
     c.set("database", await options.database());
-    await next();
-  });
-  app.use("/v1/*", async (c, next) => {
     if (c.req.method === "POST" && KEYLESS_ROUTE.test(c.req.path)) return next();
     return authenticate(c, next);
   });
@@ -152,7 +145,9 @@ export function createApp(options: AppOptions): Router {
   };
   // A query parameter the route does not declare is a mistake to report, not one to ignore.
   app.use("/v1/*", async (c, next) => {
-    const keys = [...new URL(c.req.url).searchParams.keys()];
+    const url = c.req.url;
+    // Without a query string there is nothing to parse.
+    const keys = url.includes("?") ? [...new URL(url).searchParams.keys()] : [];
     const unknown = routeTable().unknownQueryKeys(c.req.method, c.req.path, [...new Set(keys)]);
     if (unknown.length > 0) {
       throw new BadRequest(
@@ -251,6 +246,15 @@ export function createApp(options: AppOptions): Router {
   });
   return app;
 }
+
+/** Hono's body limit as Cairn's 413. */
+const limitBody = (limit: number) =>
+  bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw new PayloadTooLarge(limit);
+    },
+  });
 
 /** Hono's own rejections (a body that is not JSON, a wrong content type) in Cairn's vocabulary. */
 function fromHttpException(error: HTTPException): AppError {
