@@ -114,6 +114,7 @@ type SendStatements = (statements: Statement[], commit: boolean) => Promise<unkn
 
 /** Wraps `run`, which issues exactly one query, as a `Statement`: it runs when awaited (or sent by `together`). */
 export function deferred<T>(run: () => PromiseLike<T>): Statement<T> {
+  // biome-ignore lint/suspicious/noThenProperty: a lazy thenable, as Drizzle's queries are: awaiting it runs it
   return { then: (onFulfilled, onRejected) => run().then(onFulfilled, onRejected) };
 }
 
