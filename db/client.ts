@@ -101,13 +101,14 @@ export type Statement<T = unknown> = PromiseLike<T>;
 export type Statements = Record<string, Statement | readonly Statement[] | undefined>;
 
 /** What each statement of a batch returned, under its name (a list gives a list). */
-export type Outcomes<S extends Statements> = {
-  [K in keyof S]: S[K] extends readonly Statement[]
-    ? Array<Awaited<S[K][number]>>
-    : S[K] extends Statement
-      ? Awaited<S[K]>
-      : undefined;
-};
+export type Outcomes<S extends Statements> = { [K in keyof S]: Outcome<S[K]> };
+
+/** Distributes over `undefined`: a statement that may be left out gives its result or undefined. */
+type Outcome<V> = V extends readonly Statement[]
+  ? Array<Awaited<V[number]>>
+  : V extends Statement
+    ? Awaited<V>
+    : undefined;
 
 /** How a runner sends a batch of statements (in order); with `commit`, COMMIT goes with them. */
 type SendStatements = (statements: Statement[], commit: boolean) => Promise<unknown[]>;
