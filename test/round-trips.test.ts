@@ -57,7 +57,7 @@ for (const driver of drivers) {
     });
     afterAll(() => close());
 
-    it("claim, complete, create and search cost at most 2 round trips each, authentication included", async () => {
+    it("claim and search cost 1 round trip, create and complete 2, authentication included", async () => {
       const app = testApp(database);
       const { adminKey: key } = await seedWorkspace(database);
       // The first request of a key in a process authenticates it on its own; later ones do not.
@@ -100,7 +100,10 @@ for (const driver of drivers) {
         complete: complete.roundTrips,
         search: search.roundTrips,
       };
-      expect(measured).toEqual({ create: 2, claim: 2, complete: 2, search: 2 });
+      // Claim and search are one statement each, sent with BEGIN, the set-up and COMMIT. Complete
+      // stays 2: its follow-up statements (refreshing a finished order, opening an after-gate's
+      // review) depend on what its first statement found, so COMMIT cannot go with that one.
+      expect(measured).toEqual({ create: 2, claim: 1, complete: 2, search: 1 });
     });
 
     it("create costs 2 round trips with an Idempotency-Key too (its replay costs 2 as well)", async () => {
@@ -166,7 +169,7 @@ for (const driver of drivers) {
       expect(create.roundTrips).toBe(3);
     });
 
-    it("a claim under queue limits (concurrency and rate) still costs 2 round trips", async () => {
+    it("a claim under queue limits (concurrency and rate) still costs 1 round trip", async () => {
       const app = testApp(database);
       const { adminKey: key } = await seedWorkspace(database);
       for (const body of [
@@ -192,7 +195,7 @@ for (const driver of drivers) {
       expect(claim.result.status).toBe(200);
       // The key's limit admits one of the two; the admission runs inside the claim statement.
       expect(claim.result.body.items).toHaveLength(1);
-      expect(claim.roundTrips).toBe(2);
+      expect(claim.roundTrips).toBe(1);
     });
 
     it("a revoked key fails on its very next request, with nothing done", async () => {
