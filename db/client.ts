@@ -1,3 +1,8 @@
+/**
+ * Connections and transactions on every driver. Longer than most files: the transaction state
+ * (after-commit hooks, statement batches: `together`, `commitWith`) and the runners that honour
+ * it (the pooled drivers' pipelined one, PGlite's Drizzle transactions) belong together.
+ */
 import type { EventEmitter } from "node:events";
 import type { ExtractTablesWithRelations, SQL, Table } from "drizzle-orm";
 import { getTableColumns, sql } from "drizzle-orm";
@@ -137,7 +142,7 @@ export class TransactionEnded extends Error {
  * and in a savepoint or any transaction a `Database` did not open, they run one by one.
  */
 export function together<S extends Statements>(tx: Tx, statements: S): Promise<Outcomes<S>> {
-  return send(tx, statements, false);
+  return sendBatch(tx, statements, false);
 }
 
 /**
@@ -152,10 +157,10 @@ export function commitWith<S extends Statements>(tx: Tx, statements: S): Promise
   if (!transactions.has(tx)) {
     throw new Error("commitWith needs the transaction a Database opened (withTenant/withMaintenance), not a savepoint");
   }
-  return send(tx, statements, true);
+  return sendBatch(tx, statements, true);
 }
 
-async function send<S extends Statements>(tx: Tx, statements: S, commit: boolean): Promise<Outcomes<S>> {
+async function sendBatch<S extends Statements>(tx: Tx, statements: S, commit: boolean): Promise<Outcomes<S>> {
   const flat: Statement[] = [];
   for (const value of Object.values(statements)) {
     if (value === undefined) continue;

@@ -1,7 +1,8 @@
 /**
  * Work orders: creation with their items in one transaction (idempotent by key, expanded
  * from a template, payloads validated, approval gates resolved), listing, reading and
- * cancellation.
+ * cancellation. Creation is most of the file: it gathers every read into one round trip and
+ * every write into another (see `createWorkOrder`).
  */
 
 import { randomUUID } from "node:crypto";
