@@ -218,9 +218,8 @@ export function approvalRequestWrites(
     payloadHash: canonicalHash(request.payload),
     ...requestValues(request.requirement),
   }));
-  const jobIds: string[] = [];
   const notifications = deferred(async () => {
-    const created = await rows<{ id: string }>(
+    const jobs = await rows<{ id: string }>(
       tx,
       sql`with ${enqueueCte(
         "jobs",
@@ -234,12 +233,11 @@ export function approvalRequestWrites(
       )}
           select id from jobs`,
     );
-    jobIds.push(...created.map((job) => job.id));
-    return created;
+    // Queued once the jobs exist (a committing batch has committed by now; hooks run after).
+    const jobIds = jobs.map((job) => job.id);
+    if (jobIds.length > 0) afterCommit(tx, (database) => deliverNotifications(database, actor.workspaceId, jobIds));
+    return jobs;
   });
-  afterCommit(tx, (database) =>
-    jobIds.length > 0 ? deliverNotifications(database, actor.workspaceId, jobIds) : undefined,
-  );
   const audited = auditStatement(
     tx,
     actorRef(actor),
