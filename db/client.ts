@@ -79,15 +79,47 @@ export type CommitHook = (database: Database) => Promise<unknown> | unknown;
 interface TransactionState {
   hooks: CommitHook[];
   send: SendStatements;
+  /** A savepoint (`tx.transaction(fn)` inside it): `commitWith` cannot end it. */
+  savepoint: boolean;
 }
 
 const transactions = new WeakMap<object, TransactionState>();
 
 /**
+ * Gives the savepoints opened in `tx` (`tx.transaction(fn)`) a state of their own: the
+ * `afterCommit` hooks queued in one join the enclosing transaction's when it is released and are
+ * dropped when it rolls back; `together` works in it; `commitWith` refuses it. Returns the undo
+ * (a pooled connection's handle serves its next transaction too).
+ */
+function trackSavepoints(tx: Tx, state: TransactionState): () => void {
+  const begin = tx.transaction;
+  const transaction = async (fn: (inner: Tx) => Promise<unknown>) => {
+    const nested: TransactionState = { hooks: [], send: state.send, savepoint: true };
+    const result = await begin.call(tx, async (inner) => {
+      transactions.set(inner, nested);
+      const untrack = trackSavepoints(inner as Tx, nested);
+      try {
+        return await fn(inner as Tx);
+      } finally {
+        untrack();
+        transactions.delete(inner);
+      }
+    });
+    state.hooks.push(...nested.hooks);
+    return result;
+  };
+  Object.assign(tx, { transaction });
+  return () => {
+    Object.assign(tx, { transaction: begin });
+  };
+}
+
+/**
  * Queues `hook` to run after `tx` commits (and never if it rolls back). Hooks run in order,
  * awaited before the transaction's caller gets its result; a hook that throws is logged, not
  * rethrown (the change it follows is committed). `tx` must be the transaction a `Database`
- * opened (`withTenant`, `withSettings`, `withMaintenance`), not a savepoint inside it.
+ * opened (`withTenant`, `withSettings`, `withMaintenance`) or a savepoint inside it, whose hooks
+ * join the transaction's when the savepoint is released and are dropped when it rolls back.
  */
 export function afterCommit(tx: Tx, hook: CommitHook): void {
   const state = transactions.get(tx);
@@ -154,7 +186,7 @@ export function together<S extends Statements>(tx: Tx, statements: S): Promise<O
  * and the transaction commits when its function returns (later statements throw there too).
  */
 export function commitWith<S extends Statements>(tx: Tx, statements: S): Promise<Outcomes<S>> {
-  if (!transactions.has(tx)) {
+  if (transactions.get(tx)?.savepoint !== false) {
     throw new Error("commitWith needs the transaction a Database opened (withTenant/withMaintenance), not a savepoint");
   }
   return sendBatch(tx, statements, true);
@@ -265,9 +297,35 @@ class PooledClient {
 
   constructor(
     readonly client: PoolClient,
-    makeDb: (client: PooledClient) => Db,
+    private readonly makeDb: (client: PooledClient) => Db,
   ) {
-    this.db = makeDb(this);
+    this.db = this.withSavepoints(makeDb(this), 1);
+  }
+
+  /**
+   * Drizzle's `transaction()` on this connection's handle, which is already inside the
+   * transaction the runner opened: a savepoint, as Drizzle's own nested transactions are (left
+   * alone, Drizzle would send BEGIN and COMMIT on the connection, ending the outer transaction
+   * early, or take the connection for a pool). The nested handle is a handle of its own, so
+   * `afterCommit` and `commitWith` refuse it, as they refuse PGlite's savepoints.
+   */
+  private withSavepoints(db: Db, depth: number): Db {
+    let nested: Db | undefined;
+    const name = sql.identifier(`cairn_savepoint_${depth}`);
+    const transaction = async <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => {
+      nested ??= this.withSavepoints(this.makeDb(this), depth + 1);
+      await db.execute(sql`savepoint ${name}`);
+      let result: T;
+      try {
+        result = await fn(nested as unknown as Tx);
+      } catch (error) {
+        await db.execute(sql`rollback to savepoint ${name}`);
+        throw error;
+      }
+      await db.execute(sql`release savepoint ${name}`);
+      return result;
+    };
+    return Object.assign(db, { transaction }) as Db;
   }
 
   open(statements: PipelinedStatement[]) {
@@ -568,11 +626,14 @@ function wrap(
   const run = async <T>(setup: SQL, fn: (tx: Tx) => Promise<T>): Promise<T> => {
     const hooks: CommitHook[] = [];
     const result = await runner(setup, async (tx, send) => {
-      transactions.set(tx, { hooks, send });
+      const state: TransactionState = { hooks, send, savepoint: false };
+      transactions.set(tx, state);
+      const untrack = trackSavepoints(tx, state);
       try {
         return await fn(tx);
       } finally {
         // A pooled connection's Drizzle instance serves its next transaction too.
+        untrack();
         transactions.delete(tx);
       }
     });

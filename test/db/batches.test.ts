@@ -200,9 +200,63 @@ for (const variant of variants) {
       expect(await orderCount(database, title)).toBe(0);
     });
 
+    it("a nested transaction is a savepoint: its failure undoes only itself, and the outer transaction goes on", async () => {
+      const { database } = current;
+      const title = `savepoint ${randomUUID()}`;
+      const hooksRan: string[] = [];
+      const outcome = await database.withTenant(tenant, async (tx) => {
+        await tx.insert(workOrders).values({ workspaceId: tenant.workspaceId, title: `${title} before` });
+        const failed = await failure(
+          tx.transaction(async (inner) => {
+            await inner.insert(workOrders).values({ workspaceId: tenant.workspaceId, title: `${title} inner` });
+            afterCommit(inner as never, () => {
+              hooksRan.push("rolled back savepoint");
+            });
+            throw new Error("the nested work fails");
+          }),
+        );
+        const kept = await tx.transaction(async (inner) => {
+          await inner.insert(workOrders).values({ workspaceId: tenant.workspaceId, title: `${title} nested` });
+          afterCommit(inner as never, () => {
+            hooksRan.push("released savepoint");
+          });
+          expect(hooksRan).toEqual([]);
+          return "kept";
+        });
+        // Still inside the outer transaction: its tenant settings hold, and it sees its own rows.
+        const [row] = await rows<{ n: number; ws: string }>(
+          tx,
+          sql`select count(*)::int as n, current_setting('app.workspace_id') as ws
+              from work_orders where title like ${`${title}%`}`,
+        );
+        return { failed: (failed as Error).message, kept, row };
+      });
+      expect(outcome).toEqual({
+        failed: "the nested work fails",
+        kept: "kept",
+        row: { n: 2, ws: tenant.workspaceId },
+      });
+      expect(await orderCount(database, `${title} before`)).toBe(1);
+      expect(await orderCount(database, `${title} inner`)).toBe(0);
+      expect(await orderCount(database, `${title} nested`)).toBe(1);
+      // A hook queued in a savepoint runs once the transaction commits, unless its savepoint rolled back.
+      expect(hooksRan).toEqual(["released savepoint"]);
+
+      // A failure after the nested transaction released still rolls all of it back.
+      const later = `${title} later`;
+      await failure(
+        database.withTenant(tenant, async (tx) => {
+          await tx.transaction(async (inner) => {
+            await inner.insert(workOrders).values({ workspaceId: tenant.workspaceId, title: later });
+          });
+          throw new Error("the outer work fails");
+        }),
+      );
+      expect(await orderCount(database, later)).toBe(0);
+    });
+
     it("commitWith refuses a savepoint: only the code that owns the transaction may end it", async () => {
       const { database } = current;
-      if (database.kind !== "pglite") return; // savepoints are Drizzle's nested transactions there
       await database.withTenant(tenant, async (tx) => {
         await tx.transaction(async (inner) => {
           expect(() => commitWith(inner as never, {})).toThrow(/savepoint/);

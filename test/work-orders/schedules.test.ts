@@ -6,6 +6,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { type Database, rows } from "../../db/client";
+import { connectors } from "../../db/schema";
+import { APPROVAL_WEBHOOK_JOB } from "../../functions/approvals/webhook-delivery";
 import { runSweeper } from "../../functions/jobs/sweeper";
 import { nextRun, parseCron } from "../../functions/work-orders/controls/cron";
 import {
@@ -145,6 +147,40 @@ describeEachDatabase("schedules", (db) => {
           from work_items i where i.workspace_id = ${actor.workspaceId}::uuid and i.type = 'deploy'`,
     );
     expect(made).toEqual([{ status: "AWAITING_APPROVAL", requests: 1 }]);
+  });
+
+  it("fires a gated template in a workspace with an approval webhook: the notification job is queued with the request", async () => {
+    const { database, tenant, actor } = await setup();
+    await tenant((tx) =>
+      tx.insert(connectors).values({
+        workspaceId: actor.workspaceId,
+        name: "approvals hook",
+        type: "API",
+        // Nothing listens here; the job is queued, and its delivery fails and is retried later.
+        webhookUrl: "http://127.0.0.1:9/hook",
+        signingSecret: "whsec_schedules",
+      }),
+    );
+    const gated = await tenant((tx) =>
+      createTemplate(tx, actor, { name: "gated", steps: [{ type: "deploy", approval: { gate: "BEFORE" } }] }),
+    );
+    await tenant((tx) =>
+      createSchedule(
+        tx,
+        actor,
+        { name: "gated", cron: "*/5 * * * *", templateId: gated.id },
+        at("2030-01-01T10:00:30Z"),
+      ),
+    );
+    const result = await runSweeper(database, { now: at("2030-01-01T10:05:10Z") });
+    expect(result.schedules).toEqual({ fired: 1, ordersCreated: 1, failed: 0 });
+    const [made] = await rows<{ requests: number; jobs: number }>(
+      database.db,
+      sql`select (select count(*)::int from approval_requests r where r.workspace_id = ${actor.workspaceId}::uuid) as requests,
+                 (select count(*)::int from processing_jobs j
+                  where j.workspace_id = ${actor.workspaceId}::uuid and j.job_type = ${APPROVAL_WEBHOOK_JOB}) as jobs`,
+    );
+    expect(made).toEqual({ requests: 1, jobs: 1 });
   });
 
   it("refuses a bad cron expression, one that never fires, or an unknown template with 422", async () => {
