@@ -1,3 +1,8 @@
+/**
+ * Connections and transactions on every driver. Longer than most files: the transaction state
+ * (after-commit hooks, statement batches: `together`, `commitWith`) and the runners that honour
+ * it (the pooled drivers' pipelined one, PGlite's Drizzle transactions) belong together.
+ */
 import type { EventEmitter } from "node:events";
 import type { ExtractTablesWithRelations, SQL, Table } from "drizzle-orm";
 import { getTableColumns, sql } from "drizzle-orm";
@@ -70,7 +75,13 @@ export interface ConnectOptions {
 /** Work to do once a transaction has committed (a webhook, a queue nudge); it gets the database to open new ones. */
 export type CommitHook = (database: Database) => Promise<unknown> | unknown;
 
-const commitHooks = new WeakMap<object, CommitHook[]>();
+/** What a transaction a `Database` opened carries besides Drizzle's handle. */
+interface TransactionState {
+  hooks: CommitHook[];
+  send: SendStatements;
+}
+
+const transactions = new WeakMap<object, TransactionState>();
 
 /**
  * Queues `hook` to run after `tx` commits (and never if it rolls back). Hooks run in order,
@@ -79,9 +90,104 @@ const commitHooks = new WeakMap<object, CommitHook[]>();
  * opened (`withTenant`, `withSettings`, `withMaintenance`), not a savepoint inside it.
  */
 export function afterCommit(tx: Tx, hook: CommitHook): void {
-  const hooks = commitHooks.get(tx);
-  if (!hooks) throw new Error("afterCommit needs a transaction opened by Database.withTenant/withMaintenance");
-  hooks.push(hook);
+  const state = transactions.get(tx);
+  if (!state) throw new Error("afterCommit needs a transaction opened by Database.withTenant/withMaintenance");
+  state.hooks.push(hook);
+}
+
+/**
+ * One statement not yet sent, for `together` and `commitWith`: a Drizzle query that is not
+ * awaited (a select, an insert…, which run when awaited), or `deferred(() => …)` around a
+ * function that issues exactly one query (`rows(tx, sql\`…\`)`). Nothing runs before the batch does.
+ */
+export type Statement<T = unknown> = PromiseLike<T>;
+
+/** A batch: named statements (or lists of them, sent in order); `undefined` ones are left out. */
+export type Statements = Record<string, Statement | readonly Statement[] | undefined>;
+
+/** What each statement of a batch returned, under its name (a list gives a list). */
+export type Outcomes<S extends Statements> = { [K in keyof S]: Outcome<S[K]> };
+
+/** Distributes over `undefined`: a statement that may be left out gives its result or undefined. */
+type Outcome<V> = V extends readonly Statement[]
+  ? Array<Awaited<V[number]>>
+  : V extends Statement
+    ? Awaited<V>
+    : undefined;
+
+/** How a runner sends a batch of statements (in order); with `commit`, COMMIT goes with them. */
+type SendStatements = (statements: Statement[], commit: boolean) => Promise<unknown[]>;
+
+/** Wraps `run`, which issues exactly one query, as a `Statement`: it runs when awaited (or sent by `together`). */
+export function deferred<T>(run: () => PromiseLike<T>): Statement<T> {
+  // biome-ignore lint/suspicious/noThenProperty: a lazy thenable, as Drizzle's queries are: awaiting it runs it
+  return { then: (onFulfilled, onRejected) => run().then(onFulfilled, onRejected) };
+}
+
+/**
+ * Raised by any statement of a transaction after `commitWith` committed it: the code that
+ * owns the transaction said it was done, so a later statement is a bug in that code.
+ */
+export class TransactionEnded extends Error {
+  constructor() {
+    super("this transaction was already committed by commitWith; a statement after it cannot run");
+  }
+}
+
+/**
+ * Runs independent statements in one round trip on node-postgres and Neon (one pipeline; the
+ * transaction's opening statements, BEGIN and the set-up, ride along if not sent yet) and
+ * returns each one's result under its name. The server runs them in order; the first failure
+ * is thrown (the later ones are skipped) and leaves the transaction to roll back. On PGlite,
+ * and in a savepoint or any transaction a `Database` did not open, they run one by one.
+ */
+export function together<S extends Statements>(tx: Tx, statements: S): Promise<Outcomes<S>> {
+  return sendBatch(tx, statements, false);
+}
+
+/**
+ * `together`, with COMMIT in the same round trip: for the code that owns the transaction (a
+ * route's `inTenant`) and has nothing left to do in it. A failure of any statement rolls it all
+ * back (the server skips the COMMIT after an error; the runner then sends ROLLBACK); after a
+ * commit, any further statement of the transaction throws `TransactionEnded`; `afterCommit`
+ * hooks run once it returns, as for any transaction. On PGlite the statements run one by one
+ * and the transaction commits when its function returns (later statements throw there too).
+ */
+export function commitWith<S extends Statements>(tx: Tx, statements: S): Promise<Outcomes<S>> {
+  if (!transactions.has(tx)) {
+    throw new Error("commitWith needs the transaction a Database opened (withTenant/withMaintenance), not a savepoint");
+  }
+  return sendBatch(tx, statements, true);
+}
+
+async function sendBatch<S extends Statements>(tx: Tx, statements: S, commit: boolean): Promise<Outcomes<S>> {
+  const flat: Statement[] = [];
+  for (const value of Object.values(statements)) {
+    if (value === undefined) continue;
+    if (isStatementList(value)) flat.push(...value);
+    else flat.push(value);
+  }
+  const sendTo = transactions.get(tx)?.send ?? oneByOne;
+  const results = flat.length === 0 && !commit ? [] : await sendTo(flat, commit);
+  const outcomes: Record<string, unknown> = {};
+  let next = 0;
+  for (const [name, value] of Object.entries(statements)) {
+    if (value === undefined) outcomes[name] = undefined;
+    else if (isStatementList(value)) {
+      outcomes[name] = results.slice(next, next + value.length);
+      next += value.length;
+    } else outcomes[name] = results[next++];
+  }
+  return outcomes as Outcomes<S>;
+}
+
+const isStatementList = (value: Statement | readonly Statement[]): value is readonly Statement[] =>
+  Array.isArray(value);
+
+async function oneByOne(statements: Statement[]): Promise<unknown[]> {
+  const results: unknown[] = [];
+  for (const statement of statements) results.push(await statement);
+  return results;
 }
 
 export const DEFAULT_PGLITE_DIR = ".cairn/pgdata";
@@ -144,12 +250,17 @@ interface PoolClient extends PipelineClient {
  * A pooled connection as Drizzle's client for one transaction at a time. The transaction's
  * opening statements (BEGIN and the tenant set-up) are not sent on their own: they travel in one
  * round trip with the transaction's first statement (db/pipeline.ts). A one-statement transaction
- * thus costs two round trips, that one and COMMIT.
+ * thus costs two round trips, that one and COMMIT; `together` sends several statements in one,
+ * and `commitWith` adds the COMMIT to it.
  */
 class PooledClient {
   private opening: PipelinedStatement[] = [];
+  /** While `send` collects a batch: the queries its statements issued, not sent yet. */
+  private batch?: { queued: QueuedQuery[]; wake: () => void };
   /** Whether BEGIN was sent (so the transaction needs a COMMIT or ROLLBACK). */
   begun = false;
+  /** Whether `commitWith` committed the transaction (so it needs nothing more, and takes nothing more). */
+  ended = false;
   readonly db: Db;
 
   constructor(
@@ -162,9 +273,17 @@ class PooledClient {
   open(statements: PipelinedStatement[]) {
     this.opening = statements;
     this.begun = false;
+    this.ended = false;
   }
 
   async query(config: unknown, values?: unknown[]): Promise<unknown> {
+    if (this.ended) throw new TransactionEnded();
+    if (this.batch) {
+      const { promise, resolve, reject } = withResolvers<unknown>();
+      this.batch.queued.push({ statement: { config, values }, resolve, reject });
+      this.batch.wake();
+      return promise;
+    }
     if (this.opening.length === 0) return this.client.query(config, values);
     const outcomes = await this.sendOpening([{ config, values }]);
     return outcomes.at(-1)?.result;
@@ -184,6 +303,121 @@ class PooledClient {
     if (failed) throw failed.error;
     return outcomes;
   }
+
+  /**
+   * `together` and `commitWith` on this connection: each statement is started in turn and the
+   * query it issues is held (Drizzle maps its rows once the batch's answer arrives); then the
+   * opening statements still pending, the held queries and, with `commit`, COMMIT go out as one
+   * pipeline. A statement that fails before issuing its query fails the batch unsent.
+   */
+  async send(statements: Statement[], commit: boolean): Promise<unknown[]> {
+    if (this.ended) throw new TransactionEnded();
+    if (this.batch) throw new Error("together/commitWith: one batch at a time in a transaction (await the other)");
+    const batch: { queued: QueuedQuery[]; wake: () => void } = { queued: [], wake: () => {} };
+    this.batch = batch;
+    const settled: Array<Promise<Settled>> = [];
+    let unsent: { error: unknown } | undefined;
+    try {
+      for (const statement of statements) {
+        const before = batch.queued.length;
+        const { promise: issued, resolve: wake } = withResolvers<void>();
+        batch.wake = wake;
+        const outcome: Promise<Settled> = Promise.resolve()
+          .then(() => statement)
+          .then(
+            (value) => ({ value, failed: false }),
+            (error: unknown) => ({ error, failed: true }),
+          );
+        settled.push(outcome);
+        // Either its query was issued (and is held) or it settled without one.
+        void outcome.then(() => wake());
+        await issued;
+        if (batch.queued.length === before) {
+          const early = await outcome;
+          if (early.failed) {
+            unsent = { error: early.error };
+            break;
+          }
+        }
+      }
+    } finally {
+      this.batch = undefined;
+    }
+    const { queued } = batch;
+    if (unsent) {
+      for (const held of queued) held.reject(new SkippedStatement(unsent.error));
+      await Promise.all(settled);
+      throw unsent.error;
+    }
+
+    const opening = this.opening;
+    const pipeline = [
+      ...opening,
+      ...queued.map((held) => held.statement),
+      ...(commit ? [{ config: { text: "commit" } }] : []),
+    ];
+    let outcomes: Array<{ error?: unknown; result?: unknown }> = [];
+    if (queued.length > 0 || commit) {
+      this.opening = [];
+      this.begun = true;
+      try {
+        outcomes = await runPipeline(this.client, pipeline);
+      } catch (error) {
+        for (const held of queued) held.reject(error);
+        await Promise.all(settled);
+        throw error;
+      }
+    }
+    const failure = (outcome?: { error?: unknown }) =>
+      outcome?.error && !(outcome.error instanceof SkippedStatement) ? outcome.error : undefined;
+    const openingError = outcomes.slice(0, opening.length).map(failure).find(Boolean);
+    queued.forEach((held, index) => {
+      const outcome = outcomes[opening.length + index];
+      if (outcome?.error) held.reject(outcome.error);
+      else held.resolve(outcome?.result);
+    });
+    const commitOutcome = commit ? outcomes.at(-1) : undefined;
+    if (commit && commitOutcome && !commitOutcome.error) this.ended = true;
+
+    const results = await Promise.all(settled);
+    if (openingError) throw openingError;
+    const failed = results.find((result) => result.failed && !isSkipped(result.error));
+    if (failed) throw failed.error;
+    const commitError = failure(commitOutcome);
+    if (commitError) throw commitError;
+    return results.map((result) => result.value);
+  }
+}
+
+interface Settled {
+  value?: unknown;
+  error?: unknown;
+  failed: boolean;
+}
+
+/** `Promise.withResolvers` (Node 22), for Node 20. */
+function withResolvers<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  return { promise, resolve, reject };
+}
+
+interface QueuedQuery {
+  statement: PipelinedStatement;
+  resolve(result: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** Whether `error` (or what Drizzle wrapped) is a statement the server skipped after a failure. */
+function isSkipped(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof SkippedStatement) return true;
+  }
+  return false;
 }
 
 /** Transactions over a pool whose opening statements ride with the first statement. */
@@ -197,28 +431,37 @@ function pipelined(pool: ClientPool, makeDb: (client: PooledClient) => Db): Tran
       connection = new PooledClient(client, makeDb);
       clients.set(client, connection);
     }
+    const pooled = connection;
     const query = dialect.sqlToQuery(setup);
-    connection.open([{ config: { text: "begin" } }, { config: { text: query.sql }, values: query.params }]);
+    pooled.open([{ config: { text: "begin" } }, { config: { text: query.sql }, values: query.params }]);
     let broken: Error | undefined;
     try {
-      const result = await fn(connection.db as unknown as Tx);
-      await connection.flush();
-      await client.query("commit");
+      const result = await fn(pooled.db as unknown as Tx, (statements, commit) => pooled.send(statements, commit));
+      if (!pooled.ended) {
+        await pooled.flush();
+        await client.query("commit");
+      }
       return result;
     } catch (error) {
-      if (connection.begun) {
+      if (pooled.begun && !pooled.ended) {
         await client.query("rollback").catch((rollbackError: Error) => {
           broken = rollbackError;
         });
       }
       throw error;
     } finally {
+      // The connection serves other transactions next: nothing of this one may reach them.
+      pooled.ended = false;
       client.release(broken);
     }
   };
 }
 
-type TransactionRunner = <T>(setup: SQL, fn: (tx: Tx) => Promise<T>) => Promise<T>;
+/**
+ * Runs a transaction: `fn` gets Drizzle's handle and how to send a batch of its statements.
+ * It commits when `fn` returns (unless a committing batch did) and rolls back when it throws.
+ */
+type TransactionRunner = <T>(setup: SQL, fn: (tx: Tx, send: SendStatements) => Promise<T>) => Promise<T>;
 
 /**
  * A connection that dies (a server restart or failover, a Neon compute scaling to zero, an
@@ -269,13 +512,30 @@ async function connectPglite(url: string | undefined, log: DatabaseLog, template
   );
 }
 
-/** Drizzle's own transactions: BEGIN, the set-up, the statements and COMMIT, one by one (PGlite). */
+/**
+ * Drizzle's own transactions: BEGIN, the set-up, the statements and COMMIT, one by one (PGlite).
+ * A committing batch runs its statements and then closes the transaction's handle to further
+ * statements; Drizzle sends the COMMIT when `fn` returns.
+ */
 function drizzleTransactions(db: Db): TransactionRunner {
   return (setup, fn) =>
     db.transaction(async (tx) => {
       await tx.execute(setup);
-      return fn(tx as Tx);
+      return fn(tx as Tx, async (statements, commit) => {
+        const results = await oneByOne(statements);
+        if (commit) refuseFurtherStatements(tx as Tx);
+        return results;
+      });
     });
+}
+
+/** Makes every later statement on `tx` throw `TransactionEnded` (PGlite: its transaction's query methods). */
+function refuseFurtherStatements(tx: Tx): void {
+  const client = (tx._.session as unknown as { client: Record<string, unknown> }).client;
+  const refuse = async () => {
+    throw new TransactionEnded();
+  };
+  for (const method of ["query", "sql", "exec"]) client[method] = refuse;
 }
 
 /**
@@ -303,17 +563,17 @@ function wrap(
   db: Db,
   end: () => Promise<void>,
   log: DatabaseLog,
-  transactions: TransactionRunner = drizzleTransactions(db),
+  runner: TransactionRunner = drizzleTransactions(db),
 ): Database {
   const run = async <T>(setup: SQL, fn: (tx: Tx) => Promise<T>): Promise<T> => {
     const hooks: CommitHook[] = [];
-    const result = await transactions(setup, async (tx) => {
-      commitHooks.set(tx, hooks);
+    const result = await runner(setup, async (tx, send) => {
+      transactions.set(tx, { hooks, send });
       try {
         return await fn(tx);
       } finally {
         // A pooled connection's Drizzle instance serves its next transaction too.
-        commitHooks.delete(tx);
+        transactions.delete(tx);
       }
     });
     for (const hook of hooks) {

@@ -5,19 +5,18 @@
  * and delivered after commit.
  */
 import { randomUUID } from "node:crypto";
-import { and, asc, eq, inArray, isNotNull, sql } from "drizzle-orm";
-import { afterCommit, pgArray, rows, type Tx } from "../../db/client";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import { afterCommit, deferred, jsonParam, pgArray, rows, type Statement, type Tx, together } from "../../db/client";
 import {
   ApprovalRequirement,
   approvalRequests,
-  connectors,
   type memberRole,
   type PolicyCondition,
   workspaceMembers,
 } from "../../db/schema";
-import { enqueueJobs } from "../jobs/runtime/sql/enqueue";
+import { enqueueCte } from "../jobs/runtime/sql/enqueue";
 import { actorRef } from "../shared/actor";
-import { audit } from "../shared/audit";
+import { auditStatement } from "../shared/audit";
 import { canonicalHash } from "../shared/canonical-json";
 import { Invalid } from "../shared/errors";
 import { applyFloor, approverRolesOf } from "./floor";
@@ -38,7 +37,7 @@ export const ApprovalRequirementInput = ApprovalRequirement.omit({ policyId: tru
   })
   .openapi("ApprovalRequirementInput");
 
-interface CurrentPolicy {
+export interface CurrentPolicy {
   id: string;
   version: number;
   item_type: string | null;
@@ -80,47 +79,54 @@ export interface GateCandidate {
 }
 
 /**
- * Each item's approval requirement: the first current, enabled policy that matches it
- * (policies taken in the order they were first created, then by key), tightened by the item's
- * own requirement (floor.ts: a policy is a floor). An own requirement that reaches outside its
- * policy is a 422 naming the item. Two queries at most: the policies, the roles of the people
- * the items name.
+ * The current, enabled policies of the workspace, in the order they are matched: the order they
+ * were first created, then by key.
  */
-export async function resolveApprovalRequirements(
-  tx: Tx,
-  workspaceId: string,
-  items: GateCandidate[],
-): Promise<Array<ApprovalRequirement | null>> {
-  if (items.length === 0) return [];
-  const policies = await rows<CurrentPolicy>(
-    tx,
-    sql`select p.id, p.version, p.item_type, p.conditions, p.gate, p.required_approvals, p.approver_roles,
-               p.approver_user_ids, p.timeout_seconds, p.timeout_action, p.escalate_to_roles,
-               p.escalation_timeout_seconds, p.on_reject
-        from approval_policies p
-        where p.workspace_id = ${workspaceId} and p.is_current and p.enabled
-        order by (select min(v.created_at) from approval_policies v
-                  where v.workspace_id = p.workspace_id and v.policy_key = p.policy_key),
-                 p.policy_key`,
+export function currentPoliciesQuery(tx: Tx, workspaceId: string): Statement<CurrentPolicy[]> {
+  return deferred(() =>
+    rows<CurrentPolicy>(
+      tx,
+      sql`select p.id, p.version, p.item_type, p.conditions, p.gate, p.required_approvals, p.approver_roles,
+                 p.approver_user_ids, p.timeout_seconds, p.timeout_action, p.escalate_to_roles,
+                 p.escalation_timeout_seconds, p.on_reject
+          from approval_policies p
+          where p.workspace_id = ${workspaceId} and p.is_current and p.enabled
+          order by (select min(v.created_at) from approval_policies v
+                    where v.workspace_id = p.workspace_id and v.policy_key = p.policy_key),
+                   p.policy_key`,
+    ),
   );
+}
+
+/** The roles of the people the items' own requirements name (undefined when they name nobody). */
+export function namedApproverRolesQuery(tx: Tx, workspaceId: string, items: GateCandidate[]) {
   const named = [...new Set(items.flatMap((item) => item.approval?.approverUserIds ?? []))];
-  const roles = new Map(
-    named.length === 0
-      ? []
-      : (
-          await tx
-            .select({ userId: workspaceMembers.userId, role: workspaceMembers.role })
-            .from(workspaceMembers)
-            .where(and(eq(workspaceMembers.workspaceId, workspaceId), inArray(workspaceMembers.userId, named)))
-        ).map((member) => [member.userId, member.role] as const),
-  );
+  if (named.length === 0) return undefined;
+  return tx
+    .select({ userId: workspaceMembers.userId, role: workspaceMembers.role })
+    .from(workspaceMembers)
+    .where(and(eq(workspaceMembers.workspaceId, workspaceId), inArray(workspaceMembers.userId, named)));
+}
+
+/**
+ * Each item's approval requirement: the first current, enabled policy that matches it
+ * (`policies`, from `currentPoliciesQuery`), tightened by the item's own requirement (floor.ts:
+ * a policy is a floor; `roles` from `namedApproverRolesQuery`). An own requirement that reaches
+ * outside its policy is a 422 naming the item.
+ */
+export function requirementsFor(
+  items: GateCandidate[],
+  policies: CurrentPolicy[],
+  roles: Array<{ userId: string; role: MemberRole }>,
+): Array<ApprovalRequirement | null> {
+  const roleOf = new Map(roles.map((member) => [member.userId, member.role] as const));
   const problems: Array<{ path: string; message: string }> = [];
   const resolved = items.map((item, index) => {
     const policy = policies.find((candidate) =>
       policyMatches({ itemType: candidate.item_type, conditions: candidate.conditions ?? [] }, item),
     );
     const floored = applyFloor(policy ? requirementFromPolicy(policy) : null, item.approval ?? null, (userId) =>
-      roles.get(userId),
+      roleOf.get(userId),
     );
     problems.push(...floored.problems.map((problem) => ({ ...problem, path: `items.${index}.${problem.path}` })));
     return floored.requirement;
@@ -129,6 +135,20 @@ export async function resolveApprovalRequirements(
     throw new Invalid("An item's own approval requirement may only tighten the policy that matches it", problems);
   }
   return resolved;
+}
+
+/** `requirementsFor` over the policies and named approvers' roles, read in one round trip. */
+export async function resolveApprovalRequirements(
+  tx: Tx,
+  workspaceId: string,
+  items: GateCandidate[],
+): Promise<Array<ApprovalRequirement | null>> {
+  if (items.length === 0) return [];
+  const read = await together(tx, {
+    policies: currentPoliciesQuery(tx, workspaceId),
+    roles: namedApproverRolesQuery(tx, workspaceId, items),
+  });
+  return requirementsFor(items, read.policies, read.roles ?? []);
 }
 
 /**
@@ -167,24 +187,28 @@ function requestValues(requirement: ApprovalRequirement) {
   };
 }
 
+/** An approval request to open: for an item, over the payload it is asked for. */
+export interface RequestToOpen {
+  workItemId: string;
+  workOrderId: string;
+  /** The payload the approval is asked for: an approval covers that payload only. */
+  payload: Record<string, unknown>;
+  requirement: ApprovalRequirement;
+}
+
 /**
- * Opens one approval request per entry in the caller's transaction (one INSERT), with
- * `requested_by` = the actor (four-eyes: they cannot decide it), and queues a webhook
- * notification per active API connector in the same transaction, delivered once it commits.
- * Returns the request ids in the order of `requests`.
+ * The statements that open one approval request per entry (one INSERT, with `requested_by` =
+ * the actor: four-eyes, they cannot decide it), queue a webhook notification per active API
+ * connector (one set-based INSERT) and audit them, unsent, for a caller to send with its own
+ * writes (`together`, `commitWith`). The notifications are delivered after commit. Returns the
+ * request ids in the order of `requests`.
  */
-export async function openApprovalRequests(
+export function approvalRequestWrites(
   tx: Tx,
   actor: { workspaceId: string; userId: string | null },
-  requests: Array<{
-    workItemId: string;
-    workOrderId: string;
-    /** The payload the approval is asked for: an approval covers that payload only. */
-    payload: Record<string, unknown>;
-    requirement: ApprovalRequirement;
-  }>,
-): Promise<string[]> {
-  if (requests.length === 0) return [];
+  requests: RequestToOpen[],
+): { requestIds: string[]; statements: Statement[] } {
+  if (requests.length === 0) return { requestIds: [], statements: [] };
   const values = requests.map((request) => ({
     id: randomUUID(),
     workspaceId: actor.workspaceId,
@@ -194,36 +218,27 @@ export async function openApprovalRequests(
     payloadHash: canonicalHash(request.payload),
     ...requestValues(request.requirement),
   }));
-  await tx.insert(approvalRequests).values(values);
-
-  const hooks = await tx
-    .select({ id: connectors.id })
-    .from(connectors)
-    .where(
-      and(
-        eq(connectors.workspaceId, actor.workspaceId),
-        eq(connectors.type, "API"),
-        eq(connectors.status, "ACTIVE"),
-        isNotNull(connectors.webhookUrl),
-      ),
-    )
-    .orderBy(asc(connectors.createdAt));
-  const jobIds = await enqueueJobs(
-    tx,
-    values.flatMap(({ id: requestId }) =>
-      hooks.map((hook) => ({
-        workspaceId: actor.workspaceId,
-        type: APPROVAL_WEBHOOK_JOB,
-        input: { requestId, connectorId: hook.id },
-        maxAttempts: WEBHOOK_MAX_ATTEMPTS,
-      })),
-    ),
-  );
-  if (jobIds.length > 0) {
-    afterCommit(tx, (database) => deliverNotifications(database, actor.workspaceId, jobIds));
-  }
-
-  await audit(
+  const notifications = deferred(async () => {
+    const jobs = await rows<{ id: string }>(
+      tx,
+      sql`with ${enqueueCte(
+        "jobs",
+        sql`select ${actor.workspaceId}::uuid, ${APPROVAL_WEBHOOK_JOB}::text, null::uuid,
+                   jsonb_build_object('requestId', r.id, 'connectorId', c.id), ${WEBHOOK_MAX_ATTEMPTS}::int
+            from jsonb_array_elements_text(${jsonParam(values.map((value) => value.id))}) with ordinality as r(id, n)
+            cross join connectors c
+            where c.workspace_id = ${actor.workspaceId}::uuid and c.type = 'API' and c.status = 'ACTIVE'
+              and c.webhook_url is not null
+            order by r.n, c.created_at`,
+      )}
+          select id from jobs`,
+    );
+    // Queued once the jobs exist (a committing batch has committed by now; hooks run after).
+    const jobIds = jobs.map((job) => job.id);
+    if (jobIds.length > 0) afterCommit(tx, (database) => deliverNotifications(database, actor.workspaceId, jobIds));
+    return jobs;
+  });
+  const audited = auditStatement(
     tx,
     actorRef(actor),
     values.map((value) => ({
@@ -239,5 +254,19 @@ export async function openApprovalRequests(
       },
     })),
   );
-  return values.map((value) => value.id);
+  return {
+    requestIds: values.map((value) => value.id),
+    statements: [tx.insert(approvalRequests).values(values), notifications, ...(audited ? [audited] : [])],
+  };
+}
+
+/** `approvalRequestWrites`, sent in one round trip in the caller's transaction. */
+export async function openApprovalRequests(
+  tx: Tx,
+  actor: { workspaceId: string; userId: string | null },
+  requests: RequestToOpen[],
+): Promise<string[]> {
+  const writes = approvalRequestWrites(tx, actor, requests);
+  await together(tx, { writes: writes.statements });
+  return writes.requestIds;
 }

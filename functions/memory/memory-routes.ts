@@ -147,7 +147,13 @@ export const memoryItemRoutes = createRouter()
     }),
     async (c) => {
       const input = c.req.valid("json");
-      return c.json(await inTenant(c, (tx) => searchMemories(tx, c.var.actor, input), searchSettings(input)), 200);
+      // The route owns the transaction: the search statement goes with BEGIN, the set-up and COMMIT.
+      const found = await inTenant(
+        c,
+        (tx) => searchMemories(tx, c.var.actor, input, { commit: true }),
+        searchSettings(input),
+      );
+      return c.json(found, 200);
     },
   )
   .openapi(

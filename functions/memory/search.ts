@@ -24,7 +24,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
-import { mapRow, rows, type Tx } from "../../db/client";
+import { commitWith, deferred, mapRow, rows, type Tx, together } from "../../db/client";
 import { memories, memoryAccess } from "../../db/schema";
 import { Invalid } from "../shared/errors";
 import { DateTimeInput, parseInput } from "../shared/validation";
@@ -185,6 +185,11 @@ export interface SearchOptions {
   strategy?: VectorStrategy;
   /** The reranker of a hybrid search (rerank.ts); default: the configured one, null for none. */
   reranker?: Reranker | null;
+  /**
+   * The caller's transaction ends with the search (the route): COMMIT goes in the statement's
+   * round trip, and a reranker's call then runs after the transaction, not inside it.
+   */
+  commit?: boolean;
 }
 
 /** Candidates each list contributes before fusion (a pure vector or text search takes topK). */
@@ -275,7 +280,8 @@ export async function searchMemories(
       : undefined;
   // A reranked search fetches the reranker's top N candidates, then keeps topK of them.
   const statement = buildSearchStatement(reranker ? { ...parts, topK: Math.max(parts.topK, reranker.topN) } : parts);
-  const found = await rows<ResultRow>(tx, statement);
+  const send = options.commit ? commitWith : together;
+  const { found } = await send(tx, { found: deferred(() => rows<ResultRow>(tx, statement)) });
   const results = found.map((row) => ({
     // The access statistics include this search's own access, counted in the same statement.
     ...toMemory({ ...mapRow(memories, row), ...accessOf(row) }),

@@ -128,18 +128,11 @@ export interface PayloadFailure {
   errors: Array<{ path: string; message: string }>;
 }
 
-/**
- * Checks each item's payload against the active schema of its type (one query for all types);
- * types without an active schema pass. Throws 422 naming every failing item and path.
- */
-export async function validateItemPayloads(
-  tx: Tx,
-  workspaceId: string,
-  items: Array<{ type: string; payload: unknown }>,
-): Promise<void> {
+/** The active schema of each of the items' types (undefined when there are no items: nothing to ask). */
+export function activeSchemasQuery(tx: Tx, workspaceId: string, items: Array<{ type: string }>) {
   const types = [...new Set(items.map((item) => item.type))];
-  if (types.length === 0) return;
-  const active = await tx
+  if (types.length === 0) return undefined;
+  return tx
     .selectDistinctOn([payloadSchemas.itemType], {
       id: payloadSchemas.id,
       itemType: payloadSchemas.itemType,
@@ -155,6 +148,22 @@ export async function validateItemPayloads(
       ),
     )
     .orderBy(payloadSchemas.itemType, desc(payloadSchemas.version));
+}
+
+/** A schema as `activeSchemasQuery` reads it. */
+export interface ActiveSchema {
+  id: string;
+  itemType: string;
+  version: number;
+  jsonSchema: Record<string, unknown>;
+}
+
+/**
+ * Checks each item's payload against the active schema of its type (`active`, from
+ * `activeSchemasQuery`); types without an active schema pass. Throws 422 naming every failing
+ * item and path.
+ */
+export function checkItemPayloads(items: Array<{ type: string; payload: unknown }>, active: ActiveSchema[]): void {
   if (active.length === 0) return;
   const byType = new Map(active.map((schema) => [schema.itemType, schema]));
 
@@ -179,6 +188,16 @@ export async function validateItemPayloads(
     `Payload does not match the schema for ${failingTypes.join(", ")}`,
     failures.slice(0, MAX_REPORTED_ITEMS),
   );
+}
+
+/** `activeSchemasQuery` then `checkItemPayloads`: one query for all types. */
+export async function validateItemPayloads(
+  tx: Tx,
+  workspaceId: string,
+  items: Array<{ type: string; payload: unknown }>,
+): Promise<void> {
+  const query = activeSchemasQuery(tx, workspaceId, items);
+  if (query) checkItemPayloads(items, await query);
 }
 
 // ---- CRUD ----

@@ -2,7 +2,8 @@
  * The audit writer: the one place that writes `activity_log` rows. Every state change records
  * who did what to which entity, in the same transaction as the change. Two forms, the same
  * columns:
- * - `audit(tx, actor, entries)`: one INSERT for any number of rows, from TypeScript;
+ * - `audit(tx, actor, entries)`: one INSERT for any number of rows, from TypeScript
+ *   (`auditStatement`: the same INSERT unsent, to go in one round trip with others);
  * - `auditCte(name, actor, rows)`: a CTE of a set-based statement, whose `rows` is a SELECT
  *   of `(workspace_id, action, entity_type, entity_id, before, after)` in that order
  *   (`before`/`after` are jsonb: write `null::jsonb` when there is none).
@@ -22,9 +23,14 @@ export interface AuditEntry {
 }
 
 export async function audit(tx: Tx, actor: ActorRef, entries: AuditEntry | AuditEntry[]): Promise<void> {
+  await auditStatement(tx, actor, entries);
+}
+
+/** `audit`'s INSERT, unsent (undefined for no entries), for a caller that sends it with others (`together`). */
+export function auditStatement(tx: Tx, actor: ActorRef, entries: AuditEntry | AuditEntry[]) {
   const list = Array.isArray(entries) ? entries : [entries];
-  if (list.length === 0) return;
-  await tx.insert(activityLog).values(
+  if (list.length === 0) return undefined;
+  return tx.insert(activityLog).values(
     list.map((entry) => {
       const workspaceId = entry.workspaceId ?? actor.workspaceId;
       if (!workspaceId) throw new Error(`audit: ${entry.action} names no workspace`);

@@ -115,6 +115,16 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The unique index or constraint a unique violation (23505) broke, also when Drizzle wrapped the error. */
+export function violatedUniqueConstraint(error: unknown): string | undefined {
+  if (sqlState(error) !== "23505") return undefined;
+  for (const e of causes(error)) {
+    const constraint = (e as { constraint?: unknown }).constraint;
+    if (typeof constraint === "string") return constraint;
+  }
+  return undefined;
+}
+
 /** The error and its causes (Drizzle wraps the driver's error, which may wrap a socket's). */
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];

@@ -10,7 +10,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
-import { jsonParam, mapRow, rows, type Tx } from "../../db/client";
+import { commitWith, deferred, jsonParam, mapRow, rows, type Tx, together } from "../../db/client";
 import { type ApprovalRequirement, workItems } from "../../db/schema";
 import { openApprovalRequests } from "../approvals/gates";
 import { cancelDependants } from "../lifecycle/dependants";
@@ -128,6 +128,7 @@ export async function claimWork(
   tx: Tx,
   actor: Actor,
   raw: z.input<typeof ClaimInput>,
+  options: { commit?: boolean } = {},
 ): Promise<{ items: ClaimedItem[]; nextClaimableAt: Date | null }> {
   const input = parseInput(ClaimInput, raw);
   const who = actorRef(actor);
@@ -136,9 +137,13 @@ export async function claimWork(
     ? // An array computed once (an InitPlan), so the ordered index scan stays a plain filter.
       sql`and i.type = any(array(select jsonb_array_elements_text(${jsonParam(input.types)})))`
     : sql``;
-  const claimed = await rows<Record<string, unknown>>(
-    tx,
-    sql`with ${blockedGroupsCte(ws)},
+  // With `commit` (the caller's transaction ends here: the route) COMMIT goes in the same round trip.
+  const send = options.commit ? commitWith : together;
+  const { claimed } = await send(tx, {
+    claimed: deferred(() =>
+      rows<Record<string, unknown>>(
+        tx,
+        sql`with ${blockedGroupsCte(ws)},
         candidates as (${claimCandidates(actor.workspaceId, sql`${typeFilter} and ${notPaused(ws)} and ${dependenciesMet()} and ${notBlocked()}`, input.limit)}),
         ${admittedCte(ws)},
         claimed as (
@@ -187,7 +192,9 @@ export async function claimWork(
         from (select ${nextDue()} as next_claimable_at) n
         left join claimed i on true
         order by ${CLAIM_ORDER}`,
-  );
+      ),
+    ),
+  });
   const items = claimed.flatMap((row) => {
     if (row.id === null || row.id === undefined) return [];
     const { workspaceId: _workspace, fencingToken, ...item } = mapRow(workItems, row);

@@ -54,7 +54,9 @@ export const itemRoutes = createRouter()
         ...errorResponses,
       },
     }),
-    async (c) => c.json(await inTenant(c, (tx) => claimWork(tx, c.var.actor, c.req.valid("json"))), 200),
+    // The route owns the transaction: the claim statement goes with BEGIN, the set-up and COMMIT.
+    async (c) =>
+      c.json(await inTenant(c, (tx) => claimWork(tx, c.var.actor, c.req.valid("json"), { commit: true })), 200),
   )
   .openapi(
     createRoute({

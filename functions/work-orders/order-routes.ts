@@ -14,6 +14,7 @@ import {
   IdempotencyKey,
   ListWorkOrdersQuery,
   listWorkOrders,
+  retryCreationRace,
 } from "./work-orders";
 
 const read = requireScope("work:read");
@@ -43,8 +44,11 @@ export const orderRoutes = createRouter()
     }),
     async (c) => {
       const key = c.req.valid("header")["Idempotency-Key"];
-      const created = await inTenant(c, (tx) =>
-        createWorkOrder(tx, c.var.actor, c.req.valid("json"), { idempotencyKey: key }),
+      // The route owns the transaction: the writes go with its COMMIT (two round trips in all).
+      const created = await retryCreationRace(() =>
+        inTenant(c, (tx) =>
+          createWorkOrder(tx, c.var.actor, c.req.valid("json"), { idempotencyKey: key, commit: true }),
+        ),
       );
       const body = { ...created.order, items: created.items, approvalRequestIds: created.approvalRequestIds };
       return created.created ? c.json(body, 201) : c.json(body, 200);

@@ -88,12 +88,16 @@ export async function createTemplate(tx: Tx, actor: Actor, raw: z.input<typeof C
   return presentTemplate(created);
 }
 
-/** A template version by id, active or not (orders may pin an older version). */
-export async function findTemplate(tx: Tx, workspaceId: string, id: string) {
-  const [row] = await tx
+/** A template version by id, active or not (orders may pin an older version): its row, if any. */
+export function templateQuery(tx: Tx, workspaceId: string, id: string) {
+  return tx
     .select(templateColumns)
     .from(workflowTemplates)
     .where(and(eq(workflowTemplates.workspaceId, workspaceId), eq(workflowTemplates.id, id)));
+}
+
+export async function findTemplate(tx: Tx, workspaceId: string, id: string) {
+  const [row] = await templateQuery(tx, workspaceId, id);
   return row;
 }
 

@@ -124,6 +124,29 @@ describeEachDatabase("schedules", (db) => {
     expect(await orders()).toHaveLength(4);
   });
 
+  it("fires a template whose step waits for an approval: the item is gated and its request opened", async () => {
+    const { database, tenant, actor } = await setup();
+    const gated = await tenant((tx) =>
+      createTemplate(tx, actor, { name: "gated", steps: [{ type: "deploy", approval: { gate: "BEFORE" } }] }),
+    );
+    await tenant((tx) =>
+      createSchedule(
+        tx,
+        actor,
+        { name: "gated", cron: "*/5 * * * *", templateId: gated.id },
+        at("2030-01-01T10:00:30Z"),
+      ),
+    );
+    const result = await runSweeper(database, { now: at("2030-01-01T10:05:10Z") });
+    expect(result.schedules).toEqual({ fired: 1, ordersCreated: 1, failed: 0 });
+    const made = await rows<{ status: string; requests: number }>(
+      database.db,
+      sql`select i.status::text, (select count(*)::int from approval_requests r where r.work_item_id = i.id) as requests
+          from work_items i where i.workspace_id = ${actor.workspaceId}::uuid and i.type = 'deploy'`,
+    );
+    expect(made).toEqual([{ status: "AWAITING_APPROVAL", requests: 1 }]);
+  });
+
   it("refuses a bad cron expression, one that never fires, or an unknown template with 422", async () => {
     const { tenant, actor, template } = await setup();
     for (const cron of ["every minute", "61 * * * *", "0 0 30 2 *"]) {

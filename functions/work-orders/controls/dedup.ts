@@ -29,10 +29,10 @@ export function dedupKeysOf(specs: Array<{ dedupKey?: string }>): string[] {
   return keys;
 }
 
-/** Refuses (409) when a live item already holds one of `keys`, naming it. */
-export async function refuseLiveDuplicates(tx: Tx, workspaceId: string, keys: string[]): Promise<void> {
-  if (keys.length === 0) return;
-  const [existing] = await tx
+/** The live item holding one of `keys`, if any (undefined when there are no keys: nothing to ask). */
+export function liveDuplicateQuery(tx: Tx, workspaceId: string, keys: string[]) {
+  if (keys.length === 0) return undefined;
+  return tx
     .select({
       id: workItems.id,
       workOrderId: workItems.workOrderId,
@@ -43,11 +43,18 @@ export async function refuseLiveDuplicates(tx: Tx, workspaceId: string, keys: st
     .where(
       and(
         eq(workItems.workspaceId, workspaceId),
-        inArray(workItems.dedupKey, keys),
+        inArray(workItems.dedupKey, [...new Set(keys)]),
         inArray(workItems.status, [...LIVE]),
       ),
     )
     .limit(1);
+}
+
+/** Refuses (409) when `liveDuplicateQuery` found a live item, naming it. */
+export function refuseLiveDuplicate(
+  found: Array<{ id: string; workOrderId: string; status: string; dedupKey: string | null }>,
+): void {
+  const [existing] = found;
   if (existing) {
     throw new Conflict(`A live item with the dedupKey '${existing.dedupKey}' already exists: ${existing.id}`, {
       existingItemId: existing.id,
@@ -56,4 +63,10 @@ export async function refuseLiveDuplicates(tx: Tx, workspaceId: string, keys: st
       dedupKey: existing.dedupKey,
     });
   }
+}
+
+/** Refuses (409) when a live item already holds one of `keys`, naming it. */
+export async function refuseLiveDuplicates(tx: Tx, workspaceId: string, keys: string[]): Promise<void> {
+  const query = liveDuplicateQuery(tx, workspaceId, keys);
+  if (query) refuseLiveDuplicate(await query);
 }
