@@ -14,7 +14,7 @@ import {
 } from "../functions/memory/search.js";
 import { bootstrapWorkspace } from "../functions/platform/workspaces.js";
 import type { Actor } from "../functions/shared/actor.js";
-import { claimWorkItems, completeWorkItems } from "../functions/work-orders/claims.js";
+import { claimWork, completeWorkItems } from "../functions/work-orders/claims.js";
 import { putQueueLimit } from "../functions/work-orders/controls/limits.js";
 import { createWorkOrder, MAX_ITEMS_PER_ORDER } from "../functions/work-orders/work-orders.js";
 import type { WsProxy } from "../scripts/ws-proxy.js";
@@ -159,7 +159,7 @@ export class CairnBench {
   /**
    * `items` QUEUED work items in a fresh workspace, created with `createWorkOrder` (orders of
    * `itemsPerOrder`, at most MAX_ITEMS_PER_ORDER), and a ClaimTarget whose claim is
-   * `claimWorkItems` and whose completion is `completeWorkItems` (one batch completion per claim,
+   * `claimWork` with `commit: true` (one round trip, as `POST /v1/work-items/claim`) and whose completion is `completeWorkItems` (one batch completion per claim,
    * as `POST /v1/work-items:complete` does), each inside `database.withTenant` on its own pool of
    * `workers` connections on `driver` (default the Neon driver through the proxy process). With
    * `concurrencyKeys`, item n carries the key `tenant:<n mod keys>` and a prefix limit gives each
@@ -215,8 +215,10 @@ export class CairnBench {
     return {
       name: options.name ?? "Cairn",
       async claim(worker, limit) {
-        const claimed = await database.withTenant(tenant, (tx) =>
-          claimWorkItems(tx, ws.actor, { workerId: `bench-${worker}`, limit }),
+        // As POST /v1/work-items/claim does: the route owns the transaction, so BEGIN, the set-up,
+        // the claim statement and COMMIT go in one round trip (`commit: true`).
+        const { items: claimed } = await database.withTenant(tenant, (tx) =>
+          claimWork(tx, ws.actor, { workerId: `bench-${worker}`, limit }, { commit: true }),
         );
         for (const c of claimed) fences.set(c.id, { attemptId: c.attemptId, fencingToken: c.fencingToken });
         return claimed.map((c) => c.id);

@@ -11,8 +11,9 @@ import { now } from "./lib/stats.js";
  * the harness counts ids handed out twice, and for Cairn the database is checked too (as
  * many attempts as items, no item with a second attempt).
  *
- * Cairn: `claimWorkItems` then `completeWorkItems` (one batch completion per claim, as
- * `POST /v1/work-items:complete`) inside `database.withTenant`, items created by
+ * Cairn: `claimWork` with `commit: true` (as `POST /v1/work-items/claim`: BEGIN, the set-up,
+ * the claim and COMMIT in one round trip) then `completeWorkItems` (one batch completion per
+ * claim, as `POST /v1/work-items:complete`), each inside `database.withTenant`, items created by
  * `createWorkOrder` in orders of 5,000 (the per-order maximum). Drivers are compared fairly:
  * Cairn on node-postgres against pg-boss and raw SQL on node-postgres, and Cairn on the Neon
  * driver (through the WebSocket proxy, which runs in its own process) against Cairn on

@@ -3,6 +3,7 @@
  * (after-commit hooks, statement batches: `together`, `commitWith`) and the runners that honour
  * it (the pooled drivers' pipelined one, PGlite's Drizzle transactions) belong together.
  */
+import { createHash } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import type { ExtractTablesWithRelations, SQL, Table } from "drizzle-orm";
 import { getTableColumns, sql } from "drizzle-orm";
@@ -334,8 +335,9 @@ class PooledClient {
     this.ended = false;
   }
 
-  async query(config: unknown, values?: unknown[]): Promise<unknown> {
+  async query(sent: unknown, values?: unknown[]): Promise<unknown> {
     if (this.ended) throw new TransactionEnded();
+    const config = named(sent);
     if (this.batch) {
       const { promise, resolve, reject } = withResolvers<unknown>();
       this.batch.queued.push({ statement: { config, values }, resolve, reject });
@@ -722,6 +724,27 @@ export function one<T>(found: T[]): T {
   const [row] = found;
   if (row === undefined) throw new Error("expected the statement to return a row; it returned none");
   return row;
+}
+
+/** How `prepared` marks a statement's text (a comment: the server ignores it). */
+const PREPARED_MARK = "/* cairn:prepared */ ";
+
+/**
+ * `query`, sent as a named (prepared) statement on node-postgres and Neon: each connection parses
+ * it once and PostgreSQL may then reuse a cached plan instead of planning it on every call (a
+ * statement whose planning dominates its cost, such as the claim). The name is derived from the
+ * statement's text, so two shapes never share a name; values stay parameters. On PGlite it runs
+ * as any statement. For statements with a bounded number of shapes only: each shape is kept in
+ * every connection's session until the connection closes.
+ */
+export const prepared = (query: SQL): SQL => sql`${sql.raw(PREPARED_MARK)}${query}`;
+
+/** A driver query config whose text `prepared` marked, with the name derived from that text. */
+function named(config: unknown): unknown {
+  if (typeof config !== "object" || config === null) return config;
+  const { text, name } = config as { text?: unknown; name?: unknown };
+  if (name !== undefined || typeof text !== "string" || !text.startsWith(PREPARED_MARK)) return config;
+  return { ...config, name: `cairn_${createHash("sha256").update(text).digest("hex").slice(0, 32)}` };
 }
 
 /** Rows of a raw statement, whichever driver ran it (they all expose `rows`). */

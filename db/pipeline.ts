@@ -58,6 +58,19 @@ class Pipeline {
     });
   }
 
+  /**
+   * The name and text of the statement being answered. The client reads them off its active
+   * query (this pipeline) when the server confirms a Parse, to record the named statements this
+   * connection has prepared (so the next use skips its Parse), and on an error.
+   */
+  get name(): string | undefined {
+    return (this.queries[this.current] as { name?: string } | undefined)?.name;
+  }
+
+  get text(): string | undefined {
+    return (this.queries[this.current] as { text?: string } | undefined)?.text;
+  }
+
   submit(connection: { sync(): void; stream: { cork?(): void; uncork?(): void } }): null {
     // Each query writes its messages as usual but its Sync is held back: one Sync closes them all.
     const withoutSync = Object.create(connection, { sync: { value: () => {} } });
@@ -96,8 +109,13 @@ class Pipeline {
     // The client stops routing messages to this pipeline after an error (it waits for the
     // ReadyForQuery that the Sync already asked for), so the pipeline settles here.
     this.queries[this.current]?.handleError(error, connection);
+    // node-postgres notes a named statement as prepared when its Parse is written; the server
+    // skipped the Parse of those after the failure, so they must be parsed again next time.
+    const submitted = (connection as { submittedNamedStatements?: Record<string, string> }).submittedNamedStatements;
     for (let index = this.current + 1; index < this.queries.length; index++) {
       this.results[index] = { error: new SkippedStatement(error) };
+      const name = (this.queries[index] as { name?: string }).name;
+      if (name && submitted) delete submitted[name];
     }
     this.settle();
   }

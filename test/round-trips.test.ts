@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { Client as NeonClient } from "@neondatabase/serverless";
+import { sql } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connect, type Database, type DriverKind } from "../db/client";
@@ -39,6 +40,7 @@ async function serverDatabase(driver: DriverKind) {
   const database = await connect(databaseUrl(server, name), { driver, max: 4 });
   return {
     database,
+    url: databaseUrl(server, name),
     close: async () => {
       await database.close();
       await adminQuery(server, `drop database if exists ${name} with (force)`);
@@ -51,9 +53,10 @@ const drivers: DriverKind[] = process.env.TEST_DATABASE_URL ? ["pg", "neon"] : [
 for (const driver of drivers) {
   describe(`round trips per API call [postgres] (${driver})`, () => {
     let database: Database;
+    let url: string;
     let close: () => Promise<void>;
     beforeAll(async () => {
-      ({ database, close } = await serverDatabase(driver));
+      ({ database, url, close } = await serverDatabase(driver));
     });
     afterAll(() => close());
 
@@ -219,6 +222,50 @@ for (const driver of drivers) {
       expect(refused.body.error.message).toMatch(/revoked/);
       const stillQueued = await call(app, "GET", "/v1/work-orders", { key: adminKey });
       expect(stillQueued.body.items[0].status).toBe("PENDING");
+    });
+
+    it("the claim statement is prepared once per connection and shape, also after a claim whose Parse the server skipped", async () => {
+      // One connection, so every request below runs on it and its prepared statements can be read.
+      const single = await connect(url, { driver, max: 1 });
+      try {
+        const app = testApp(single);
+        const { adminKey } = await seedWorkspace(single);
+        const made = await call(app, "POST", "/v1/api-keys", {
+          key: adminKey,
+          body: { name: "worker", scopes: ["work:write", "work:read"], service: true },
+        });
+        expect(made.status).toBe(201);
+        const worker = made.body.key as string;
+        const items = Array.from({ length: 6 }, (_, n) => ({ type: "x", payload: { n } }));
+        expect(
+          (await call(app, "POST", "/v1/work-orders", { key: adminKey, body: { title: "t", items } })).status,
+        ).toBe(201);
+        expect((await call(app, "GET", "/v1/work-orders", { key: worker })).status).toBe(200);
+        expect((await call(app, "POST", `/v1/api-keys/${made.body.id}/revoke`, { key: adminKey })).status).toBe(200);
+        // The connection's first claim fails in its set-up (revoked key): the server skips the
+        // claim's Parse, so the next claim must parse it again.
+        const refused = await call(app, "POST", "/v1/work-items/claim", { key: worker, body: { workerId: "w" } });
+        expect(refused.status).toBe(401);
+        for (let n = 0; n < 5; n++) {
+          const claim = await call(app, "POST", "/v1/work-items/claim", { key: adminKey, body: { workerId: `w${n}` } });
+          expect(claim.status).toBe(200);
+          expect(claim.body.items).toHaveLength(1);
+        }
+        // A type filter is another shape of the statement: another name.
+        const typed = await call(app, "POST", "/v1/work-items/claim", {
+          key: adminKey,
+          body: { workerId: "typed", types: ["x"], limit: 2 },
+        });
+        expect(typed.status).toBe(200);
+        expect(typed.body.items).toHaveLength(1);
+        const prepared = (await single.db.execute(
+          sql`select generic_plans + custom_plans as plans from pg_prepared_statements
+              where starts_with(name, 'cairn_') order by plans`,
+        )) as unknown as { rows: Array<{ plans: string | number }> };
+        expect(prepared.rows.map((row) => Number(row.plans))).toEqual([1, 5]);
+      } finally {
+        await single.close();
+      }
     });
   });
 }

@@ -10,7 +10,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { type SQL, sql } from "drizzle-orm";
-import { commitWith, deferred, jsonParam, mapRow, rows, type Tx, together } from "../../db/client";
+import { commitWith, deferred, jsonParam, mapRow, prepared, rows, type Tx, together } from "../../db/client";
 import { type ApprovalRequirement, workItems } from "../../db/schema";
 import { openApprovalRequests } from "../approvals/gates";
 import { cancelDependants } from "../lifecycle/dependants";
@@ -143,7 +143,9 @@ export async function claimWork(
     claimed: deferred(() =>
       rows<Record<string, unknown>>(
         tx,
-        sql`with ${blockedGroupsCte(ws)},
+        // Prepared: planning this statement (its CTEs and the controls' subplans) cost several
+        // times its execution when it was planned on every call (bench/results/redesign-before-after.md).
+        prepared(sql`with ${blockedGroupsCte(ws)},
         candidates as (${claimCandidates(actor.workspaceId, sql`${typeFilter} and ${notPaused(ws)} and ${dependenciesMet()} and ${notBlocked()}`, input.limit)}),
         ${admittedCte(ws)},
         claimed as (
@@ -191,7 +193,7 @@ export async function claimWork(
         select i.*, ${dependencyResults()} as dependency_results, n.next_claimable_at
         from (select ${nextDue()} as next_claimable_at) n
         left join claimed i on true
-        order by ${CLAIM_ORDER}`,
+        order by ${CLAIM_ORDER}`),
       ),
     ),
   });
