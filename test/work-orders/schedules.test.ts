@@ -126,8 +126,8 @@ describeEachDatabase("schedules", (db) => {
     expect(await orders()).toHaveLength(4);
   });
 
-  it("fires a template whose step waits for an approval: the item is gated and its request opened", async () => {
-    const { database, tenant, actor } = await setup();
+  /** A schedule of a template whose one step waits for an approval, fired once by the sweeper. */
+  async function fireGatedTemplate({ database, tenant, actor }: Awaited<ReturnType<typeof setup>>) {
     const gated = await tenant((tx) =>
       createTemplate(tx, actor, { name: "gated", steps: [{ type: "deploy", approval: { gate: "BEFORE" } }] }),
     );
@@ -141,6 +141,12 @@ describeEachDatabase("schedules", (db) => {
     );
     const result = await runSweeper(database, { now: at("2030-01-01T10:05:10Z") });
     expect(result.schedules).toEqual({ fired: 1, ordersCreated: 1, failed: 0 });
+  }
+
+  it("fires a template whose step waits for an approval: the item is gated and its request opened", async () => {
+    const world = await setup();
+    const { database, actor } = world;
+    await fireGatedTemplate(world);
     const made = await rows<{ status: string; requests: number }>(
       database.db,
       sql`select i.status::text, (select count(*)::int from approval_requests r where r.work_item_id = i.id) as requests
@@ -150,7 +156,8 @@ describeEachDatabase("schedules", (db) => {
   });
 
   it("fires a gated template in a workspace with an approval webhook: the notification job is queued with the request", async () => {
-    const { database, tenant, actor } = await setup();
+    const world = await setup();
+    const { database, tenant, actor } = world;
     await tenant((tx) =>
       tx.insert(connectors).values({
         workspaceId: actor.workspaceId,
@@ -161,19 +168,7 @@ describeEachDatabase("schedules", (db) => {
         signingSecret: "whsec_schedules",
       }),
     );
-    const gated = await tenant((tx) =>
-      createTemplate(tx, actor, { name: "gated", steps: [{ type: "deploy", approval: { gate: "BEFORE" } }] }),
-    );
-    await tenant((tx) =>
-      createSchedule(
-        tx,
-        actor,
-        { name: "gated", cron: "*/5 * * * *", templateId: gated.id },
-        at("2030-01-01T10:00:30Z"),
-      ),
-    );
-    const result = await runSweeper(database, { now: at("2030-01-01T10:05:10Z") });
-    expect(result.schedules).toEqual({ fired: 1, ordersCreated: 1, failed: 0 });
+    await fireGatedTemplate(world);
     const [made] = await rows<{ requests: number; jobs: number }>(
       database.db,
       sql`select (select count(*)::int from approval_requests r where r.workspace_id = ${actor.workspaceId}::uuid) as requests,
